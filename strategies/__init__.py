@@ -1,0 +1,100 @@
+"""Concurrency strategies: one module per model, all doing the identical fetch workload.
+
+The registry is data (as in vmbench): a name maps to the module that implements it, the optional
+dependencies it imports, the pip extra that installs them, and what it cannot do. Modules are imported
+lazily, so a missing library makes its strategy *unavailable* with an install hint, never an ImportError.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass, field
+
+#: Above this, ``processes`` would start one interpreter per request slot (~25 MB each): 1000 of them
+#: exhaust a small machine. Rows above it are skipped with this reason rather than run another way.
+PROCESSES_MAX = 100
+
+#: ``select.select`` cannot watch a descriptor >= FD_SETSIZE (1024). A worker holds ~20 descriptors of its
+#: own (stdio, pipes, the interpreter's), so the select client can keep at most this many sockets open.
+SELECT_MAX = 1000
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    name: str
+    module: str
+    summary: str
+    requires: tuple[str, ...] = ()
+    extra: str | None = None
+    #: policy -> why this strategy cannot run it honestly.
+    unsupported_policies: dict[str, str] = field(default_factory=dict)
+    max_concurrency: int | None = None
+    max_concurrency_reason: str = ""
+
+    def missing(self) -> list[str]:
+        return [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
+
+    def unavailable_reason(self) -> str | None:
+        missing = self.missing()
+        if not missing:
+            return None
+        return f"missing {', '.join(missing)}: pip install 'concbench[{self.extra}]'"
+
+    def skip_reason(self, concurrency: int, policy: str) -> str | None:
+        """Why this strategy cannot run at (concurrency, policy), or None when it can."""
+        if policy in self.unsupported_policies:
+            return self.unsupported_policies[policy]
+        if self.max_concurrency is not None and concurrency > self.max_concurrency:
+            return self.max_concurrency_reason
+        return self.unavailable_reason()
+
+
+REGISTRY: dict[str, StrategySpec] = {
+    spec.name: spec
+    for spec in (
+        StrategySpec(
+            "sequential", "strategies.sequential", "one blocking request after another (requests)",
+            requires=("requests",), extra="requests",
+            max_concurrency=1, max_concurrency_reason="sequential is C=1 by definition",
+        ),
+        StrategySpec(
+            "threads", "strategies.threads", "ThreadPoolExecutor(C) + requests",
+            requires=("requests",), extra="requests",
+        ),
+        StrategySpec(
+            "processes", "strategies.processes", "ProcessPoolExecutor(C) + requests",
+            requires=("requests",), extra="requests",
+            max_concurrency=PROCESSES_MAX,
+            max_concurrency_reason=f"processes: more than {PROCESSES_MAX} interpreters would exhaust memory",
+        ),
+        StrategySpec(
+            "select", "strategies.select_client", "our callback-style client on select.select",
+            max_concurrency=SELECT_MAX,
+            max_concurrency_reason=f"select.select cannot watch descriptors >= FD_SETSIZE (1024); "
+            f"the select client is limited to {SELECT_MAX} sockets",
+        ),
+        StrategySpec(
+            "gevent", "strategies.gevent_requests", "gevent.monkey.patch_all() + requests, gevent Pool(C)",
+            requires=("gevent", "requests"), extra="gevent",
+        ),
+        StrategySpec(
+            "asyncio", "strategies.asyncio_streams", "asyncio.open_connection streams, hand-written HTTP",
+        ),
+        StrategySpec(
+            "aiohttp", "strategies.aiohttp_client", "aiohttp.ClientSession, TCPConnector(limit=C)",
+            requires=("aiohttp",), extra="aiohttp",
+        ),
+        StrategySpec(
+            "twisted", "strategies.twisted_agent", "twisted.web.client.Agent, DeferredSemaphore(C)",
+            requires=("twisted",), extra="twisted",
+        ),
+        StrategySpec(
+            "tornado", "strategies.tornado_client", "tornado AsyncHTTPClient(max_clients=C)",
+            requires=("tornado",), extra="tornado",
+            unsupported_policies={
+                "keepalive": "tornado's simple_httpclient opens a new connection per request "
+                "(no keep-alive); the curl client would measure libcurl, not tornado",
+            },
+        ),
+    )
+}

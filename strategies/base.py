@@ -1,0 +1,74 @@
+"""The contract every strategy keeps, and the data that crosses it.
+
+A strategy is one module with one entry function::
+
+    def start(config: ClientConfig) -> Fetcher
+
+``start`` does all the setup (pools, sessions, event loop, worker processes) so that it stays out of the
+timed region; ``Fetcher.fetch(urls)`` performs the requests, at most ``config.concurrency`` in flight, and
+returns exactly one ``Outcome`` per URL, in the order of ``urls``; ``Fetcher.close()`` releases everything.
+
+Rules a strategy keeps (the comparison is only fair if all of them do):
+- it never decides what counts as success: it reports the status and body it received, or the error;
+  verification lives in ``strategies.workload`` and is the same for everyone;
+- every request has a timeout (``config.timeout_s``); a stalled, reset or garbled request becomes an
+  ``Outcome`` with ``error`` set, never a hang, an exception out of ``fetch``, or a missing slot;
+- the connection policy is enforced: ``close`` sends ``Connection: close`` and opens a new connection per
+  request; ``keepalive`` reuses connections from a pool sized to ``concurrency``;
+- every hidden cap of its library (pool sizes, client limits) is set explicitly from ``concurrency``;
+- ``latency_s`` is measured by the strategy from just before the request is issued (or queued in the
+  library) to when its full body is received or its error is known.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+POLICIES = ("close", "keepalive")
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """How a strategy must fetch: the same for every strategy in one comparison."""
+
+    concurrency: int
+    policy: str = "keepalive"
+    timeout_s: float = 10.0
+    method: str = "GET"
+    #: Request body for POST (sent as application/x-www-form-urlencoded); empty for GET.
+    body: bytes = b""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {self.concurrency}")
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES}, got {self.policy!r}")
+        if self.method not in ("GET", "POST"):
+            raise ValueError(f"method must be GET or POST, got {self.method!r}")
+
+
+@dataclass
+class Outcome:
+    """What one request gave: a status and body, or an error; and how long it took."""
+
+    status: int | None
+    body: bytes | None
+    error: str | None
+    latency_s: float
+
+    @classmethod
+    def ok(cls, status: int, body: bytes, started: float) -> Outcome:
+        return cls(status, body, None, time.perf_counter() - started)
+
+    @classmethod
+    def failed(cls, error: BaseException | str, started: float) -> Outcome:
+        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+        return cls(None, None, text or "unknown error", time.perf_counter() - started)
+
+
+class Fetcher(Protocol):
+    def fetch(self, urls: Sequence[str]) -> list[Outcome]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,160 @@
+"""Command line: ``python -m strategies list`` and ``python -m strategies run NAME ...``.
+
+    python -m strategies list
+    python -m strategies run threads -n 500 -c 10 --delay-ms 50 --json
+    python -m strategies run select --url http://127.0.0.1:8080/ -n 2000 -c 100 --policy close
+
+``run`` runs the workload in the strategy's worker process for ``--rounds`` rounds, against ``--url`` or,
+without it, against the bundled server it starts (and stops) itself. Output: one line per round, readable,
+or with ``--json`` one JSON object per round (a single object for the default single round).
+
+Exit codes: 0 all rounds clean; 1 a round had errors or the worker failed (the message says which);
+2 a bad argument, including a strategy that cannot run as asked: unknown name, a library that is not
+installed (with its install hint), a policy it does not support or a C above its limit (with the reason).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from typing import NoReturn
+
+from strategies import REGISTRY
+from strategies.base import POLICIES
+from strategies.runner import RoundResult, WorkerError, WorkerProcess
+from strategies.workload import Workload
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        return _list()
+    spec = REGISTRY.get(args.name)
+    if spec is None:
+        parser.error(f"unknown strategy {args.name!r}; known: {', '.join(REGISTRY)}")
+    reason = spec.skip_reason(args.concurrency, args.policy)
+    if reason:
+        parser.error(f"{args.name} cannot run -c {args.concurrency} --policy {args.policy}: {reason}")
+    with _server(args.url, args.backend, args.cpus) as url:
+        try:
+            workload = Workload(url, args.requests, args.concurrency, policy=args.policy,
+                                delay_ms=args.delay_ms, size=args.size, method=args.method,
+                                timeout_s=args.timeout)
+        except ValueError as exc:
+            parser.error(str(exc))
+        return _run(args.name, workload, args.rounds, args.json, args.cpus)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is exactly one line on stderr (no usage block), then exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m strategies", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="every strategy, whether it is available, and why not")
+    run = commands.add_parser("run", help="run a workload with one strategy")
+    run.add_argument("name", help="strategy name (see `list`)")
+    run.add_argument("--url", help="base URL of a running server (default: start the bundled one)")
+    run.add_argument("-n", "--requests", type=_positive, required=True, help="requests per round (N)")
+    run.add_argument("-c", "--concurrency", type=_positive, required=True, help="requests in flight (C)")
+    run.add_argument("--policy", choices=POLICIES, default="keepalive", help="connection policy")
+    run.add_argument("--delay-ms", type=_non_negative, default=0, help="server-side delay per request")
+    run.add_argument("--size", type=_non_negative, default=64, help="response body bytes")
+    run.add_argument("--method", choices=("GET", "POST"), default="GET")
+    run.add_argument("--rounds", type=_positive, default=1, help="rounds in the same worker")
+    run.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
+    run.add_argument("--backend", choices=("select", "poll", "epoll"), default="epoll",
+                     help="backend of the bundled server (ignored with --url)")
+    run.add_argument("--cpus", type=_cpu_set, help="pin the worker to these CPUs, e.g. 1 or 2,3; a bundled "
+                     "server is pinned to the other CPUs, so client and server do not share a core")
+    run.add_argument("--json", action="store_true", help="one JSON object per round")
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _cpu_set(text: str) -> set[int]:
+    try:
+        cpus = {int(part) for part in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected CPU numbers like 1 or 0,2, got {text!r}") from None
+    if not cpus <= os.sched_getaffinity(0):
+        raise argparse.ArgumentTypeError(f"CPUs {sorted(cpus)} are not all available here")
+    return cpus
+
+
+def _list() -> int:
+    width = max(map(len, REGISTRY))
+    for name, spec in REGISTRY.items():
+        reason = spec.unavailable_reason()
+        print(f"{name:<{width}}  {'no ' if reason else 'yes'}  {reason or spec.summary}")
+    return 0
+
+
+@contextlib.contextmanager
+def _server(url: str | None, backend: str, worker_cpus: set[int] | None) -> Iterator[str]:
+    if url is not None:
+        yield url
+        return
+    from local_server.api import ServerProcess  # only when we start the server ourselves
+
+    server_cpus = sorted(os.sched_getaffinity(0) - worker_cpus) if worker_cpus else None
+    with ServerProcess(backend=backend, cpus=server_cpus or None) as server:
+        yield server.url
+
+
+def _run(name: str, workload: Workload, rounds: int, as_json: bool, cpus: set[int] | None) -> int:
+    clean = True
+    try:
+        with WorkerProcess(name, cpus=cpus) as worker:
+            for number in range(1, rounds + 1):
+                result = worker.run_round(workload)
+                clean = clean and result.errors == 0
+                print(json.dumps(result.to_dict()) if as_json else _line(number, result), flush=True)
+    except WorkerError as exc:
+        print(f"python -m strategies: {exc}", file=sys.stderr)
+        return 1
+    return 0 if clean else 1
+
+
+def _line(number: int, r: RoundResult) -> str:
+    latency = r.latency_ms
+    in_flight = "?" if r.peak_in_flight is None else r.peak_in_flight
+    text = (
+        f"{r.strategy} round {number}: N={r.requests} C={r.concurrency} {r.policy} delay={r.delay_ms}ms "
+        f"size={r.size}: {r.ok} ok, {r.errors} errors, {r.wall_s:.3f} s, {r.req_per_s or 0:.0f} req/s, "
+        f"{r.cpu_us_per_req or 0:.0f} us CPU/req, peak RSS {r.peak_rss_kb / 1024:.1f} MiB, "
+        f"p50/p99 {_ms(latency['p50'])}/{_ms(latency['p99'])} ms, peak in flight {in_flight}"
+    )
+    if r.error_kinds:
+        text += f"; errors: {r.error_kinds}; first: {r.error_samples[0]}"
+    return text
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""What the requests-based strategies share: one way to build a Session and one way to make a request.
+
+Kept in one place so that ``sequential``, ``threads`` and ``processes`` differ only in their concurrency
+model (diff them: that is the point), never in how a request is made, timed or reported.
+
+Rules this module keeps:
+- the urllib3 pool is sized to C and blocks (``pool_block=True``) rather than overflow: the default
+  ``pool_maxsize=10`` silently opens and discards extra connections when more than 10 threads share a
+  Session, so keep-alive would not be keep-alive above C=10;
+- ``close`` sends ``Connection: close`` on every request, and a connection serves exactly one request:
+  urllib3 would put it back in its pool when the server did not echo the header (legal), and reuse it
+  while the server is closing it (RemoteDisconnected). RFC 9112 section 9.6 forbids a client that sent
+  ``close`` to send another request on that connection, so the pool closes it instead (``_OneShotPool``);
+- requests' ``timeout`` bounds the connect and every single read (requests has no total timeout): a stall
+  is caught after ``timeout_s`` of silence;
+- retries stay at requests' default of 0: a failed request is an error in its slot, never re-sent.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3 import HTTPConnectionPool
+
+from strategies.base import ClientConfig, Outcome
+
+if TYPE_CHECKING:
+    from urllib3._base_connection import BaseHTTPConnection
+
+
+class _OneShotPool(HTTPConnectionPool):
+    """A urllib3 pool whose connections each carry one request: returned connections are closed."""
+
+    def _put_conn(self, conn: BaseHTTPConnection | None) -> None:
+        if conn is not None:
+            conn.close()
+        super()._put_conn(None)  # the free slot goes back, so pool_block still bounds connections to C
+
+
+def new_session(config: ClientConfig, pool_size: int) -> requests.Session:
+    session = requests.Session()
+    # One host, so one urllib3 pool (pool_connections=1) of pool_size connections.
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
+    if config.policy == "close":
+        adapter.poolmanager.pool_classes_by_scheme = {"http": _OneShotPool}
+        session.headers["Connection"] = "close"
+    session.mount("http://", adapter)
+    if config.method == "POST":
+        session.headers["Content-Type"] = "application/x-www-form-urlencoded"
+    return session
+
+
+def request(session: requests.Session, config: ClientConfig, url: str) -> Outcome:
+    started = time.perf_counter()
+    try:
+        response = session.request(config.method, url, data=config.body or None, timeout=config.timeout_s)
+        return Outcome.ok(response.status_code, response.content, started)
+    except Exception as exc:  # noqa: BLE001 - every failure is this slot's outcome, never fetch's exception
+        return Outcome.failed(exc, started)

@@ -1,0 +1,307 @@
+"""``SelectClient``: the callback-style HTTP client the tutorials build on ``select.select``, done right.
+
+Usage::
+
+    client = SelectClient(max_connections=10, timeout_s=5.0)
+    client.add_request("127.0.0.1", 8080, "/work?id=1", callbacks=[print])
+    client.run()          # returns when every request has called its callbacks
+    client.close()        # closes the idle keep-alive connections
+
+Each callback receives a ``Response`` (status, headers, body) or a ``RequestError`` (message); every
+request gets exactly one of them, exactly once. The object returned by ``add_request`` also holds the
+result and its timing, for callers that prefer to read results after ``run()``.
+
+Rules this module keeps:
+- non-blocking sockets, one ``select.select`` per loop turn, no threads; HTTP bytes come from and go to the
+  sans-IO ``strategies.http1``;
+- at most ``max_connections`` sockets are open at any time, idle keep-alive ones included, so the
+  concurrency cap and the descriptor budget are the same number;
+- every request has a deadline (``timeout_s`` from the moment it gets a connection); past it the request
+  fails with TimeoutError and its socket is closed. A stall is an error, never a hang;
+- ``select.select`` cannot watch a descriptor >= FD_SETSIZE: such a socket is closed at once and its
+  request fails cleanly, instead of the whole loop crashing with ValueError;
+- keep-alive: a connection returns to the idle pool only if the request asked for it, the server agreed
+  (``Connection`` header / HTTP version) and nothing arrived after the response. Idle connections are
+  watched too: one that becomes readable (the server closed it) is dropped before it can be reused.
+"""
+
+from __future__ import annotations
+
+import errno
+import select
+import socket
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from strategies.base import ClientConfig, Outcome
+from strategies.http1 import ProtocolError, Response, ResponseParser, build_request
+
+__all__ = ["FD_SETSIZE", "Request", "RequestError", "Response", "SelectClient", "start"]
+
+#: The fixed size of ``select``'s descriptor bitmap on Linux (glibc); CPython raises ValueError above it.
+FD_SETSIZE = 1024
+
+#: recv buffer: 64 KiB takes a small response in one call and a 256 KiB body in a handful.
+RECV_BYTES = 65536
+
+
+@dataclass
+class RequestError:
+    """Why a request produced no response, e.g. ``"TimeoutError: no response within 5.0 s"``."""
+
+    message: str
+
+
+Result = Response | RequestError
+Callback = Callable[[Result], None]
+
+
+class Request:
+    """One queued request; after ``run()``, ``result`` is set and ``elapsed_s`` is its latency."""
+
+    __slots__ = ("callbacks", "data", "elapsed_s", "keepalive", "key", "result", "started")
+
+    def __init__(self, key: tuple[str, int], data: bytes, callbacks: Sequence[Callback], keepalive: bool):
+        self.key = key
+        self.data = data
+        self.callbacks = list(callbacks)
+        self.keepalive = keepalive
+        self.started = 0.0
+        self.elapsed_s = 0.0
+        self.result: Result | None = None
+
+
+class _Connection:
+    __slots__ = ("connecting", "deadline", "fd", "key", "out", "parser", "request", "sock")
+
+    def __init__(self, sock: socket.socket, key: tuple[str, int]):
+        self.sock = sock
+        self.fd = sock.fileno()
+        self.key = key
+        self.request: Request | None = None
+        self.parser: ResponseParser | None = None
+        self.out = b""
+        self.connecting = False
+        self.deadline = 0.0
+
+
+class SelectClient:
+    def __init__(self, max_connections: int = 10, timeout_s: float = 10.0, keepalive: bool = True):
+        if max_connections < 1:
+            raise ValueError("max_connections must be >= 1")
+        self.max_connections = max_connections
+        self.timeout_s = timeout_s
+        self.keepalive = keepalive
+        self._pending: deque[Request] = deque()
+        self._active: dict[int, _Connection] = {}  # fd -> connection carrying a request
+        self._idle: dict[int, _Connection] = {}  # fd -> keep-alive connection waiting for a request
+        self._addresses: dict[tuple[str, int], tuple[int, tuple]] = {}
+
+    def add_request(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        method: str = "GET",
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        callbacks: Sequence[Callback] = (),
+        keepalive: bool | None = None,
+    ) -> Request:
+        keepalive = self.keepalive if keepalive is None else keepalive
+        host_header = host if port == 80 else f"{host}:{port}"
+        data = build_request(method, host_header, path, keepalive=keepalive, body=body, headers=headers)
+        request = Request((host, port), data, callbacks, keepalive)
+        self._pending.append(request)
+        return request
+
+    def run(self) -> None:
+        """Perform every queued request; returns when each has delivered its result to its callbacks."""
+        self._drop_stale_idle(timeout=0)
+        while self._pending or self._active:
+            self._start_pending()
+            if not self._active:
+                continue
+            self._poll()
+
+    def close(self) -> None:
+        """Close idle keep-alive connections (an unfinished ``run`` is not resumable after this)."""
+        for conn in list(self._idle.values()) + list(self._active.values()):
+            conn.sock.close()
+        self._idle.clear()
+        self._active.clear()
+
+    # -- the loop ------------------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        now = time.perf_counter()
+        timeout = max(0.0, min(conn.deadline for conn in self._active.values()) - now)
+        readers = [fd for fd, conn in self._active.items() if not conn.out and not conn.connecting]
+        readers.extend(self._idle)
+        writers = [fd for fd, conn in self._active.items() if conn.out or conn.connecting]
+        readable, writable, _ = select.select(readers, writers, [], timeout)
+        for fd in writable:
+            self._on_writable(self._active[fd])
+        for fd in readable:
+            if fd in self._idle:
+                self._drop_idle(self._idle[fd])
+            elif fd in self._active:
+                self._on_readable(self._active[fd])
+        now = time.perf_counter()
+        for conn in [c for c in self._active.values() if c.deadline <= now]:
+            self._fail(conn, f"TimeoutError: no response within {self.timeout_s} s")
+
+    def _start_pending(self) -> None:
+        while self._pending and len(self._active) < self.max_connections:
+            request = self._pending.popleft()
+            request.started = time.perf_counter()
+            conn = self._take_idle(request.key) if request.keepalive else None
+            if conn is None:
+                try:
+                    conn = self._open(request.key)
+                except OSError as exc:
+                    self._deliver(request, RequestError(f"{type(exc).__name__}: {exc}"))
+                    continue
+            conn.request = request
+            conn.parser = ResponseParser()
+            conn.out = request.data
+            conn.deadline = request.started + self.timeout_s
+            self._active[conn.fd] = conn
+            if not conn.connecting:
+                self._on_writable(conn)  # an open connection takes a small request at once: skip a turn
+
+    def _take_idle(self, key: tuple[str, int]) -> _Connection | None:
+        for fd, conn in self._idle.items():
+            if conn.key == key:
+                del self._idle[fd]
+                return conn
+        return None
+
+    def _open(self, key: tuple[str, int]) -> _Connection:
+        if len(self._active) + len(self._idle) >= self.max_connections:
+            self._drop_idle(next(iter(self._idle.values())))  # the cap counts idle sockets too
+        family, address = self._resolve(key)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        if sock.fileno() >= FD_SETSIZE:
+            fd = sock.fileno()
+            sock.close()
+            raise OSError(errno.EMFILE, f"descriptor {fd} >= FD_SETSIZE ({FD_SETSIZE}): select cannot watch it")
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 and asyncio do
+        conn = _Connection(sock, key)
+        err = sock.connect_ex(address)
+        if err not in (0, errno.EINPROGRESS):
+            sock.close()
+            raise OSError(err, f"connect to {key[0]}:{key[1]} failed: {errno.errorcode.get(err, err)}")
+        conn.connecting = err == errno.EINPROGRESS
+        return conn
+
+    def _resolve(self, key: tuple[str, int]) -> tuple[int, tuple]:
+        # Resolved once per (host, port): getaddrinfo blocks, and it must not be paid per request.
+        if key not in self._addresses:
+            family, _, _, _, address = socket.getaddrinfo(key[0], key[1], type=socket.SOCK_STREAM)[0]
+            self._addresses[key] = (family, address)
+        return self._addresses[key]
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def _on_writable(self, conn: _Connection) -> None:
+        if conn.connecting:
+            err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                self._fail(conn, f"ConnectionRefusedError: connect failed: {errno.errorcode.get(err, err)}")
+                return
+            conn.connecting = False
+        try:
+            sent = conn.sock.send(conn.out)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            self._fail(conn, f"{type(exc).__name__}: {exc}")
+            return
+        conn.out = conn.out[sent:]
+
+    def _on_readable(self, conn: _Connection) -> None:
+        assert conn.parser is not None
+        try:
+            data = conn.sock.recv(RECV_BYTES)
+            done = conn.parser.feed(data) if data else conn.parser.feed_eof()
+        except BlockingIOError:
+            return
+        except (OSError, ProtocolError) as exc:
+            self._fail(conn, f"{type(exc).__name__}: {exc}")
+            return
+        if done:
+            self._succeed(conn, reusable=bool(data))
+
+    # -- endings -------------------------------------------------------------------------------------
+
+    def _succeed(self, conn: _Connection, reusable: bool) -> None:
+        request, parser = conn.request, conn.parser
+        assert request is not None and parser is not None and parser.response is not None
+        del self._active[conn.fd]
+        conn.request = conn.parser = None
+        if reusable and request.keepalive and parser.keep_alive and not parser.trailing:
+            self._idle[conn.fd] = conn
+        else:
+            conn.sock.close()
+        self._deliver(request, parser.response)
+
+    def _fail(self, conn: _Connection, message: str) -> None:
+        request = conn.request
+        assert request is not None
+        del self._active[conn.fd]
+        conn.sock.close()
+        self._deliver(request, RequestError(message))
+
+    def _drop_idle(self, conn: _Connection) -> None:
+        del self._idle[conn.fd]
+        conn.sock.close()
+
+    def _drop_stale_idle(self, timeout: float) -> None:
+        if self._idle:
+            readable, _, _ = select.select(list(self._idle), [], [], timeout)
+            for fd in readable:
+                self._drop_idle(self._idle[fd])
+
+    @staticmethod
+    def _deliver(request: Request, result: Result) -> None:
+        request.elapsed_s = time.perf_counter() - request.started
+        request.result = result
+        for callback in request.callbacks:
+            callback(result)
+
+
+class SelectFetcher:
+    def __init__(self, config: ClientConfig):
+        self._config = config
+        self._client = SelectClient(config.concurrency, config.timeout_s, keepalive=config.policy == "keepalive")
+
+    def fetch(self, urls: Sequence[str]) -> list[Outcome]:
+        requests = []
+        for url in urls:
+            parts = urlsplit(url)
+            target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+            requests.append(self._client.add_request(
+                parts.hostname or "127.0.0.1", parts.port or 80, target,
+                method=self._config.method, body=self._config.body))
+        self._client.run()
+        return [_outcome(request) for request in requests]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _outcome(request: Request) -> Outcome:
+    result = request.result
+    if isinstance(result, Response):
+        return Outcome(result.status, result.body, None, request.elapsed_s)
+    message = result.message if result is not None else "RuntimeError: request never ran"
+    return Outcome(None, None, message, request.elapsed_s)
+
+
+def start(config: ClientConfig) -> SelectFetcher:
+    return SelectFetcher(config)

@@ -1,0 +1,153 @@
+"""The worker process: ``python -m strategies.worker NAME`` hosts one strategy and runs rounds on command.
+
+Protocol: JSON lines. The runner writes one command per line on stdin; the worker answers each with one
+line on the protocol channel (the original stdout, duplicated; fd 1 itself is pointed at stderr so a chatty
+library can never corrupt the channel). Every reply has ``"ok"``; failures carry ``"error"`` (a traceback).
+
+    <- {"ok": true, "ready": true, "import_s": 0.21, "pid": 1234}        first line, unasked
+    -> {"cmd": "setup", "config": {ClientConfig fields}}   <- {"ok": true, "cold_start_s": 0.01}
+    -> {"cmd": "round", "workload": {Workload fields}}     <- {"ok": true, "result": {measurements}}
+    -> {"cmd": "teardown"}                                 <- {"ok": true}
+    -> {"cmd": "exit"}                                     <- {"ok": true}, then the process exits
+
+``setup`` may be sent again at any time (it tears the previous fetcher down first), so one worker serves
+many configurations. A strategy exception in setup or round is an error reply; the worker lives on.
+
+Rules this module keeps:
+- the strategy module is imported before anything that imports socket, threading or select (psutil does):
+  gevent's ``patch_all()`` runs at the strategy's import and must come first. Until then only os, sys,
+  json and time are loaded, none of which import those;
+- the timed region is exactly ``fetcher.fetch(urls)``; URL generation, verification and measurement
+  bookkeeping are outside it;
+- CPU is user+sys of the whole process tree (this worker and every descendant: pool processes, fork
+  servers), so models that spend CPU in children are not flattered;
+- peak RSS is the per-round high-water mark (VmHWM, reset before the round through
+  ``/proc/PID/clear_refs``) summed over the tree. The sum counts pages shared between processes (forked
+  children) once per process, so it overstates the processes model somewhat; it never understates.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from typing import IO, Any
+
+
+def main(argv: list[str]) -> int:
+    channel = _claim_stdout()
+    if len(argv) != 2:
+        _send(channel, {"ok": False, "error": "usage: python -m strategies.worker NAME"})
+        return 2
+    started = time.perf_counter()
+    try:
+        module = _import_strategy(argv[1])
+    except BaseException:  # noqa: BLE001 - any import failure is reported, then the worker exits
+        _send(channel, {"ok": False, "error": traceback.format_exc()})
+        return 1
+    import_s = time.perf_counter() - started
+    from strategies.base import ClientConfig
+    from strategies.workload import Workload, config_from_dict
+
+    host = _Host(module)
+    _send(channel, {"ok": True, "ready": True, "import_s": import_s, "pid": os.getpid()})
+    for line in sys.stdin.buffer:
+        command = None
+        try:
+            message = json.loads(line)
+            command = message.get("cmd")
+            if command == "setup":
+                config: ClientConfig = config_from_dict(message["config"])
+                reply: dict[str, Any] = {"cold_start_s": host.setup(config)}
+            elif command == "round":
+                reply = {"result": host.round(Workload.from_dict(message["workload"]))}
+            elif command in ("teardown", "exit"):
+                host.teardown()
+                reply = {}
+            else:
+                raise ValueError(f"unknown command {command!r}")
+        except Exception:  # noqa: BLE001 - a strategy failure is a reply; the worker lives on
+            _send(channel, {"ok": False, "error": traceback.format_exc()})
+            continue
+        _send(channel, {"ok": True, **reply})
+        if command == "exit":
+            return 0
+    host.teardown()
+    return 0
+
+
+def _claim_stdout() -> IO[str]:
+    """Keep the real stdout for the protocol and send everything else printed to fd 1 to stderr."""
+    channel = os.fdopen(os.dup(1), "w", encoding="utf-8")  # os.dup: not inherited by child processes
+    os.dup2(2, 1)
+    return channel
+
+
+def _send(channel: IO[str], message: dict[str, Any]) -> None:
+    channel.write(json.dumps(message) + "\n")
+    channel.flush()
+
+
+def _import_strategy(name: str) -> Any:
+    import importlib
+
+    from strategies import REGISTRY
+
+    if name not in REGISTRY:
+        raise SystemExit(f"unknown strategy {name!r}; known: {', '.join(REGISTRY)}")
+    return importlib.import_module(REGISTRY[name].module)
+
+
+class _Host:
+    """One strategy module and its current fetcher."""
+
+    def __init__(self, module: Any):
+        self.module = module
+        self.fetcher: Any = None
+        self.config: Any = None
+
+    def setup(self, config: Any) -> float:
+        self.teardown()
+        started = time.perf_counter()
+        self.fetcher = self.module.start(config)
+        self.config = config
+        return time.perf_counter() - started
+
+    def teardown(self) -> None:
+        fetcher, self.fetcher, self.config = self.fetcher, None, None
+        if fetcher is not None:
+            fetcher.close()
+
+    def round(self, workload: Any) -> dict[str, Any]:
+        from strategies import treestats
+        from strategies.workload import latency_summary, verify
+
+        if self.fetcher is None or self.config != workload.client_config():
+            raise RuntimeError("round before a setup with this workload's client config")
+        urls = workload.urls()
+        tree = treestats.ProcessTree()
+        tree.reset_peak_rss()
+        cpu_before = tree.cpu_times()
+        started = time.perf_counter()
+        outcomes = self.fetcher.fetch(urls)
+        wall_s = time.perf_counter() - started
+        cpu_s = tree.cpu_seconds_since(cpu_before)
+        verification = verify(urls, outcomes)
+        return {
+            "requests": len(urls),
+            "wall_s": wall_s,
+            "cpu_s": cpu_s,
+            "peak_rss_kb": tree.peak_rss_kb(),
+            "pss_kb": tree.pss_kb(),
+            "ok": verification.ok,
+            "errors": verification.errors,
+            "error_kinds": verification.error_kinds,
+            "error_samples": verification.error_samples,
+            "latency_ms": latency_summary([outcome.latency_s for outcome in outcomes]),
+        }
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,124 @@
+"""The public SelectClient API: callbacks, errors, deadlines, the connection cap, keep-alive, FD_SETSIZE."""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from local_server.api import fetch_stats, reset_stats, running_server
+from local_server.payload import work_body
+from strategies.select_client import FD_SETSIZE, RequestError, Response, SelectClient
+from tests.stdlib_server import stdlib_server
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, str, int]]:
+    with running_server() as url:
+        parts = urlsplit(url)
+        yield url, parts.hostname or "127.0.0.1", parts.port or 80
+
+
+def test_every_callback_gets_the_parsed_response(server: tuple[str, str, int]) -> None:
+    _, host, port = server
+    first: list[Response | RequestError] = []
+    second: list[Response | RequestError] = []
+    client = SelectClient(max_connections=2)
+    requests = [client.add_request(host, port, f"/work?size=100&id={k}", callbacks=[first.append, second.append])
+                for k in range(5)]
+    client.run()
+    client.close()
+    assert first == second and len(first) == 5
+    assert all(isinstance(r, Response) and r.status == 200 for r in first)
+    assert sorted(r.body for r in first if isinstance(r, Response)) == sorted(work_body(k, 100) for k in range(5))
+    for k, request in enumerate(requests):
+        assert isinstance(request.result, Response) and request.result.body == work_body(k, 100)
+        assert request.result.header("content-length") == "100"
+        assert request.elapsed_s > 0
+
+
+def test_post_body_is_sent(server: tuple[str, str, int]) -> None:
+    _, host, port = server
+    results: list[Response | RequestError] = []
+    client = SelectClient()
+    client.add_request(host, port, "/echo", method="POST", body=b"a=1&b=2", callbacks=[results.append])
+    client.run()
+    client.close()
+    assert isinstance(results[0], Response) and results[0].body == b"a=1&b=2"
+
+
+def test_faults_become_request_errors(server: tuple[str, str, int]) -> None:
+    _, host, port = server
+    client = SelectClient(max_connections=3, timeout_s=0.5)
+    faults = ["reset", "close", "truncate", "stall", "garbage"]
+    requests = {kind: client.add_request(host, port, f"/fault/{kind}") for kind in faults}
+    good = client.add_request(host, port, "/work?id=7&size=64")
+    client.run()
+    client.close()
+    for kind, request in requests.items():
+        assert isinstance(request.result, RequestError), kind
+    assert "TimeoutError" in requests["stall"].result.message  # type: ignore[union-attr]
+    assert isinstance(good.result, Response) and good.result.body == work_body(7, 64)
+
+
+def test_connection_refused_is_an_error() -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago and has no listener
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = SelectClient()
+    request = client.add_request("127.0.0.1", port, "/")
+    client.run()
+    assert isinstance(request.result, RequestError)
+
+
+def test_at_most_max_connections_in_flight(server: tuple[str, str, int]) -> None:
+    url, host, port = server
+    reset_stats(url)
+    client = SelectClient(max_connections=7, keepalive=False)
+    for k in range(21):
+        client.add_request(host, port, f"/work?delay_ms=100&id={k}")
+    client.run()
+    assert fetch_stats(url)["peak_in_flight"] == 7
+
+
+@pytest.mark.parametrize("keepalive", [True, False])
+def test_keepalive_reuses_connections_and_close_does_not(keepalive: bool) -> None:
+    with stdlib_server() as server:
+        port = int(server.url.rsplit(":", 1)[1].strip("/"))
+        client = SelectClient(max_connections=3, keepalive=keepalive)
+        for round_ in range(2):  # the second run() reuses the first one's idle connections
+            requests = [client.add_request("127.0.0.1", port, f"/work?id={k}&size=32") for k in range(12)]
+            client.run()
+            assert all(isinstance(r.result, Response) and r.result.status == 200 for r in requests), round_
+        client.close()
+        if keepalive:
+            assert 1 <= server.connections <= 3
+        else:
+            assert server.connections == 24
+
+
+def test_descriptor_above_fd_setsize_is_refused_cleanly(server: tuple[str, str, int]) -> None:
+    _, host, port = server
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < FD_SETSIZE + 16:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is below FD_SETSIZE")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, FD_SETSIZE + 16), hard))
+    filler: list[int] = []
+    try:
+        while not filler or filler[-1] < FD_SETSIZE:
+            filler.append(os.open(os.devnull, os.O_RDONLY))
+        client = SelectClient()
+        request = client.add_request(host, port, "/")
+        client.run()
+        assert isinstance(request.result, RequestError)
+        assert "FD_SETSIZE" in request.result.message
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -1,0 +1,173 @@
+"""Every registered strategy, through its worker, against the real server on loopback.
+
+Parametrized over ``strategies.REGISTRY``: a strategy added to the registry is tested here without a line
+of change, and ``test_registered_module_has_start`` fails if its module is missing. One worker per
+strategy serves all of its configurations (setup/teardown many times in one process), which is both what
+the bench does and what keeps this file fast.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+from collections.abc import Iterator
+
+import pytest
+
+from local_server.api import running_server
+from strategies import REGISTRY, StrategySpec
+from strategies.base import POLICIES
+from strategies.runner import WorkerError, WorkerProcess
+from strategies.workload import Workload
+from tests.stdlib_server import stdlib_server
+
+NAMES = list(REGISTRY)
+
+#: Small N: enough for several waves at C=10 and a full wave at C=50, cheap on 2 cores.
+N = 60
+
+#: Fault routes and what each is: every one must become exactly one error, its neighbours unharmed.
+FAULT_PATHS = ["fault/reset", "fault/close", "fault/truncate", "fault/stall", "fault/garbage", "status/500"]
+
+#: Short enough to keep the stall test quick; long enough that a healthy request on a loaded 2-core
+#: machine never hits it.
+FAULT_TIMEOUT_S = 0.5
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    with running_server() as url:
+        yield url
+
+
+class _Workers:
+    """One live worker per strategy, started on first use, replaced if it dies, closed at the end."""
+
+    def __init__(self) -> None:
+        self._workers: dict[str, WorkerProcess] = {}
+
+    def get(self, name: str) -> WorkerProcess:
+        worker = self._workers.get(name)
+        if worker is None or worker.popen.poll() is not None:
+            worker = self._workers[name] = WorkerProcess(name)
+        return worker
+
+    def release(self, name: str) -> None:
+        """Tear the strategy down (pools hold processes and sockets); keep the worker for the next test."""
+        worker = self._workers.get(name)
+        if worker is None:
+            return
+        try:
+            worker.teardown()
+        except WorkerError:
+            worker.close()
+            del self._workers[name]
+
+    def close(self) -> None:
+        for worker in self._workers.values():
+            worker.close()
+
+
+@pytest.fixture(scope="module")
+def workers() -> Iterator[_Workers]:
+    pool = _Workers()
+    yield pool
+    pool.close()
+
+
+def _skip_unless_runnable(spec: StrategySpec, concurrency: int, policy: str) -> None:
+    reason = spec.skip_reason(concurrency, policy)
+    if reason:
+        pytest.skip(reason)
+
+
+def _supported_policy(spec: StrategySpec) -> str:
+    return next(policy for policy in reversed(POLICIES) if policy not in spec.unsupported_policies)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registered_module_has_start(name: str) -> None:
+    # Read, not imported: importing gevent's module here would monkey-patch the test process.
+    spec = importlib.util.find_spec(REGISTRY[name].module)
+    assert spec is not None and spec.origin, f"{name}: module {REGISTRY[name].module} does not exist"
+    with open(spec.origin) as handle:
+        tree = ast.parse(handle.read())
+    starts = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "start"]
+    assert len(starts) == 1, f"{name}: {REGISTRY[name].module} must define exactly one start(config)"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("concurrency", [1, 10, 50])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_body_verified(name: str, concurrency: int, policy: str, server_url: str,
+                             workers: _Workers) -> None:
+    _skip_unless_runnable(REGISTRY[name], concurrency, policy)
+    worker = workers.get(name)
+    try:
+        for size in (64, 100_000):  # a body in one read, and one that arrives in many
+            result = worker.run_round(Workload(server_url, N, concurrency, policy=policy, size=size))
+            assert (result.ok, result.errors) == (N, 0), result.error_samples
+            assert result.requests == N
+            assert result.peak_in_flight is not None and 1 <= result.peak_in_flight <= concurrency
+    finally:
+        workers.release(name)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("name", NAMES)
+def test_faults_are_errors_in_their_slots(name: str, policy: str, server_url: str, workers: _Workers) -> None:
+    concurrency = 1 if name == "sequential" else 4
+    _skip_unless_runnable(REGISTRY[name], concurrency, policy)
+    work = [f"work?size=64&id={k}" for k in range(12)]
+    # Faults interleaved with good requests, so a fault on a shared connection would hit a neighbour.
+    paths = [path for pair in zip(work, FAULT_PATHS + [""] * len(work)) for path in pair if path]
+    workload = Workload.from_paths(server_url, paths, concurrency, policy=policy, timeout_s=FAULT_TIMEOUT_S)
+    try:
+        result = workers.get(name).run_round(workload)
+    finally:
+        workers.release(name)
+    assert result.requests == len(paths)
+    assert (result.ok, result.errors) == (len(work), len(FAULT_PATHS)), result.error_kinds
+    assert "missing" not in result.error_kinds
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("name", NAMES)
+def test_concurrency_is_verified_by_the_server(name: str, server_url: str, workers: _Workers) -> None:
+    spec = REGISTRY[name]
+    policy = _supported_policy(spec)
+    _skip_unless_runnable(spec, 50, policy)
+    workload = Workload(server_url, 100, 50, policy=policy, delay_ms=200)
+    try:
+        worker = workers.get(name)
+        # A warm-up round, as the bench does: first-use costs (connections, lazy imports, page faults in
+        # 50 fresh processes) must not decide whether a model can hold C requests in flight.
+        worker.run_round(workload, server_stats=False)
+        result = worker.run_round(workload)
+    finally:
+        workers.release(name)
+    assert (result.ok, result.errors) == (100, 0), result.error_samples
+    assert result.peak_in_flight == 50
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("name", NAMES)
+def test_against_a_server_that_is_not_ours(name: str, policy: str, workers: _Workers) -> None:
+    """Real HTTP clients: they work against http.server, and their connection policy holds there too."""
+    concurrency, requests = (1, 12) if name == "sequential" else (4, 24)
+    _skip_unless_runnable(REGISTRY[name], concurrency, policy)
+    with stdlib_server() as server:
+        try:
+            result = workers.get(name).run_round(Workload(server.url, requests, concurrency, policy=policy))
+        finally:
+            workers.release(name)
+        connections = server.connections
+    assert (result.ok, result.errors) == (requests, 0), result.error_samples
+    assert result.peak_in_flight is None and result.server_cpu_s is None
+    if policy == "close":
+        assert connections == requests
+    else:
+        assert 1 <= connections <= concurrency

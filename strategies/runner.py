@@ -5,6 +5,8 @@ Stable API (the bench and the CLI use exactly this)::
     with WorkerProcess("threads", cpus={1}) as worker:
         worker.setup(workload.client_config())      # optional: run_round sets up when the config changes
         result = worker.run_round(workload)          # RoundResult; .to_dict() for JSON
+        # or in three steps, so that a harness timing the round trip times only the fetch:
+        worker.prepare_round(workload); worker.fetch_round(); result = worker.measure_round()
     # WorkerError: the worker crashed, hung past its deadline, or its strategy raised (see .stderr)
 
 Rules this module keeps:
@@ -112,6 +114,7 @@ class WorkerProcess:
         self.start_timeout_s = start_timeout_s
         self.config: ClientConfig | None = None
         self.setup_info: SetupInfo | None = None
+        self._round: Workload | None = None  # between prepare_round and measure_round
         self._buffer = b""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self.popen = subprocess.Popen(
@@ -141,24 +144,43 @@ class WorkerProcess:
         self, workload: Workload, server_stats: bool = True, deadline_s: float | None = None
     ) -> RoundResult:
         """One round in the worker; sets the strategy up first if ``workload`` needs another config."""
+        self.prepare_round(workload)
+        before = _server_stats(workload.base_url, reset=True) if server_stats else None
+        self.fetch_round(deadline_s)
+        after = _server_stats(workload.base_url) if before is not None else None
+        result = self.measure_round()
+        if after and before:
+            result.peak_in_flight = after["peak_in_flight"]
+            result.server_cpu_s = after["cpu_s"] - before["cpu_s"]
+        return result
+
+    # A round in three steps, for a harness that times the round trip itself (pytest-benchmark): only
+    # ``fetch_round`` needs to be inside its timer; URL building, verification and bookkeeping are not.
+
+    def prepare_round(self, workload: Workload) -> None:
         config = workload.client_config()
         if self.config != config or self.setup_info is None:
             self.setup(config)
-        assert self.setup_info is not None
-        before = _server_stats(workload.base_url, reset=True) if server_stats else None
-        reply = self._call(
-            {"cmd": "round", "workload": workload.to_dict()},
-            deadline_s if deadline_s is not None else workload.deadline_s(),
-        )
-        after = _server_stats(workload.base_url) if before is not None else None
-        measured = reply["result"]
+        self._call({"cmd": "prepare", "workload": workload.to_dict()}, self.start_timeout_s)
+        self._round = workload
+
+    def fetch_round(self, deadline_s: float | None = None) -> float:
+        """The timed step: the worker runs the fetch and answers with its own timing of it (wall_s)."""
+        if self._round is None:
+            raise RuntimeError("fetch_round without prepare_round")
+        timeout = deadline_s if deadline_s is not None else self._round.deadline_s()
+        wall_s: float = self._call({"cmd": "fetch"}, timeout)["wall_s"]
+        return wall_s
+
+    def measure_round(self) -> RoundResult:
+        workload, self._round = self._round, None
+        if workload is None or self.setup_info is None:
+            raise RuntimeError("measure_round without prepare_round")
+        measured = self._call({"cmd": "measure"}, self.start_timeout_s)["result"]
         return RoundResult(
             strategy=self.name, concurrency=workload.concurrency, policy=workload.policy,
             delay_ms=workload.delay_ms, size=workload.size, method=workload.method,
-            cold_start_s=self.setup_info.cold_start_s, import_s=self.import_s,
-            peak_in_flight=after["peak_in_flight"] if after else None,
-            server_cpu_s=after["cpu_s"] - before["cpu_s"] if after and before else None,
-            **measured,
+            cold_start_s=self.setup_info.cold_start_s, import_s=self.import_s, **measured,
         )
 
     def teardown(self) -> None:

@@ -7,18 +7,23 @@ library can never corrupt the channel). Every reply has ``"ok"``; failures carry
     <- {"ok": true, "ready": true, "import_s": 0.21, "pid": 1234}        first line, unasked
     -> {"cmd": "setup", "config": {ClientConfig fields}}   <- {"ok": true, "cold_start_s": 0.01}
     -> {"cmd": "round", "workload": {Workload fields}}     <- {"ok": true, "result": {measurements}}
+    -> {"cmd": "prepare", "workload": {Workload fields}}   <- {"ok": true}
+    -> {"cmd": "fetch"}                                    <- {"ok": true, "wall_s": 0.52}
+    -> {"cmd": "measure"}                                  <- {"ok": true, "result": {measurements}}
     -> {"cmd": "teardown"}                                 <- {"ok": true}
     -> {"cmd": "exit"}                                     <- {"ok": true}, then the process exits
 
 ``setup`` may be sent again at any time (it tears the previous fetcher down first), so one worker serves
 many configurations. A strategy exception in setup or round is an error reply; the worker lives on.
+``round`` is ``prepare`` + ``fetch`` + ``measure`` in one exchange; a harness that times the round trip
+itself (pytest-benchmark) sends the three apart, so that only ``fetch`` is inside its timer.
 
 Rules this module keeps:
 - the strategy module is imported before anything that imports socket, threading or select (psutil does):
   gevent's ``patch_all()`` runs at the strategy's import and must come first. Until then only os, sys,
   json and time are loaded, none of which import those;
 - the timed region is exactly ``fetcher.fetch(urls)``; URL generation, verification and measurement
-  bookkeeping are outside it;
+  bookkeeping are outside it (``prepare`` before, ``measure`` after);
 - CPU is user+sys of the whole process tree (this worker and every descendant: pool processes, fork
   servers), so models that spend CPU in children are not flattered;
 - peak RSS is the per-round high-water mark (VmHWM, reset before the round through
@@ -33,6 +38,7 @@ import os
 import sys
 import time
 import traceback
+from dataclasses import dataclass
 from typing import IO, Any
 
 
@@ -62,7 +68,16 @@ def main(argv: list[str]) -> int:
                 config: ClientConfig = config_from_dict(message["config"])
                 reply: dict[str, Any] = {"cold_start_s": host.setup(config)}
             elif command == "round":
-                reply = {"result": host.round(Workload.from_dict(message["workload"]))}
+                host.prepare(Workload.from_dict(message["workload"]))
+                host.fetch()
+                reply = {"result": host.measure()}
+            elif command == "prepare":
+                host.prepare(Workload.from_dict(message["workload"]))
+                reply = {}
+            elif command == "fetch":
+                reply = {"wall_s": host.fetch()}
+            elif command == "measure":
+                reply = {"result": host.measure()}
             elif command in ("teardown", "exit"):
                 host.teardown()
                 reply = {}
@@ -107,6 +122,7 @@ class _Host:
         self.module = module
         self.fetcher: Any = None
         self.config: Any = None
+        self.round_state: _Round | None = None
 
     def setup(self, config: Any) -> float:
         self.teardown()
@@ -116,37 +132,68 @@ class _Host:
         return time.perf_counter() - started
 
     def teardown(self) -> None:
-        fetcher, self.fetcher, self.config = self.fetcher, None, None
+        fetcher, self.fetcher, self.config, self.round_state = self.fetcher, None, None, None
         if fetcher is not None:
             fetcher.close()
 
-    def round(self, workload: Any) -> dict[str, Any]:
+    def prepare(self, workload: Any) -> None:
+        """Everything a round needs before its timed region: URLs, a reset RSS peak, a CPU snapshot."""
         from strategies import treestats
-        from strategies.workload import latency_summary, verify
 
         if self.fetcher is None or self.config != workload.client_config():
             raise RuntimeError("round before a setup with this workload's client config")
-        urls = workload.urls()
         tree = treestats.ProcessTree()
         tree.reset_peak_rss()
-        cpu_before = tree.cpu_times()
+        self.round_state = _Round(workload.urls(), tree, tree.cpu_times())
+
+    def fetch(self) -> float:
+        """The timed region: the strategy's fetch, nothing else."""
+        state = self._state()
+        if state.outcomes is not None:
+            raise RuntimeError("fetch sent twice for one prepare")
         started = time.perf_counter()
-        outcomes = self.fetcher.fetch(urls)
-        wall_s = time.perf_counter() - started
-        cpu_s = tree.cpu_seconds_since(cpu_before)
-        verification = verify(urls, outcomes)
+        state.outcomes = self.fetcher.fetch(state.urls)
+        state.wall_s = time.perf_counter() - started
+        return state.wall_s
+
+    def measure(self) -> dict[str, Any]:
+        """The round's figures, verification included. CPU is read here, after the fetch reply: the tree
+        is idle between the two, so the few microseconds of writing that reply are all it adds."""
+        from strategies.workload import latency_summary, verify
+
+        state, self.round_state = self._state(), None
+        if state.outcomes is None:
+            raise RuntimeError("measure before fetch")
+        cpu_s = state.tree.cpu_seconds_since(state.cpu_before)
+        verification = verify(state.urls, state.outcomes)
         return {
-            "requests": len(urls),
-            "wall_s": wall_s,
+            "requests": len(state.urls),
+            "wall_s": state.wall_s,
             "cpu_s": cpu_s,
-            "peak_rss_kb": tree.peak_rss_kb(),
-            "pss_kb": tree.pss_kb(),
+            "peak_rss_kb": state.tree.peak_rss_kb(),
+            "pss_kb": state.tree.pss_kb(),
             "ok": verification.ok,
             "errors": verification.errors,
             "error_kinds": verification.error_kinds,
             "error_samples": verification.error_samples,
-            "latency_ms": latency_summary([outcome.latency_s for outcome in outcomes]),
+            "latency_ms": latency_summary([outcome.latency_s for outcome in state.outcomes]),
         }
+
+    def _state(self) -> _Round:
+        if self.round_state is None:
+            raise RuntimeError("fetch or measure without a prepare")
+        return self.round_state
+
+
+@dataclass
+class _Round:
+    """A round between ``prepare`` and ``measure``."""
+
+    urls: list[str]
+    tree: Any
+    cpu_before: Any
+    outcomes: list[Any] | None = None
+    wall_s: float = 0.0
 
 
 if __name__ == "__main__":

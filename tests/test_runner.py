@@ -60,7 +60,7 @@ def test_hung_round_is_killed_at_its_deadline(server_url: str) -> None:
     worker = WorkerProcess("select")
     try:
         stalled = Workload.from_paths(server_url, ["fault/stall"], 1, timeout_s=60.0)
-        with pytest.raises(WorkerError, match="did not answer 'round'") as caught:
+        with pytest.raises(WorkerError, match="did not answer 'fetch'") as caught:
             worker.run_round(stalled, deadline_s=1.0)
         assert not caught.value.alive
         assert worker.popen.poll() is not None
@@ -83,3 +83,19 @@ def test_round_against_a_server_without_stats_has_no_server_figures() -> None:
         result = worker.run_round(Workload(server.url, 10, 2))
     assert result.ok == 10
     assert result.peak_in_flight is None and result.server_cpu_s is None
+
+
+def test_a_round_in_three_steps_times_only_the_fetch(server_url: str) -> None:
+    workload = Workload(server_url, 30, 3, delay_ms=5)
+    with WorkerProcess("asyncio") as worker:
+        with pytest.raises(RuntimeError, match="without prepare_round"):
+            worker.fetch_round()
+        worker.prepare_round(workload)
+        wall_s = worker.fetch_round()
+        result = worker.measure_round()
+        assert (result.ok, result.errors, result.wall_s) == (30, 0, wall_s)
+        assert wall_s >= 10 * 0.005  # ten waves of a 5 ms delay: the fetch really is what was timed
+        with pytest.raises(WorkerError, match="without a prepare") as caught:
+            worker._call({"cmd": "fetch"}, 10.0)  # the worker checks the order too, and lives on
+        assert caught.value.alive
+        assert worker.run_round(workload).ok == 30

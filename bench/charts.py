@@ -1,0 +1,180 @@
+"""Charts of a sweep, drawn with matplotlib (Agg) from the results JSON alone.
+
+Rules this module keeps:
+- one PNG per metric, a grid of panels: one row per workload, one column per connection policy, x = the
+  concurrency C on a log axis, one line per strategy;
+- a strategy has the same colour and marker in every chart (its place in ``strategies.REGISTRY``);
+- a flagged row is never drawn as a clean number: its marker is hollow, and the legend says so;
+  failed and skipped rows are not drawn at all (REPORT.md lists them);
+- the latency workload's throughput panels carry the ideal line N / (ceil(N/C) × delay);
+- ``sequential`` runs only at C=1: it is drawn as that one point plus a dotted reference line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display: the sweep runs headless (CI, ssh)
+
+import matplotlib.pyplot as plt
+from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, NullLocator
+
+from bench.results import ideal_seconds
+from strategies import REGISTRY
+
+_MARKERS = "osD^vP*Xhp<>"
+
+
+def _plain_number(y: float, _pos: int | None = None) -> str:
+    """200 or 20,000, not 2×10²: readers compare numbers, not exponents."""
+    return f"{y:,.0f}" if y >= 1 else f"{y:g}"
+
+
+def _minor_number(y: float, pos: int | None = None) -> str:
+    """Label the 2s and 5s between decades only: all of 2..9 overlap."""
+    if y <= 0:
+        return ""
+    lead = round(y / 10 ** math.floor(math.log10(y)))
+    return _plain_number(y) if lead in (2, 5) else ""
+
+
+_PLAIN, _MINOR = FuncFormatter(_plain_number), FuncFormatter(_minor_number)
+_PALETTE = [f"C{i}" for i in range(10)]  # the tab10 cycle: distinct, colour-blind-friendlier than jet
+
+
+def style(strategy: str) -> dict[str, Any]:
+    """Colour and marker of a strategy, stable across charts and runs."""
+    names = list(REGISTRY)
+    index = names.index(strategy) if strategy in names else len(names) + sum(map(ord, strategy))
+    return {"color": _PALETTE[index % len(_PALETTE)], "marker": _MARKERS[index % len(_MARKERS)]}
+
+
+#: metric name -> (file stem, title, y label, value of a row, log y axis)
+Metric = tuple[str, str, str, Callable[[dict[str, Any]], float | None], bool]
+METRICS: list[Metric] = [
+    ("throughput", "Throughput (median of rounds; bars: min-max)", "requests / s",
+     lambda s: s["req_per_s"]["median"], True),
+    ("cpu_per_request", "Client CPU per request (median of rounds)", "CPU µs / request (user+sys)",
+     lambda s: s["cpu_us_per_req"], True),
+    ("peak_rss", "Client peak memory (worst round)", "peak RSS (MiB)",
+     lambda s: s["peak_rss_kb"] / 1024 if s["peak_rss_kb"] else None, True),  # log: processes is 10-50x the rest
+    ("p99_latency", "p99 request latency (median of rounds)", "p99 latency (ms)",
+     lambda s: s["latency_ms"]["p99"], True),
+]
+
+
+def _drawable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r["status"] in ("ok", "flagged") and r.get("summary")]
+
+
+def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, policy: str) -> None:
+    _, _, ylabel, value, logy = metric
+    if not _drawable(rows):
+        ax.text(0.5, 0.5, "no measured rows", transform=ax.transAxes, ha="center", va="center", color="grey")
+    by_strategy: dict[str, list[dict[str, Any]]] = {}
+    for row in _drawable(rows):
+        by_strategy.setdefault(row["strategy"], []).append(row)
+    for name, srows in by_strategy.items():
+        srows.sort(key=lambda r: r["concurrency"])
+        pts: list[tuple[int, float, dict[str, Any]]] = []
+        for r in srows:
+            y = value(r["summary"])
+            if y is not None:
+                pts.append((r["concurrency"], y, r))
+        if not pts:
+            continue
+        st = style(name)
+        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
+        ax.plot(xs, ys, color=st["color"], linewidth=1.4, label=name)
+        if metric[0] == "throughput":
+            lo = [y - p[2]["summary"]["req_per_s"]["min"] for y, p in zip(ys, pts)]
+            hi = [p[2]["summary"]["req_per_s"]["max"] - y for y, p in zip(ys, pts)]
+            ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor=st["color"], elinewidth=0.8, capsize=2)
+        for x, y, row in pts:
+            hollow = row["status"] == "flagged"
+            # hollow markers are drawn larger: a small hollow '+' or 'x' would still look filled
+            ax.plot([x], [y], linestyle="none", marker=st["marker"], markersize=11 if hollow else 7,
+                    color=st["color"], markerfacecolor="white" if hollow else st["color"], markeredgewidth=1.2,
+                    zorder=3)
+        if name == "sequential" and len(pts) == 1:
+            ax.axhline(ys[0], color=st["color"], linestyle=":", linewidth=1)
+    if metric[0] == "throughput" and workload == "latency":
+        _ideal(ax, _drawable(rows))
+    ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_PLAIN)
+        ax.yaxis.set_minor_formatter(_MINOR)
+    levels = sorted({r["concurrency"] for r in rows})
+    if levels:
+        ax.set_xticks(levels, [str(c) for c in levels])
+        ax.xaxis.set_minor_locator(NullLocator())  # only the measured levels, no 2..9 log ticks
+    ax.set_title(f"{workload} workload, {policy}", fontsize=10)
+    ax.set_xlabel("concurrency C (requests in flight, log scale)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def _ideal(ax: Axes, rows: list[dict[str, Any]]) -> None:
+    points = {}
+    for row in rows:
+        if row.get("delay_ms"):
+            c, n = row["concurrency"], row["requests"]
+            points[c] = n / ideal_seconds(n, c, row["delay_ms"])
+    if points:
+        xs = sorted(points)
+        ax.plot(xs, [points[x] for x in xs], color="black", linestyle="--", linewidth=1,
+                label="ideal N / (⌈N/C⌉ × delay)")
+
+
+def _legend_handles(strategies: list[str], with_ideal: bool) -> list[Line2D]:
+    handles = [Line2D([], [], color=style(n)["color"], marker=style(n)["marker"], label=n) for n in strategies]
+    if with_ideal:
+        handles.append(Line2D([], [], color="black", linestyle="--", label="ideal N / (⌈N/C⌉ × delay)"))
+    handles.append(Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none",
+                          label="hollow = flagged (see REPORT.md)"))
+    return handles
+
+
+def _order(values: list[str], preferred: list[str]) -> list[str]:
+    return sorted(set(values), key=lambda v: (preferred.index(v) if v in preferred else len(preferred), v))
+
+
+def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list[str] | None = None) -> Path:
+    rows = run["rows"]
+    workloads = workloads or _order([r["workload"] for r in rows], ["latency", "throughput", "payload"])
+    policies = _order([r["policy"] for r in rows], ["keepalive", "close"])
+    fig, axes = plt.subplots(len(workloads), len(policies), squeeze=False,
+                             figsize=(6.2 * len(policies), 4.2 * len(workloads) + 0.8))
+    for i, workload in enumerate(workloads):
+        for j, policy in enumerate(policies):
+            cell = [r for r in rows if r["workload"] == workload and r["policy"] == policy]
+            _panel(axes[i][j], cell, metric, workload, policy)
+    strategies = _order([r["strategy"] for r in _drawable(rows)], list(REGISTRY))
+    with_ideal = metric[0] == "throughput" and "latency" in workloads
+    machine = run.get("machine", {})
+    height = fig.get_figheight()
+    fig.suptitle(f"{metric[1]} — {machine.get('cpu_count', '?')} CPUs, Python {machine.get('python', '?')}",
+                 y=1.0 - 0.1 / height, va="top", fontsize=12)
+    fig.legend(handles=_legend_handles(strategies, with_ideal), loc="upper center", ncol=6, fontsize=9,
+               bbox_to_anchor=(0.5, 1.0 - 0.4 / height), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / height))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Every chart of the run into ``out_dir``; returns the files written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS]
+    if any(r["workload"] == "latency" for r in run["rows"]):
+        paths.append(draw_metric(run, METRICS[0], out_dir / "headline.png", workloads=["latency"]))
+    return paths

@@ -1,0 +1,128 @@
+"""pytest wiring of the sweep: command-line options, the session's server and workers, results at the end.
+
+    pytest bench/ --benchmark-only                       # the default sweep (~10 min on 2 cores)
+    pytest bench/ --benchmark-only --quick               # ~2 min
+    pytest bench/test_sweep.py --benchmark-disable --requests=20 --concurrency=1,5 --results-dir=/tmp/r
+
+Rules this file keeps:
+- only the sweep's tests (those taking the ``cell`` fixture) are parametrized or touched here; other bench
+  tests (``bench/test_server.py``) run unaffected by these options and fixtures;
+- grouping: each sweep test sets ``benchmark.group`` to "<workload> <policy> C=<C>", and pytest-benchmark's
+  default ``--benchmark-group-by=group`` then puts the strategies of one level in one terminal table (pass
+  ``--benchmark-group-by=param:cell`` or anything else to regroup; the results JSON does not depend on it);
+- the results JSON, charts and REPORT.md are written at session end, also when rows failed, and only when
+  the sweep measured or skipped at least one cell (a run of test_server.py alone writes nothing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bench.harness import Sweep
+from bench.plan import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_ROUNDS,
+    DEFAULT_WARMUP,
+    QUICK_CONCURRENCY,
+    QUICK_ROUNDS,
+    QUICK_WARMUP,
+    WORKLOAD_NAMES,
+    Plan,
+    parse_levels,
+    parse_list,
+)
+from strategies import REGISTRY
+from strategies.base import POLICIES
+
+PLAN_KEY = pytest.StashKey[Plan]()
+SWEEP_KEY = pytest.StashKey[Sweep]()
+OUTPUT_KEY = pytest.StashKey[tuple[Path, Path]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("concbench", "concbench sweep (bench/test_sweep.py)")
+    group.addoption("--concurrency", default=None,
+                    help=f"comma-separated levels C (default {','.join(map(str, DEFAULT_CONCURRENCY))}; "
+                         f"--quick: {','.join(map(str, QUICK_CONCURRENCY))})")
+    group.addoption("--strategies", default=",".join(REGISTRY), help="comma-separated strategy names (default: all)")
+    group.addoption("--workloads", default=",".join(WORKLOAD_NAMES), help="comma-separated (default: all)")
+    group.addoption("--policies", default=",".join(POLICIES), help="comma-separated (default: close,keepalive)")
+    group.addoption("--requests", type=int, default=None, help="N per round for every cell (default: per workload)")
+    group.addoption("--rounds", type=int, default=None,
+                    help=f"measured rounds per cell (default {DEFAULT_ROUNDS}; --quick: {QUICK_ROUNDS})")
+    group.addoption("--quick", action="store_true", help="a ~2 minute sweep: fewer levels, rounds and requests")
+    group.addoption("--server-backend", default="epoll", choices=("select", "poll", "epoll"),
+                    help="the bundled server's multiplexer (default epoll)")
+    group.addoption("--results-dir", default=None, help="where JSON, charts and REPORT.md go (default results/)")
+
+
+def _plan(config: pytest.Config) -> Plan:
+    quick = bool(config.getoption("quick"))
+    levels = config.getoption("concurrency")
+    rounds = config.getoption("rounds")
+    requests = config.getoption("requests")
+    results_dir = config.getoption("results_dir")
+    if rounds is not None and rounds < 1 or requests is not None and requests < 1:
+        raise ValueError("--rounds and --requests must be >= 1")
+    return Plan(
+        concurrency=parse_levels(levels) if levels else (QUICK_CONCURRENCY if quick else DEFAULT_CONCURRENCY),
+        strategies=parse_list(config.getoption("strategies"), tuple(REGISTRY), "strategies"),
+        workloads=parse_list(config.getoption("workloads"), WORKLOAD_NAMES, "workloads"),
+        policies=parse_list(config.getoption("policies"), POLICIES, "policies"),
+        rounds=rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS),
+        warmup_rounds=QUICK_WARMUP if quick else DEFAULT_WARMUP,
+        requests=requests,
+        quick=quick,
+        benchmark_disabled=bool(config.getoption("benchmark_disable", False)),
+        server_backend=config.getoption("server_backend"),
+        results_dir=Path(results_dir) if results_dir else config.rootpath / "results",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        config.stash[PLAN_KEY] = _plan(config)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "cell" in metafunc.fixturenames:
+        workload = metafunc.function.__name__.removeprefix("test_")
+        cells = metafunc.config.stash[PLAN_KEY].cells(workload)
+        metafunc.parametrize("cell", cells, ids=[cell.id for cell in cells])
+
+
+@pytest.fixture(scope="session")
+def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
+    """The session's server and workers; rows accumulate on it until pytest_sessionfinish writes them."""
+    session_sweep = Sweep(request.config.stash[PLAN_KEY])
+    request.config.stash[SWEEP_KEY] = session_sweep
+    try:
+        yield session_sweep
+    finally:
+        session_sweep.close()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    session_sweep = session.config.stash.get(SWEEP_KEY, None)
+    if session_sweep is not None and session_sweep.run["rows"]:
+        session.config.stash[OUTPUT_KEY] = session_sweep.finish()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    output = config.stash.get(OUTPUT_KEY, None)
+    session_sweep = config.stash.get(SWEEP_KEY, None)
+    if output is None or session_sweep is None:
+        return
+    terminalreporter.section("concbench results")
+    rows = session_sweep.run["rows"]
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "flagged", "failed", "skipped")}
+    terminalreporter.write_line(", ".join(f"{n} {s}" for s, n in counts.items()) + " rows")
+    for row in rows:
+        if row["status"] in ("flagged", "failed"):
+            terminalreporter.write_line(f"  {row['status']}: {row['id']}: {row['reason'].splitlines()[0]}")
+    terminalreporter.write_line(f"results: {output[0]} (and latest.json); report: {output[1]}")

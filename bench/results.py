@@ -1,0 +1,251 @@
+"""The results file of a sweep: its schema, the honesty flags, and how rows are summarised.
+
+Rules this module keeps:
+- the JSON is the single source of truth: charts and REPORT.md are made from it alone (``bench.report``),
+  so everything a reader needs (machine, versions, options, every round) is in it;
+- every row carries its raw rounds; summaries and flags are derived from them by the functions here, so the
+  sweep and the report cannot disagree about what "flagged" means;
+- no I/O except ``write_run`` (and no pytest import): the report and the tests use this module alone.
+
+Schema, version 1 (bump ``SCHEMA_VERSION`` and note the change here when a field changes meaning)::
+
+    {
+      "schema_version": 1,
+      "created": "2025-01-01T12:00:00+00:00",          # UTC, ISO 8601, when the sweep ended
+      "machine": {"hostname", "cpu_count", "cpu_model", "python", "implementation", "platform",
+                  "pinning": {"server": [0] | null, "worker": [1] | null, "note": str}},
+      "libraries": {"gevent": "24.2.1", ...},          # installed versions, null when not installed
+      "options": {"concurrency": [...], "strategies": [...], "workloads": [...], "policies": [...],
+                  "rounds": R, "warmup_rounds": W, "requests": N | null, "quick": bool,
+                  "benchmark_disabled": bool, "server_backend": "epoll", "wall_s": sweep duration},
+      "server": {"backend": "epoll", "pid": 1234, "url": "http://127.0.0.1:40123/"},
+      "rows": [
+        {"id": "latency-keepalive-c10-gevent",
+         "strategy", "workload", "policy", "concurrency", "requests", "delay_ms", "size", "method",
+         "status": "ok" | "flagged" | "failed" | "skipped",
+         "flags": [{"code": "errors" | "below_concurrency" | "server_saturated",
+                    "detail": "human-readable numbers"}],     # any flag: status "flagged", hollow marker
+         "notes": [{"code": "harness_overhead", "detail": ...}],  # remarks that leave the row clean
+         "reason": "why skipped/failed, or the flags' details joined; '' for ok rows",
+         "rounds": [<RoundResult.to_dict()> + {"timer_s": pytest-benchmark's time for that round,
+                                               "overhead_pct": 100 * (timer_s - wall_s) / timer_s}],
+         "summary": {see ``summarise``} | null,       # null when no round completed
+         "cold_start_s": seconds to set the worker up for this cell (untimed by the benchmark),
+         "harness_overhead_pct": median over rounds of overhead_pct | null,
+         "pytest_benchmark_stats": {"min", "max", "mean", "stddev", "median", "iqr", "rounds"} | null}
+      ]
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import socket
+import statistics
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+#: Server CPU time over round wall time above which the server, not the client, limits the round: its
+#: single-threaded loop was busy >90 % of the time, so a faster client could not have gone faster.
+SATURATION_RATIO = 0.9
+
+#: Goal from the issue: the benchmark's outer timing and the worker's own must agree within 1 % of a round,
+#: otherwise the figure measures the harness (pipes, JSON, /stats calls) as much as the strategy.
+OVERHEAD_LIMIT_PCT = 1.0
+
+#: The libraries whose versions decide the result; recorded in every run.
+LIBRARIES = (
+    "requests", "urllib3", "gevent", "greenlet", "Twisted", "tornado", "aiohttp", "httptools",
+    "pytest", "pytest-benchmark", "matplotlib", "scipy", "numpy", "psutil",
+)
+
+FLAG_TEXT = {
+    "errors": "some requests failed or returned a wrong body",
+    "below_concurrency": "the server never saw C requests in flight at once (measurable only when the "
+    "workload has a delay, so that C requests overlap inside the server)",
+    "server_saturated": f"server CPU time / wall time, summed over the row's rounds, > {SATURATION_RATIO:.0%}: "
+    "the single-threaded server, not the client, set the pace",
+}
+
+#: Notes, unlike flags, leave the row clean: the charted figures come from the worker's own timing of
+#: ``fetch`` alone, so time spent around it (pipes, JSON, the worker's verification of every body) is
+#: excluded from them; it shows only in pytest-benchmark's own table, which the note warns about.
+NOTE_TEXT = {
+    "harness_overhead": f"pytest-benchmark's time for a round (the round trip to the worker) exceeds the "
+    f"worker's own timing of the fetch by more than {OVERHEAD_LIMIT_PCT:g} % (median over rounds): "
+    "pytest-benchmark's table for this row includes harness time; the charted figures do not",
+}
+
+
+def ideal_seconds(requests: int, concurrency: int, delay_ms: float) -> float:
+    """The fastest a round can possibly be when each request waits ``delay_ms`` in the server."""
+    return math.ceil(requests / concurrency) * delay_ms / 1000.0
+
+
+def add_timing(round_dict: dict[str, Any], timer_s: float | None) -> dict[str, Any]:
+    """Attach the benchmark's outer time for this round and the harness overhead it implies."""
+    out = dict(round_dict)
+    out["timer_s"] = timer_s
+    wall = out.get("wall_s")
+    out["overhead_pct"] = 100.0 * (timer_s - wall) / timer_s if timer_s and wall is not None else None
+    return out
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    clean = [v for v in values if v is not None]
+    return statistics.median(clean) if clean else None
+
+
+def summarise(row: dict[str, Any]) -> dict[str, Any] | None:
+    """Per-row figures across rounds: medians (robust to one noisy round), extremes where worst-case counts."""
+    rounds = row["rounds"]
+    if not rounds:
+        return None
+    rps = [r["req_per_s"] for r in rounds]
+    # Summed over rounds, not per round: the kernel accounts process CPU in 10 ms ticks, which would make
+    # the ratio of a single 20 ms round meaningless (0 %, 50 % or 100 %).
+    with_server = [r for r in rounds if r.get("server_cpu_s") is not None and r.get("wall_s")]
+    server_wall = sum(r["wall_s"] for r in with_server)
+    summary: dict[str, Any] = {
+        "n_rounds": len(rounds),
+        "req_per_s": {"median": statistics.median(rps), "min": min(rps), "max": max(rps)},
+        "wall_s": _median(r["wall_s"] for r in rounds),
+        "cpu_us_per_req": _median(r.get("cpu_us_per_req") for r in rounds),
+        "peak_rss_kb": max((r.get("peak_rss_kb") or 0) for r in rounds) or None,
+        "latency_ms": {k: _median(r["latency_ms"].get(k) for r in rounds if r.get("latency_ms"))
+                       for k in ("p50", "p90", "p99", "max")},
+        "errors": sum(r.get("errors", 0) for r in rounds),
+        "peak_in_flight_min": min((r.get("peak_in_flight") for r in rounds
+                                   if r.get("peak_in_flight") is not None), default=None),
+        "server_cpu_ratio": sum(r["server_cpu_s"] for r in with_server) / server_wall if server_wall else None,
+        "overhead_pct": _median(r.get("overhead_pct") for r in rounds),
+        "ideal_s": None,
+        "efficiency": None,
+    }
+    if row.get("delay_ms"):
+        ideal = ideal_seconds(row["requests"], row["concurrency"], row["delay_ms"])
+        summary["ideal_s"] = ideal
+        summary["efficiency"] = ideal / summary["wall_s"] if summary["wall_s"] else None
+    return summary
+
+
+def compute_flags(row: dict[str, Any], summary: dict[str, Any]) -> list[dict[str, str]]:
+    """The honesty flags of a row (definitions in ``FLAG_TEXT``); empty for a clean row."""
+    flags = []
+    if summary["errors"]:
+        total = row["requests"] * summary["n_rounds"]
+        flags.append({"code": "errors", "detail": f"{summary['errors']} of {total} requests failed"})
+    wanted = min(row["concurrency"], row["requests"])
+    peak = summary["peak_in_flight_min"]
+    if row.get("delay_ms") and peak is not None and peak < wanted:
+        flags.append({"code": "below_concurrency",
+                      "detail": f"peak_in_flight {peak} < C={wanted} in at least one round"})
+    ratio = summary["server_cpu_ratio"]
+    if ratio is not None and ratio > SATURATION_RATIO:
+        flags.append({"code": "server_saturated", "detail": f"server CPU {ratio:.0%} of the rounds' wall time"})
+    return flags
+
+
+def compute_notes(summary: dict[str, Any]) -> list[dict[str, str]]:
+    """Remarks that do not make a row's charted figures unclean (definitions in ``NOTE_TEXT``)."""
+    overhead = summary["overhead_pct"]
+    if overhead is not None and overhead > OVERHEAD_LIMIT_PCT:
+        return [{"code": "harness_overhead", "detail": f"pytest-benchmark's round time is {overhead:.1f} % "
+                 "above the worker's fetch time"}]
+    return []
+
+
+def finish_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Fill ``summary``, ``flags``, ``status`` and ``reason`` of a measured (or failed) row from its rounds."""
+    summary = summarise(row)
+    row["summary"] = summary
+    row["harness_overhead_pct"] = summary["overhead_pct"] if summary else None
+    row.setdefault("flags", [])
+    row.setdefault("notes", [])
+    if row.get("status") == "failed":
+        return row
+    if summary is None:
+        row.update(status="failed", flags=[], reason=row.get("reason") or "no round completed")
+        return row
+    flags = compute_flags(row, summary)
+    row["flags"] = flags
+    row["notes"] = compute_notes(summary)
+    row["status"] = "flagged" if flags else "ok"
+    row["reason"] = "; ".join(f["detail"] for f in flags)
+    return row
+
+
+def machine_info(pinning: dict[str, Any]) -> dict[str, Any]:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    return {
+        "hostname": socket.gethostname(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": model or platform.processor() or "unknown",
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "pinning": pinning,
+    }
+
+
+def library_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def new_run(machine: dict[str, Any], options: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "created": None,
+        "machine": machine,
+        "libraries": library_versions(),
+        "options": options,
+        "server": server,
+        "rows": [],
+    }
+
+
+def write_run(run: dict[str, Any], results_dir: Path) -> Path:
+    """Write ``runs/<timestamp>-<host>.json`` (never overwritten) and copy it to ``latest.json``."""
+    now = datetime.now(UTC)
+    run["created"] = now.isoformat(timespec="seconds")
+    runs = results_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    path = runs / f"{stamp}-{run['machine'].get('hostname', 'host')}.json"
+    n = 1
+    while path.exists():  # two sweeps ending in the same second must not overwrite each other
+        n += 1
+        path = runs / f"{stamp}-{run['machine'].get('hostname', 'host')}-{n}.json"
+    path.write_text(json.dumps(run, indent=1, sort_keys=False) + "\n")
+    shutil.copyfile(path, results_dir / "latest.json")
+    return path
+
+
+def load_run(path: Path) -> dict[str, Any]:
+    run = json.loads(Path(path).read_text())
+    version = run.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"{path}: schema_version {version!r}, this concbench reads {SCHEMA_VERSION}")
+    return dict(run)

@@ -1,0 +1,38 @@
+"""A smoke run of the sweep (bench/test_sweep.py) at tiny size: a broken sweep cannot land.
+
+Runs pytest in a subprocess exactly as CI would: every strategy, every workload and policy, C in {1, 5},
+20 requests, ``--benchmark-disable`` (one round per cell), results into a temporary directory.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_quick_sweep_writes_results(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_sweep.py", "--quick", "--requests=20", "--concurrency=1,5",
+         "--benchmark-disable", f"--results-dir={results}", "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    latest = json.loads((results / "latest.json").read_text())
+    assert len(list((results / "runs").glob("*.json"))) == 1
+    assert latest["options"]["benchmark_disabled"] and latest["options"]["concurrency"] == [1, 5]
+    measured = [row for row in latest["rows"] if row["status"] != "skipped"]
+    assert measured and all(len(row["rounds"]) == 1 for row in measured)
+    for row in measured:
+        codes = {flag["code"] for flag in row["flags"]}
+        # server saturation depends on the machine's load; errors or a missed C would be a real bug
+        assert row["status"] in ("ok", "flagged") and not codes & {"errors", "below_concurrency"}, row["id"]
+    skipped = [row for row in latest["rows"] if row["status"] == "skipped"]
+    assert all(row["reason"] for row in skipped)
+    for name in ("REPORT.md", "throughput.png", "cpu_per_request.png", "peak_rss.png", "p99_latency.png"):
+        assert (results / name).stat().st_size > 0
+    assert "concbench results" in done.stdout

@@ -179,8 +179,9 @@ def overhead_section(run: dict[str, Any]) -> list[str]:
             f"pytest-benchmark's time, median over a row's rounds. Over {len(values)} measured rows: median "
             f"{statistics.median(values):.2f} %, largest {max(values):.2f} % ({worst['id']}); {len(noted)} rows "
             f"above the {OVERHEAD_LIMIT_PCT:g} % goal. `harness_overhead`: {NOTE_TEXT['harness_overhead']}. "
-            "The difference is the pipe round trip, JSON, and the worker's bookkeeping after the fetch "
-            "(verifying every body, latency percentiles, reading /proc for CPU and memory)."), ""]
+            "Only the worker's fetch step is inside pytest-benchmark's timer (URL building, verification and "
+            "the CPU/memory readings are untimed steps before and after it), so the difference is the pipe "
+            "round trip and JSON of one command: it matters only for the shortest rounds."), ""]
 
 
 def machine_section(run: dict[str, Any]) -> list[str]:

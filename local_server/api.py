@@ -134,10 +134,18 @@ def wait_until_answers(url: str, timeout: float = STARTUP_TIMEOUT_S) -> None:
 
 
 def fetch_stats(url: str, timeout: float = 5.0) -> dict[str, Any]:
-    """``GET /stats`` as a dict (not counted by the server)."""
-    return json.loads(_request(url, "GET", "/stats", timeout)[1])
+    """``GET /stats`` as a dict (not counted by the server). ServerError when it is not answered 200."""
+    return _control_json(url, "GET", "/stats", timeout)
 
 
 def reset_stats(url: str, timeout: float = 5.0) -> dict[str, Any]:
     """``POST /stats/reset``: zero the counters; return the snapshot taken just before."""
-    return json.loads(_request(url, "POST", "/stats/reset", timeout)[1])
+    return _control_json(url, "POST", "/stats/reset", timeout)
+
+
+def _control_json(url: str, method: str, path: str, timeout: float) -> dict[str, Any]:
+    status, body = _request(url, method, path, timeout)
+    if status != 200:
+        raise ServerError(f"{method} {path} at {url}: status {status}")
+    data: dict[str, Any] = json.loads(body)
+    return data

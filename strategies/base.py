@@ -23,8 +23,9 @@ Rules a strategy keeps (the comparison is only fair if all of them do):
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Protocol
 
 POLICIES = ("close", "keepalive")
 

@@ -32,8 +32,8 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
-from urllib.parse import urlsplit
 
+from local_server.api import ServerError, fetch_stats, reset_stats
 from strategies.base import ClientConfig
 from strategies.workload import Workload, config_to_dict
 
@@ -279,28 +279,12 @@ class WorkerProcess:
 
 def _server_stats(base_url: str, reset: bool = False) -> dict[str, Any] | None:
     """Our server's /stats (after POST /stats/reset when ``reset``), or None when the server is not ours."""
-    parts = urlsplit(base_url)
-    base_path = parts.path.rstrip("/")
     try:
         if reset:
-            _control(parts.hostname or "127.0.0.1", parts.port or 80, "POST", f"{base_path}/stats/reset")
-        data = _control(parts.hostname or "127.0.0.1", parts.port or 80, "GET", f"{base_path}/stats")
-    except (OSError, ValueError, http.client.HTTPException):
+            reset_stats(base_url, STATS_TIMEOUT_S)
+        data = fetch_stats(base_url, STATS_TIMEOUT_S)
+    except (OSError, ValueError, http.client.HTTPException, ServerError):
         return None
     if not isinstance(data, dict) or not {"peak_in_flight", "cpu_s"} <= data.keys():
         return None
     return data
-
-
-def _control(host: str, port: int, method: str, path: str) -> Any:
-    # http.client, not urllib.request: no proxy settings from the environment can intercept loopback.
-    conn = http.client.HTTPConnection(host, port, timeout=STATS_TIMEOUT_S)
-    try:
-        conn.request(method, path, headers={"Connection": "close"})
-        response = conn.getresponse()
-        body = response.read()
-        if response.status != 200:
-            raise ValueError(f"{method} {path}: status {response.status}")
-        return json.loads(body) if body.strip() else None
-    finally:
-        conn.close()

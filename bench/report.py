@@ -235,8 +235,16 @@ def make_report(json_path: Path, out_dir: Path | None = None) -> Path:
         out_dir = json_path.parent.parent if json_path.parent.name == "runs" else json_path.parent
     files = charts.draw_all(run, out_dir)
     report = out_dir / "REPORT.md"
-    report.write_text(render(run, files, str(json_path)) + "\n")
+    report.write_text(render(run, files, _shown_path(json_path)) + "\n")
     return report
+
+
+def _shown_path(path: Path) -> str:
+    """The JSON's path as a reader would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,15 @@ from dataclasses import dataclass, field
 #: exhaust a small machine. Rows above it are skipped with this reason rather than run another way.
 PROCESSES_MAX = 100
 
+#: Why ``as-written`` has no keep-alive rows: every tutorial recipe opens a connection per request by itself
+#: (``requests.get`` and grequests make and close a Session per call, ``aiohttp.request`` a ClientSession,
+#: the default ``Agent`` pool is not persistent, tornado's simple client and the raw HTTP/1.0 recipes always
+#: close), so reusing connections is a tuning, not the recipe.
+AS_WRITTEN_KEEPALIVE_REASON = (
+    "as-written recipes open a new connection per request (requests.get, grequests and aiohttp.request make "
+    "a session per call; Agent's default pool is not persistent): keep-alive is a tuning"
+)
+
 #: ``select.select`` cannot watch a descriptor >= FD_SETSIZE (1024). A worker holds ~20 descriptors of its
 #: own (stdio, pipes, the interpreter's), so the select client can keep at most this many sockets open.
 SELECT_MAX = 1000
@@ -40,8 +49,10 @@ class StrategySpec:
             return None
         return f"missing {', '.join(missing)}: pip install 'concbench[{self.extra}]'"
 
-    def skip_reason(self, concurrency: int, policy: str) -> str | None:
-        """Why this strategy cannot run at (concurrency, policy), or None when it can."""
+    def skip_reason(self, concurrency: int, policy: str, profile: str = "tuned") -> str | None:
+        """Why this strategy cannot run at (concurrency, policy, profile), or None when it can."""
+        if profile == "as-written" and policy == "keepalive":
+            return AS_WRITTEN_KEEPALIVE_REASON
         if policy in self.unsupported_policies:
             return self.unsupported_policies[policy]
         if self.max_concurrency is not None and concurrency > self.max_concurrency:
@@ -78,7 +89,16 @@ REGISTRY: dict[str, StrategySpec] = {
             requires=("gevent", "requests"), extra="gevent",
         ),
         StrategySpec(
+            "grequests", "strategies.grequests_map", "grequests.map(requests, size=C): gevent + requests",
+            requires=("grequests", "gevent", "requests"), extra="grequests",
+        ),
+        StrategySpec(
             "asyncio", "strategies.asyncio_streams", "asyncio.open_connection streams, hand-written HTTP",
+        ),
+        StrategySpec(
+            "asyncio-executor", "strategies.asyncio_executor",
+            "asyncio + requests in loop.run_in_executor (ThreadPoolExecutor(C))",
+            requires=("requests",), extra="requests",
         ),
         StrategySpec(
             "aiohttp", "strategies.aiohttp_client", "aiohttp.ClientSession, TCPConnector(limit=C)",

@@ -3,6 +3,7 @@
     python -m strategies list
     python -m strategies run threads -n 500 -c 10 --delay-ms 50 --json
     python -m strategies run select --url http://127.0.0.1:8080/ -n 2000 -c 100 --policy close
+    python -m strategies run tornado -n 200 -c 100 --delay-ms 200 --policy close --profile as-written
 
 ``run`` runs the workload in the strategy's worker process for ``--rounds`` rounds, against ``--url`` or,
 without it, against the bundled server it starts (and stops) itself. Output: one line per round, readable,
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 from strategies import REGISTRY
-from strategies.base import POLICIES
+from strategies.base import POLICIES, PROFILES
 from strategies.runner import RoundResult, WorkerError, WorkerProcess
 from strategies.workload import Workload
 
@@ -37,14 +38,15 @@ def main(argv: list[str] | None = None) -> int:
     spec = REGISTRY.get(args.name)
     if spec is None:
         parser.error(f"unknown strategy {args.name!r}; known: {', '.join(REGISTRY)}")
-    reason = spec.skip_reason(args.concurrency, args.policy)
+    reason = spec.skip_reason(args.concurrency, args.policy, args.profile)
     if reason:
-        parser.error(f"{args.name} cannot run -c {args.concurrency} --policy {args.policy}: {reason}")
+        parser.error(f"{args.name} cannot run -c {args.concurrency} --policy {args.policy} "
+                     f"--profile {args.profile}: {reason}")
     with _server(args.url, args.backend, args.cpus) as url:
         try:
             workload = Workload(url, args.requests, args.concurrency, policy=args.policy,
                                 delay_ms=args.delay_ms, size=args.size, method=args.method,
-                                timeout_s=args.timeout)
+                                timeout_s=args.timeout, profile=args.profile)
         except ValueError as exc:
             parser.error(str(exc))
         return _run(args.name, workload, args.rounds, args.json, args.cpus)
@@ -67,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-n", "--requests", type=_positive, required=True, help="requests per round (N)")
     run.add_argument("-c", "--concurrency", type=_positive, required=True, help="requests in flight (C)")
     run.add_argument("--policy", choices=POLICIES, default="keepalive", help="connection policy")
+    run.add_argument("--profile", choices=PROFILES, default="tuned",
+                     help="tuned: every hidden cap set to C; as-written: the tutorial's recipe, library defaults")
     run.add_argument("--delay-ms", type=_non_negative, default=0, help="server-side delay per request")
     run.add_argument("--size", type=_non_negative, default=64, help="response body bytes")
     run.add_argument("--method", choices=("GET", "POST"), default="GET")
@@ -142,7 +146,8 @@ def _line(number: int, r: RoundResult) -> str:
     latency = r.latency_ms
     in_flight = "?" if r.peak_in_flight is None else r.peak_in_flight
     text = (
-        f"{r.strategy} round {number}: N={r.requests} C={r.concurrency} {r.policy} delay={r.delay_ms}ms "
+        f"{r.strategy} ({r.profile}) round {number}: N={r.requests} C={r.concurrency} {r.policy} "
+        f"delay={r.delay_ms}ms "
         f"size={r.size}: {r.ok} ok, {r.errors} errors, {r.wall_s:.3f} s, {r.req_per_s or 0:.0f} req/s, "
         f"{r.cpu_us_per_req or 0:.0f} us CPU/req, peak RSS {r.peak_rss_kb / 1024:.1f} MiB, "
         f"p50/p99 {_ms(latency['p50'])}/{_ms(latency['p99'])} ms, peak in flight {in_flight}"

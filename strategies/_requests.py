@@ -13,12 +13,16 @@ Rules this module keeps:
   ``close`` to send another request on that connection, so the pool closes it instead (``_OneShotPool``);
 - requests' ``timeout`` bounds the connect and every single read (requests has no total timeout): a stall
   is caught after ``timeout_s`` of silence;
-- retries stay at requests' default of 0: a failed request is an error in its slot, never re-sent.
+- retries stay at requests' default of 0: a failed request is an error in its slot, never re-sent;
+- ``as-written`` (``request_as_written``) is the tutorials' ``requests.get(url)``: requests makes a Session
+  for the call and closes it after, so every request opens its own connection and none is pooled; only the
+  timeout (the workload's, the same for every strategy) is added to the recipe.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import requests
@@ -49,14 +53,30 @@ def new_session(config: ClientConfig, pool_size: int) -> requests.Session:
         session.headers["Connection"] = "close"
     session.mount("http://", adapter)
     if config.method == "POST":
-        session.headers["Content-Type"] = "application/x-www-form-urlencoded"
+        session.headers.update(FORM_HEADERS)
     return session
 
 
+#: ``ClientConfig.body`` is form-encoded; the tuned Session sets this header once, the recipe per call.
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
 def request(session: requests.Session, config: ClientConfig, url: str) -> Outcome:
+    """One request on the tuned, shared Session."""
+    return _timed(session.request, config, url, {})
+
+
+def request_as_written(config: ClientConfig, url: str) -> Outcome:
+    """One request as the tutorials write it: ``requests.request(method, url)``, a Session per call."""
+    return _timed(requests.request, config, url, FORM_HEADERS if config.method == "POST" else {})
+
+
+def _timed(send: Callable[..., requests.Response], config: ClientConfig, url: str,
+           headers: dict[str, str]) -> Outcome:
     started = time.perf_counter()
     try:
-        response = session.request(config.method, url, data=config.body or None, timeout=config.timeout_s)
+        response = send(config.method, url, data=config.body or None, headers=headers or None,
+                        timeout=config.timeout_s)
         return Outcome.ok(response.status_code, response.content, started)
     except Exception as exc:  # noqa: BLE001 - every failure is this slot's outcome, never fetch's exception
         return Outcome.failed(exc, started)

@@ -71,6 +71,7 @@ class RoundResult:
     requests: int
     concurrency: int
     policy: str
+    profile: str
     delay_ms: int
     size: int
     method: str
@@ -179,6 +180,7 @@ class WorkerProcess:
         measured = self._call({"cmd": "measure"}, self.start_timeout_s)["result"]
         return RoundResult(
             strategy=self.name, concurrency=workload.concurrency, policy=workload.policy,
+            profile=workload.profile,
             delay_ms=workload.delay_ms, size=workload.size, method=workload.method,
             cold_start_s=self.setup_info.cold_start_s, import_s=self.import_s, **measured,
         )

@@ -47,6 +47,8 @@ class Workload:
     #: Per-request timeout. 10 s is far above any healthy request on loopback, so it only fires on faults.
     timeout_s: float = 10.0
     paths: tuple[str, ...] = field(default=())
+    #: ``tuned`` or ``as-written`` (``strategies.base.PROFILES``): how the strategy configures its library.
+    profile: str = "tuned"
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):
@@ -76,6 +78,7 @@ class Workload:
             timeout_s=self.timeout_s,
             method=self.method,
             body=POST_BODY if self.method == "POST" else b"",
+            profile=self.profile,
         )
 
     def deadline_s(self, margin_s: float = 30.0) -> float:

@@ -3,7 +3,10 @@
 Rules this module keeps:
 - one PNG per metric, a grid of panels: one row per workload, one column per connection policy, x = the
   concurrency C on a log axis, one line per strategy;
-- a strategy has the same colour and marker in every chart (its place in ``strategies.REGISTRY``);
+- a strategy has the same colour and marker in every chart and run (``COLOURS``: a family shares a hue,
+  e.g. gevent and grequests greens, the asyncio readings reds), whatever is added to the registry;
+- the metric charts draw the ``tuned`` profile (one line per strategy); ``claim.png`` sets the profiles side
+  by side for the claim's members, and marks each point where the server saw fewer than C in flight;
 - a flagged row is never drawn as a clean number: its marker is hollow, and the legend says so;
   failed and skipped rows are not drawn at all (REPORT.md lists them);
 - the latency workload's throughput panels carry the ideal line N / (ceil(N/C) × delay);
@@ -31,6 +34,13 @@ from strategies import REGISTRY
 
 _MARKERS = "osD^vP*Xhp<>"
 
+#: One colour per strategy, fixed by name (tab20 pairs: a family's members share a hue, dark and light).
+COLOURS = {
+    "sequential": "#7f7f7f", "threads": "#1f77b4", "processes": "#aec7e8", "select": "#8c564b",
+    "gevent": "#2ca02c", "grequests": "#98df8a", "asyncio": "#d62728", "aiohttp": "#e377c2",
+    "asyncio-executor": "#ff9896", "twisted": "#9467bd", "tornado": "#ff7f0e",
+}
+
 
 def _plain_number(y: float, _pos: int | None = None) -> str:
     """200 or 20,000, not 2×10²: readers compare numbers, not exponents."""
@@ -51,9 +61,9 @@ _PALETTE = [f"C{i}" for i in range(10)]  # the tab10 cycle: distinct, colour-bli
 
 def style(strategy: str) -> dict[str, Any]:
     """Colour and marker of a strategy, stable across charts and runs."""
-    names = list(REGISTRY)
-    index = names.index(strategy) if strategy in names else len(names) + sum(map(ord, strategy))
-    return {"color": _PALETTE[index % len(_PALETTE)], "marker": _MARKERS[index % len(_MARKERS)]}
+    index = sum(map(ord, strategy))  # a name's own number: adding a strategy moves no other's marker
+    colour = COLOURS.get(strategy, _PALETTE[index % len(_PALETTE)])
+    return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)]}
 
 
 #: metric name -> (file stem, title, y label, value of a row, log y axis)
@@ -105,8 +115,8 @@ def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, 
                     zorder=3)
         if name == "sequential" and len(pts) == 1:
             ax.axhline(ys[0], color=st["color"], linestyle=":", linewidth=1)
-    if metric[0] == "throughput" and workload == "latency":
-        _ideal(ax, _drawable(rows))
+    if metric[0] == "throughput":
+        _ideal(ax, _drawable(rows))  # drawn only where the rows have a delay
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
@@ -148,7 +158,7 @@ def _order(values: list[str], preferred: list[str]) -> list[str]:
 
 
 def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list[str] | None = None) -> Path:
-    rows = run["rows"]
+    rows = [r for r in run["rows"] if r.get("profile", "tuned") == "tuned"]
     workloads = workloads or _order([r["workload"] for r in rows], ["latency", "throughput", "payload"])
     policies = _order([r["policy"] for r in rows], ["keepalive", "close"])
     fig, axes = plt.subplots(len(workloads), len(policies), squeeze=False,
@@ -161,7 +171,8 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
     with_ideal = metric[0] == "throughput" and "latency" in workloads
     machine = run.get("machine", {})
     height = fig.get_figheight()
-    fig.suptitle(f"{metric[1]} — {machine.get('cpu_count', '?')} CPUs, Python {machine.get('python', '?')}",
+    fig.suptitle(f"{metric[1]}, tuned profile — {machine.get('cpu_count', '?')} CPUs, "
+                 f"Python {machine.get('python', '?')}",
                  y=1.0 - 0.1 / height, va="top", fontsize=12)
     fig.legend(handles=_legend_handles(strategies, with_ideal), loc="upper center", ncol=6, fontsize=9,
                bbox_to_anchor=(0.5, 1.0 - 0.4 / height), frameon=False)
@@ -171,10 +182,67 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
     return path
 
 
+#: The claim chart's panels: (workload, profile), each drawn where the run has its rows; close policy only,
+#: the one both profiles have (every as-written recipe opens a connection per request).
+CLAIM_PANELS = (("latency", "as-written"), ("latency", "tuned"), ("claim", "as-written"))
+
+
+def draw_claim(run: dict[str, Any], path: Path) -> Path | None:
+    """req/s against C for the claim's members, as written and tuned side by side; None without rows."""
+    from bench.verdict import MEMBERS
+
+    def rows_of(workload: str, profile: str) -> list[dict[str, Any]]:
+        return [r for r in _drawable(run["rows"]) if r["workload"] == workload and r["policy"] == "close"
+                and r.get("profile", "tuned") == profile and r["strategy"] in MEMBERS]
+
+    panels = [(w, p, rows_of(w, p)) for w, p in CLAIM_PANELS if rows_of(w, p)]
+    if not panels or not any(p == "as-written" for _, p, _ in panels):
+        return None
+    fig, axes = plt.subplots(1, len(panels), squeeze=False, figsize=(5.6 * len(panels), 5.4))
+    shared: list[Axes] = []
+    for ax, (workload, profile, rows) in zip(axes[0], panels):
+        _panel(ax, rows, METRICS[0], workload, "close")
+        _mark_caps(ax, rows)
+        delay = rows[0]["delay_ms"]
+        ax.set_title(f"{profile}: {workload} workload, {delay} ms per request, close", fontsize=10)
+        if workload == "latency":
+            shared.append(ax)
+    if len(shared) > 1:  # as-written and tuned on one scale, so the drop from one to the other is visible
+        low = min(a.get_ylim()[0] for a in shared)
+        high = max(a.get_ylim()[1] for a in shared)
+        for a in shared:
+            a.set_ylim(low, high)
+    names = _order([r["strategy"] for _, _, rows in panels for r in rows], list(MEMBERS))
+    handles = _legend_handles(names, with_ideal=True)
+    handles.append(Line2D([], [], color="grey", linestyle="none", marker="$≤n$", markersize=12,
+                          label="≤n: never more than n in flight at the server"))
+    fig.suptitle("The claim's members: recipes as written (library defaults) vs tuned (every cap set to C)",
+                 y=0.99, fontsize=12)
+    fig.legend(handles=handles, loc="upper center", ncol=5, fontsize=9, bbox_to_anchor=(0.5, 0.95),
+               frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.84))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _mark_caps(ax: Axes, rows: list[dict[str, Any]]) -> None:
+    """Label each point whose server-side peak in flight stayed below C: the cap, as measured."""
+    for row in rows:
+        s = row["summary"]
+        peak, wanted = s.get("peak_in_flight_max"), min(row["concurrency"], row["requests"])
+        if row.get("delay_ms") and peak is not None and peak < wanted:
+            ax.annotate(f"≤{peak}", (row["concurrency"], s["req_per_s"]["median"]), textcoords="offset points",
+                        xytext=(6, -4), fontsize=8, color=style(row["strategy"])["color"])
+
+
 def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
     """Every chart of the run into ``out_dir``; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS]
+    claim = draw_claim(run, out_dir / "claim.png")
+    if claim is not None:
+        paths.append(claim)
     if any(r["workload"] == "latency" for r in run["rows"]):
         paths.append(draw_metric(run, METRICS[0], out_dir / "headline.png", workloads=["latency"]))
     return paths

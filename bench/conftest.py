@@ -1,17 +1,17 @@
 """pytest wiring of the sweep: command-line options, the session's server and workers, results at the end.
 
-    pytest bench/ --benchmark-only                       # the default sweep (~10 min on 2 cores)
+    pytest bench/ --benchmark-only                       # the default sweep (under 10 min on 2 cores)
     pytest bench/ --benchmark-only --quick               # ~2 min
     pytest bench/test_sweep.py --benchmark-disable --requests=20 --concurrency=1,5 --results-dir=/tmp/r
 
 Rules this file keeps:
-- only the sweep's tests (those taking the ``cell`` fixture) are parametrized or touched here; other bench
+- only the sweep's tests (those taking the ``case`` fixture) are parametrized or touched here; other bench
   tests (``bench/test_server.py``) run unaffected by these options and fixtures;
-- grouping: each sweep test sets ``benchmark.group`` to "<workload> <policy> C=<C>", and pytest-benchmark's
-  default ``--benchmark-group-by=group`` then puts the strategies of one level in one terminal table (pass
-  ``--benchmark-group-by=param:cell`` or anything else to regroup; the results JSON does not depend on it);
+- grouping: each sweep test sets ``benchmark.group`` to "<workload> <profile> <policy> C=<C>", and pytest-benchmark's
+  default ``--benchmark-group-by=group`` then puts the strategies of one cell in one terminal table (pass
+  ``--benchmark-group-by=param:case`` or anything else to regroup; the results JSON does not depend on it);
 - the results JSON, charts and REPORT.md are written at session end, also when rows failed, and only when
-  the sweep measured or skipped at least one cell (a run of test_server.py alone writes nothing).
+  the sweep measured or skipped at least one case (a run of test_server.py alone writes nothing).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pytest
 
 from bench.harness import Sweep
 from bench.plan import (
+    AS_WRITTEN_MAX_C,
     DEFAULT_CONCURRENCY,
     DEFAULT_ROUNDS,
     DEFAULT_WARMUP,
@@ -35,7 +36,7 @@ from bench.plan import (
     parse_list,
 )
 from strategies import REGISTRY
-from strategies.base import POLICIES
+from strategies.base import POLICIES, PROFILES
 
 PLAN_KEY = pytest.StashKey[Plan]()
 SWEEP_KEY = pytest.StashKey[Sweep]()
@@ -45,14 +46,19 @@ OUTPUT_KEY = pytest.StashKey[tuple[Path, Path]]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("concbench", "concbench sweep (bench/test_sweep.py)")
     group.addoption("--concurrency", default=None,
-                    help=f"comma-separated levels C (default {','.join(map(str, DEFAULT_CONCURRENCY))}; "
-                         f"--quick: {','.join(map(str, QUICK_CONCURRENCY))})")
-    group.addoption("--strategies", default=",".join(REGISTRY), help="comma-separated strategy names (default: all)")
+                    help=f"comma-separated levels C for every workload and profile (default "
+                         f"{','.join(map(str, DEFAULT_CONCURRENCY))}, --quick {','.join(map(str, QUICK_CONCURRENCY))}; "
+                         f"as-written up to C={AS_WRITTEN_MAX_C}; the claim workload 10,100)")
+    group.addoption("--strategies", default=None,
+                    help="comma-separated strategy names (default: all tuned; the claim's readings as-written)")
     group.addoption("--workloads", default=",".join(WORKLOAD_NAMES), help="comma-separated (default: all)")
     group.addoption("--policies", default=",".join(POLICIES), help="comma-separated (default: close,keepalive)")
-    group.addoption("--requests", type=int, default=None, help="N per round for every cell (default: per workload)")
+    group.addoption("--profiles", default=",".join(PROFILES),
+                    help="comma-separated: tuned (every hidden cap set to C), as-written (the tutorials' recipes, "
+                         "library defaults kept); default both (as-written on the latency and claim workloads)")
+    group.addoption("--requests", type=int, default=None, help="N per round for every case (default: per workload)")
     group.addoption("--rounds", type=int, default=None,
-                    help=f"measured rounds per cell (default {DEFAULT_ROUNDS}; --quick: {QUICK_ROUNDS})")
+                    help=f"measured rounds per case (default {DEFAULT_ROUNDS}; --quick: {QUICK_ROUNDS})")
     group.addoption("--quick", action="store_true", help="a ~2 minute sweep: fewer levels, rounds and requests")
     group.addoption("--server-backend", default="epoll", choices=("select", "poll", "epoll"),
                     help="the bundled server's multiplexer (default epoll)")
@@ -65,13 +71,15 @@ def _plan(config: pytest.Config) -> Plan:
     rounds = config.getoption("rounds")
     requests = config.getoption("requests")
     results_dir = config.getoption("results_dir")
+    strategies = config.getoption("strategies")
     if rounds is not None and rounds < 1 or requests is not None and requests < 1:
         raise ValueError("--rounds and --requests must be >= 1")
     return Plan(
-        concurrency=parse_levels(levels) if levels else (QUICK_CONCURRENCY if quick else DEFAULT_CONCURRENCY),
-        strategies=parse_list(config.getoption("strategies"), tuple(REGISTRY), "strategies"),
+        concurrency=parse_levels(levels) if levels else None,
+        strategies=parse_list(strategies, tuple(REGISTRY), "strategies") if strategies else None,
         workloads=parse_list(config.getoption("workloads"), WORKLOAD_NAMES, "workloads"),
         policies=parse_list(config.getoption("policies"), POLICIES, "policies"),
+        profiles=parse_list(config.getoption("profiles"), PROFILES, "profiles"),
         rounds=rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS),
         warmup_rounds=QUICK_WARMUP if quick else DEFAULT_WARMUP,
         requests=requests,
@@ -90,10 +98,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "cell" in metafunc.fixturenames:
+    if "case" in metafunc.fixturenames:
         workload = metafunc.function.__name__.removeprefix("test_")
-        cells = metafunc.config.stash[PLAN_KEY].cells(workload)
-        metafunc.parametrize("cell", cells, ids=[cell.id for cell in cells])
+        cases = metafunc.config.stash[PLAN_KEY].cases(workload)
+        metafunc.parametrize("case", cases, ids=[case.id for case in cases])
 
 
 @pytest.fixture(scope="session")

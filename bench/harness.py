@@ -3,16 +3,16 @@
 Rules this module keeps:
 - one bundled server per session, in its own process, pinned to one core; every strategy's worker is
   pinned to another (when the machine has two cores or more); the choice is recorded in the results;
-- a worker is started once per strategy and (workload, policy) group, and set up again for each cell
-  (``setup`` is untimed and reported as the cell's cold start). If it dies, that cell's row fails with
-  its stderr tail, the worker is dropped, and the strategy's next cell starts a fresh one: a crash loses
-  rows, never the session;
+- a worker is started once per strategy and (workload, profile, policy) group, and set up again for each
+  case (``setup`` is untimed and reported as the case's cold start). If it dies, that case's row fails
+  with its stderr tail, the worker is dropped, and the strategy's next case starts a fresh one: a crash
+  loses rows, never the session;
 - the timed region of a round is exactly one ``fetch_round`` round trip to the worker (the fetch; URL
   building, verification and bookkeeping happen in the worker's untimed ``prepare``/``measure`` steps).
   The server's counters are reset in pytest-benchmark's ``setup`` and read in its ``teardown``, both
   untimed, so no control request sits inside the timed region; the server CPU time of a round is the
   difference of its ``cpu_s`` between the two;
-- every cell becomes exactly one row (ok, flagged, failed or skipped), recorded even when the test fails.
+- every case becomes exactly one row (ok, flagged, failed or skipped), recorded even when the test fails.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.plan import Cell, Plan
+from bench.plan import Case, Plan
 from bench.results import add_timing, finish_row, machine_info, new_run, write_run
 from local_server.api import ServerProcess, fetch_stats, reset_stats
 from strategies.runner import WorkerError, WorkerProcess
@@ -43,7 +43,7 @@ def choose_pinning() -> dict[str, Any]:
 
 
 class CellRun:
-    """The three callables handed to ``benchmark.pedantic`` for one cell, and what they collected.
+    """The three callables handed to ``benchmark.pedantic`` for one case, and what they collected.
 
     ``setup`` (untimed) resets the server's counters and has the worker build the round's URLs and take
     its CPU snapshot; ``target`` (timed) is the fetch alone; ``teardown`` (untimed) collects the worker's
@@ -87,7 +87,7 @@ class Sweep:
         self.pinning = choose_pinning()
         self.server = ServerProcess(plan.server_backend, cpus=self.pinning["server"])
         self.workers: dict[str, WorkerProcess] = {}
-        self.worker_groups: dict[str, tuple[str, str]] = {}
+        self.worker_groups: dict[str, tuple[str, ...]] = {}
         self.started = time.perf_counter()
         self.server.start()
         self.run = new_run(machine_info(self.pinning), plan.options(),
@@ -95,12 +95,12 @@ class Sweep:
 
     # -- workers ---------------------------------------------------------------------------------------
 
-    def worker(self, name: str, group: tuple[str, str]) -> WorkerProcess:
-        """The strategy's worker for one (workload, policy) group, fresh when the group changes.
+    def worker(self, name: str, group: tuple[str, ...]) -> WorkerProcess:
+        """The strategy's worker for one (workload, profile, policy) group, fresh when the group changes.
 
         Reused across the group's concurrency levels (which run in ascending order), but never across
         groups: a process keeps the memory high-water of its past (allocator arenas, pools sized for
-        C=1000), so a worker that had served the C=1000 close cells would charge that to keep-alive C=1.
+        C=1000), so a worker that had served the C=1000 close cases would charge that to keep-alive C=1.
         """
         if name in self.workers and self.worker_groups.get(name) != group:
             self.drop_worker(name)
@@ -122,28 +122,29 @@ class Sweep:
 
     # -- rows ------------------------------------------------------------------------------------------
 
-    def _row(self, workload_name: str, cell: Cell) -> dict[str, Any]:
-        w = self.plan.workload(workload_name, self.server.url, cell)
-        return {"id": f"{workload_name}-{cell.id}", "strategy": cell.strategy, "workload": workload_name,
-                "policy": cell.policy, "concurrency": cell.concurrency, "requests": w.requests,
+    def _row(self, workload_name: str, case: Case) -> dict[str, Any]:
+        w = self.plan.workload(workload_name, self.server.url, case)
+        return {"id": f"{workload_name}-{case.id}", "strategy": case.strategy, "workload": workload_name,
+                "profile": case.profile, "policy": case.policy, "concurrency": case.concurrency,
+                "requests": w.requests,
                 "delay_ms": w.delay_ms, "size": w.size, "method": w.method, "status": None, "flags": [],
                 "notes": [], "reason": "", "rounds": [], "summary": None, "cold_start_s": None, "harness_overhead_pct": None,
                 "pytest_benchmark_stats": None}
 
-    def skip(self, workload_name: str, cell: Cell, reason: str) -> dict[str, Any]:
-        row = self._row(workload_name, cell)
+    def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
+        row = self._row(workload_name, case)
         row.update(status="skipped", reason=reason)
         self.run["rows"].append(row)
         return row
 
-    def measure(self, workload_name: str, cell: Cell, benchmark: Any) -> dict[str, Any]:
-        """Run one cell under ``benchmark.pedantic``; record and return its row (raises on failure)."""
-        row = self._row(workload_name, cell)
+    def measure(self, workload_name: str, case: Case, benchmark: Any) -> dict[str, Any]:
+        """Run one case under ``benchmark.pedantic``; record and return its row (raises on failure)."""
+        row = self._row(workload_name, case)
         self.run["rows"].append(row)
-        workload = self.plan.workload(workload_name, self.server.url, cell)
+        workload = self.plan.workload(workload_name, self.server.url, case)
         run: CellRun | None = None
         try:
-            worker = self.worker(cell.strategy, (workload_name, cell.policy))
+            worker = self.worker(case.strategy, (workload_name, case.profile, case.policy))
             row["cold_start_s"] = worker.setup(workload.client_config()).cold_start_s
             run = CellRun(worker, workload, self.server.url)
             benchmark.pedantic(run.target, setup=run.setup, teardown=run.teardown, rounds=self.plan.rounds,
@@ -151,7 +152,7 @@ class Sweep:
             run.finish()
         except WorkerError as exc:
             if not exc.alive:
-                self.drop_worker(cell.strategy)
+                self.drop_worker(case.strategy)
             row.update(status="failed", reason=_tail(str(exc)))
         _fill_rounds(row, run, benchmark, self.plan.warmup_rounds)
         finish_row(row)
@@ -186,7 +187,7 @@ def _fill_rounds(row: dict[str, Any], run: CellRun | None, benchmark: Any, warmu
 
 def row_extra_info(row: dict[str, Any]) -> dict[str, Any]:
     """What pytest-benchmark's own JSON (--benchmark-json) keeps of a row: status, flags, every round."""
-    keep = ("workload", "policy", "concurrency", "requests", "delay_ms", "size", "status", "flags", "notes",
+    keep = ("workload", "profile", "policy", "concurrency", "requests", "delay_ms", "size", "status", "flags", "notes",
             "reason",
             "cold_start_s", "harness_overhead_pct", "summary")
     info = {k: row[k] for k in keep}

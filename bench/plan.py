@@ -1,13 +1,18 @@
-"""What the sweep runs: the workloads, their round sizes, the cells, and why each default is what it is.
+"""What the sweep runs: the workloads, their round sizes, the cases, and why each default is what it is.
 
 Rules this module keeps:
-- a *cell* is (strategy, policy, concurrency) within one workload; the three bench tests are parametrized
-  with ``Plan.cells(workload)``, so pytest's test ids name strategy, policy and C (``test_latency[gevent-
-  keepalive-c100]``) and its progress lines say where the sweep is;
-- every strategy at a level gets the identical ``Workload``: N and the delay depend on the workload and C
-  only, never on the strategy;
-- ``sequential`` is C=1 by definition: it has one cell per workload x policy, at C=1, as the reference;
-- a cell that cannot run honestly has a ``skip_reason`` (registry limits, a missing library, the select
+- a *case* is one row of the sweep: (strategy, profile, policy, concurrency) within one workload; the bench
+  tests are parametrized with ``Plan.cases(workload)``, so pytest's test ids name all four
+  (``test_latency[gevent-tuned-keepalive-c100]``) and its progress lines say where the sweep is. A *cell*
+  (``bench.verdict``) is what strategies are compared within: (workload, profile, policy, concurrency);
+- every strategy in a cell gets the identical ``Workload``: N and the delay depend on the workload and C
+  only, never on the strategy or the profile;
+- ``sequential`` is C=1 by definition: it has one case per workload x profile x policy, at C=1;
+- the ``as-written`` profile (the tutorials' recipes, library defaults kept) runs where the claim is judged:
+  on the workloads whose ``WorkloadSpec.profiles`` name it, by default for the claim's strategies only
+  (``CLAIM_STRATEGIES``) and at C <= ``AS_WRITTEN_MAX_C``. ``--strategies`` and ``--concurrency`` given on
+  the command line apply to both profiles as written there;
+- a case that cannot run honestly has a ``skip_reason`` (registry limits, a missing library, the select
   server backend near FD_SETSIZE); the sweep records it as a skipped row and a pytest skip, never a crash;
 - no pytest import: the plan is plain data, built from the command-line options by ``bench/conftest.py``.
 """
@@ -18,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from strategies import REGISTRY, SELECT_MAX
-from strategies.base import POLICIES
+from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload
 
-WORKLOAD_NAMES = ("latency", "throughput", "payload")
+WORKLOAD_NAMES = ("latency", "claim", "throughput", "payload")
 
 #: 1 (no concurrency), 10 (the tutorials' scale), 100, 1000 (where models separate, near FD_SETSIZE).
 DEFAULT_CONCURRENCY = (1, 10, 100, 1000)
@@ -37,35 +42,52 @@ QUICK_CONCURRENCY = (1, 10, 100)
 QUICK_ROUNDS = 3
 QUICK_WARMUP = 0
 
+#: Every reading of the claim's members ("gevent" may be gevent+requests or grequests; "asyncio" raw streams,
+#: aiohttp or requests in the default executor): the strategies the as-written profile runs by default.
+CLAIM_STRATEGIES = ("gevent", "grequests", "twisted", "tornado", "asyncio", "aiohttp", "asyncio-executor")
+#: The as-written profile's highest default level. A capped recipe serialises a round: at C=1000 tornado's
+#: 10 clients need N / 10 x delay = 2000 / 10 x 50 ms = 10 s a round and the default executor's 6 threads
+#: 17 s, which alone would take a third of the 10-minute budget; the cap already shows at C=100 (10x and 17x
+#: below the ideal). ``--concurrency 10,100,1000`` runs it there on purpose.
+AS_WRITTEN_MAX_C = 100
+
 
 @dataclass(frozen=True)
 class WorkloadSpec:
     name: str
     delay_ms: int
     size: int
+    #: The profiles this workload runs (intersected with ``--profiles``).
+    profiles: tuple[str, ...] = ("tuned",)
+    #: Its default levels, when not the sweep's (``None``): ``--concurrency`` overrides both.
+    concurrency: tuple[int, ...] | None = None
 
     def requests(self, concurrency: int, quick: bool) -> int:
         """N for one round at this C (the same for every strategy); N >= C always, so C can be reached."""
         if self.name == "latency":
-            # N = 6 x C keeps the ideal round at 6 x delay = 0.3 s whatever C: long enough to time well
-            # (perf_counter in the worker), short enough for the 10-minute budget (10 x C cost 2 more
-            # minutes). Capped at 2000 (ideal 2 x delay at C=1000): there every model is CPU-bound (1000
-            # requests cost 0.1-1 s of client CPU, far above the 50 ms delay), and 6000 requests per round
-            # would cost minutes per row. --quick: 4 x C, capped at 400.
-            return min(4 * concurrency, max(400, concurrency)) if quick \
-                else min(6 * concurrency, max(2000, concurrency))
+            # N = 4 x C keeps the ideal round at 4 x delay = 0.2 s whatever C: long enough to time well
+            # (perf_counter in the worker), short enough for the 10-minute budget with both profiles. Capped
+            # at 1000 (one wave at C=1000): there every model is CPU-bound (1000 requests cost 0.1-1 s of
+            # client CPU, far above the 50 ms delay). --quick: capped at 400.
+            return min(4 * concurrency, max(400 if quick else 1000, concurrency))
+        if self.name == "claim":
+            # The tutorials' scenario: C URLs, all fetched at once, one wave; the ideal is one delay.
+            return concurrency
         if self.name == "throughput":
-            # A fixed N: 800 requests take ~0.07 s for the fastest keep-alive clients (timed by the worker
-            # with perf_counter, so still precise) and ~0.6 s for requests-based ones; "a few thousand" would
-            # triple the sweep's longest rows without changing their per-request figures.
-            return max(concurrency, 300 if quick else 800)
-        # payload: 200 x 256 KiB = 50 MiB per round takes 0.1-0.5 s depending on the client.
-        return max(concurrency, 50 if quick else 200)
+            # A fixed N: 500 requests take ~0.04 s for the fastest keep-alive clients (timed by the worker
+            # with perf_counter, so still precise) and ~0.4 s for requests-based ones; "a few thousand" would
+            # multiply the sweep's longest rows without changing their per-request figures.
+            return max(concurrency, 300 if quick else 500)
+        # payload: 100 x 256 KiB = 25 MiB per round takes 0.05-0.3 s depending on the client.
+        return max(concurrency, 50 if quick else 100)
 
 
 WORKLOADS = {
     # 50 ms: long against loopback's ~50 µs, so waiting dominates and concurrency is what pays off.
-    "latency": WorkloadSpec("latency", delay_ms=50, size=64),
+    "latency": WorkloadSpec("latency", delay_ms=50, size=64, profiles=PROFILES),
+    # The tutorials' conditions: they fetched real sites (hundreds of ms away), all URLs at once, with the
+    # recipes as written. 10 and 100: the levels where their caps (tornado 10, executor 6) decide.
+    "claim": WorkloadSpec("claim", delay_ms=200, size=64, profiles=("as-written",), concurrency=(10, 100)),
     # no delay, 64-byte bodies: the per-request CPU cost of each model, nothing else.
     "throughput": WorkloadSpec("throughput", delay_ms=0, size=64),
     # 256 KiB: large enough that copying and buffering, not per-request overhead, dominate.
@@ -74,61 +96,80 @@ WORKLOADS = {
 
 
 @dataclass(frozen=True)
-class Cell:
+class Case:
     strategy: str
+    profile: str
     policy: str
     concurrency: int
 
     @property
     def id(self) -> str:
-        return f"{self.strategy}-{self.policy}-c{self.concurrency}"
+        return f"{self.strategy}-{self.profile}-{self.policy}-c{self.concurrency}"
 
 
 @dataclass(frozen=True)
 class Plan:
-    concurrency: tuple[int, ...] = DEFAULT_CONCURRENCY
-    strategies: tuple[str, ...] = tuple(REGISTRY)
+    #: ``None`` where the user gave no option: the per-profile and per-workload defaults apply.
+    concurrency: tuple[int, ...] | None = None
+    strategies: tuple[str, ...] | None = None
     workloads: tuple[str, ...] = WORKLOAD_NAMES
     policies: tuple[str, ...] = POLICIES
+    profiles: tuple[str, ...] = PROFILES
     rounds: int = DEFAULT_ROUNDS
     warmup_rounds: int = DEFAULT_WARMUP
     requests: int | None = None
     quick: bool = False
-    #: --benchmark-disable (CI smoke): pytest-benchmark calls the target once, so one round per cell.
+    #: --benchmark-disable (CI smoke): pytest-benchmark calls the target once, so one round per case.
     benchmark_disabled: bool = False
     server_backend: str = "epoll"
     results_dir: Path = Path("results")
 
-    def cells(self, workload: str) -> list[Cell]:
+    def levels(self, workload: str, profile: str) -> tuple[int, ...]:
+        if self.concurrency is not None:
+            return self.concurrency
+        levels = WORKLOADS[workload].concurrency or (QUICK_CONCURRENCY if self.quick else DEFAULT_CONCURRENCY)
+        return tuple(c for c in levels if profile == "tuned" or c <= AS_WRITTEN_MAX_C)
+
+    def strategy_names(self, profile: str) -> tuple[str, ...]:
+        if self.strategies is not None:
+            return self.strategies
+        return tuple(REGISTRY) if profile == "tuned" else CLAIM_STRATEGIES
+
+    def cases(self, workload: str) -> list[Case]:
         if workload not in self.workloads:
             return []
         out = []
-        for policy in self.policies:
-            if "sequential" in self.strategies:
-                out.append(Cell("sequential", policy, 1))  # the reference, whatever --concurrency says
-            for c in self.concurrency:
-                out += [Cell(name, policy, c) for name in self.strategies if name != "sequential"]
+        for profile in (p for p in self.profiles if p in WORKLOADS[workload].profiles):
+            names = self.strategy_names(profile)
+            for policy in self.policies:
+                if "sequential" in names:
+                    out.append(Case("sequential", profile, policy, 1))  # the reference, whatever the levels
+                for c in self.levels(workload, profile):
+                    out += [Case(name, profile, policy, c) for name in names if name != "sequential"]
         return out
 
-    def workload(self, name: str, base_url: str, cell: Cell) -> Workload:
+    def workload(self, name: str, base_url: str, case: Case) -> Workload:
         spec = WORKLOADS[name]
-        n = self.requests if self.requests is not None else spec.requests(cell.concurrency, self.quick)
-        return Workload(base_url, n, cell.concurrency, cell.policy, spec.delay_ms, spec.size)
+        n = self.requests if self.requests is not None else spec.requests(case.concurrency, self.quick)
+        return Workload(base_url, n, case.concurrency, case.policy, spec.delay_ms, spec.size,
+                        profile=case.profile)
 
-    def skip_reason(self, cell: Cell) -> str | None:
-        spec = REGISTRY[cell.strategy]
-        reason = spec.skip_reason(cell.concurrency, cell.policy)
+    def skip_reason(self, case: Case) -> str | None:
+        spec = REGISTRY[case.strategy]
+        reason = spec.skip_reason(case.concurrency, case.policy, case.profile)
         if reason:
             return reason
-        if self.server_backend == "select" and cell.concurrency > SELECT_MAX:
+        if self.server_backend == "select" and case.concurrency > SELECT_MAX:
             return (f"the select server backend cannot watch descriptors >= FD_SETSIZE (1024): "
-                    f"C={cell.concurrency} connections would exceed it")
+                    f"C={case.concurrency} connections would exceed it")
         return None
 
     def options(self) -> dict[str, object]:
-        """The plan as recorded in the results JSON."""
-        return {"concurrency": list(self.concurrency), "strategies": list(self.strategies),
-                "workloads": list(self.workloads), "policies": list(self.policies), "rounds": self.rounds,
+        """The plan as recorded in the results JSON (``None``: the per-profile defaults applied)."""
+        return {"concurrency": None if self.concurrency is None else list(self.concurrency),
+                "strategies": None if self.strategies is None else list(self.strategies),
+                "workloads": list(self.workloads), "policies": list(self.policies),
+                "profiles": list(self.profiles), "rounds": self.rounds,
                 "warmup_rounds": self.warmup_rounds, "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
                 "server_backend": self.server_backend}

@@ -1,10 +1,12 @@
 """REPORT.md and the charts of a sweep, remade from its results JSON alone.
 
-    python -m bench.report results/latest.json [--out DIR]
+    python -m bench.report results/latest.json [--out DIR] [--readme README.md]
 
 Rules this module keeps:
 - every number and every sentence about results is computed from the JSON (``bench.verdict`` for the
   claim, ``bench.results`` for the flags); the only hand-written text explains definitions and methods;
+- ``--readme`` writes the generated "why" section (``why_section``) between the README's ``WHY_MARKERS``,
+  so the README quotes the committed run and cannot drift from it (a test compares the two);
 - the report is written next to the charts (default: the JSON's directory, or its parent for a file in
   ``runs/``), and links them relatively, so the ``results/`` folder reads well on GitHub.
 """
@@ -12,6 +14,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -22,6 +25,8 @@ from bench.results import FLAG_TEXT, NOTE_TEXT, OVERHEAD_LIMIT_PCT, SATURATION_R
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
+    "claim": "the tutorials' conditions: C URLs fetched at once (N = C, one wave), each waiting `delay_ms`, "
+             "the recipes as written",
     "throughput": "no delay, small bodies: the per-request CPU cost of each model",
     "payload": "no delay, large bodies: the cost of moving bytes",
 }
@@ -46,63 +51,154 @@ def _rounds_in(run: dict[str, Any]) -> int:
     return min(counts) if counts else 0
 
 
+_OUTCOME_WORD = {"supported": "yes", "reversed": "REVERSED", "inconclusive": "n.s.",
+                 "negligible": f"< {verdict.MIN_EFFECT:.0%}"}
+
+
 def _step_text(step: verdict.Comparison) -> str:
-    word = {"supported": "yes", "reversed": "REVERSED", "inconclusive": "n.s.",
-            "negligible": f"< {verdict.MIN_EFFECT:.0%}"}[step.outcome]
-    return f"{step.a}/{step.b} {step.ratio:.2f}× p={step.p:.2g} {word}"
+    return f"{step.a}/{step.b} {step.ratio:.2f}× p={step.p:.2g} {_OUTCOME_WORD[step.outcome]}"
 
 
-def _cell_words(v: verdict.CellVerdict) -> str:
-    if v.verdict == "not evaluable":
-        return "not enough of the claim's strategies ran"
-    reversed_steps = [s for s in v.steps if s.outcome == "reversed"]
-    if reversed_steps:
-        s = reversed_steps[0]
-        return f"{s.b} is significantly faster than {s.a} ({1 / s.ratio:.2f}×)"
-    if v.verdict == "holds":
-        return "every claimed step is significant"
-    weak = [s for s in v.steps if s.outcome in ("inconclusive", "negligible")]
-    if all(s.outcome == "negligible" or abs(s.ratio - 1) < verdict.MIN_EFFECT for s in weak):
-        return f"all claimed steps within {verdict.MIN_EFFECT:.0%}: no practical difference"
-    return f"{weak[0].a} vs {weak[0].b} cannot be told apart ({weak[0].ratio:.2f}×, p={weak[0].p:.2g})"
+def _short(reading: tuple[str, ...]) -> str:
+    """A reading by its two ambiguous choices, e.g. ``grequests/aiohttp``."""
+    return f"{reading[0]}/{reading[-1]}"
 
 
-def verdict_section(run: dict[str, Any]) -> list[str]:
-    verdicts = verdict.judge_run(run)
+def method_paragraph(n: int) -> str:
+    return (f"**Claim:** \"gevent+requests > twisted > tornado > asyncio\" (faster first), judged on req/s. "
+            f"Two of its names are ambiguous, so every *reading* is judged: gevent as "
+            f"{' or '.join(verdict.MEANINGS['gevent'])}, asyncio as {' or '.join(verdict.MEANINGS['asyncio'])} "
+            f"(all of them in the tutorial). Each reading is judged in both *profiles*: *as-written* (the "
+            f"tutorials' recipes with the libraries' defaults) and *tuned* (every hidden cap set to C). "
+            f"**Method:** within each cell (workload, profile, connection policy, concurrency C) the "
+            f"strategies are ordered by median req/s over their rounds; each claimed step is tested with a "
+            f"two-sided Mann-Whitney U test on per-round req/s at alpha = {verdict.ALPHA}, and a difference "
+            f"counts only if the medians are also at least {verdict.MIN_EFFECT:.0%} apart. In *measured "
+            f"order*, `>` means a difference that counts and `~` means none. A claimed step is *yes* (claimed "
+            f"direction, and it counts), *REVERSED* (the other way, and it counts), *< "
+            f"{verdict.MIN_EFFECT:.0%}* (significant but negligible) or *n.s.* (not significant). With {n} "
+            f"rounds per strategy the smallest attainable p is {verdict.min_attainable_p(n, n):.3g}. A member "
+            f"that could not run in a cell is left out and the rest of the chain is judged (partial). *Why* a "
+            f"step went the way it did is read off the slower row's measured fields: its peak in flight at "
+            f"the server below C (*a cap*), its CPU busy ≥ {verdict.CPU_BOUND:.0%} of the round with more CPU "
+            f"per request (*CPU-bound*), or both rows within {1 - verdict.NEAR_IDEAL:.0%} of the ideal.")
+
+
+def verdict_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
     n = _rounds_in(run)
-    lines = ["## The claim's verdict", "",
-             (f"**Claim:** \"gevent+requests > twisted > tornado > asyncio\" (faster first), judged on req/s. "
-             f"**Method:** within each cell (workload, connection policy, concurrency C) the strategies are "
-             f"ordered by median req/s over their rounds; each adjacent pair is tested with a two-sided "
-             f"Mann-Whitney U test on per-round req/s at alpha = {verdict.ALPHA}, and a difference counts only if the "
-             f"medians are also at least {verdict.MIN_EFFECT:.0%} apart (on a shared machine, a 1-2 % shift can be "
-             f"consistent yet meaningless). In *measured order*, `>` means a difference that counts and `~` "
-             f"means none. A claimed step is *yes* (in the claimed direction, and it counts), *REVERSED* (the "
-             f"other way, and it counts), *< {verdict.MIN_EFFECT:.0%}* (significant but negligible) or *n.s.* "
-             f"(not significant). With {n} rounds per strategy the smallest attainable p is "
-             f"{verdict.min_attainable_p(n, n):.3g}: the test has limited power, so *n.s.* often means "
-             f"\"too few rounds to tell\", not \"equal\". A claim member that could not run in a cell is "
-             f"left out and the rest of the chain is judged (partial)."), "",
-             "**Summary.** " + verdict.summary_paragraph(verdicts, n), ""]
-    for workload in dict.fromkeys(v.workload for v in verdicts):
-        lines += [f"### {workload}", ""]
-        rows = []
-        for v in (v for v in verdicts if v.workload == workload):
-            claim = v.verdict + (" (partial: no " + ", ".join(v.missing) + ")" if v.missing else "")
-            companion = (f"{v.companion.ratio:.2f}× asyncio, p={v.companion.p:.2g}"
-                         f"{'' if v.companion.decisive else ' (no difference that counts)'}" if v.companion else "-")
-            flagged = "; ".join(f"{k}: {', '.join(c)}" for k, c in v.flagged.items()) or "-"
-            rows.append([v.policy, str(v.concurrency), v.order_text, claim, _cell_words(v),
-                         "<br>".join(_step_text(s) for s in v.steps) or "-", companion, flagged])
-        lines += _table(["policy", "C", "measured order", "claim", "in words", "claimed steps (ratio of medians)",
-                         "aiohttp", "flagged rows"], rows)
+    lines = ["## The claim's verdict", "", method_paragraph(n), "",
+             "**Summary.** " + verdict.summary_paragraph(verdicts, n), "",
+             "### Every reading in every profile", "",
+             ("Cells in which each reading holds, is contradicted or is not shown (all workloads, policies "
+              "and levels of that profile)."), ""]
+    profiles = list(dict.fromkeys(v.profile for v in verdicts))
+    table = []
+    for profile in profiles:
+        for reading in verdict.READINGS:
+            mine = [v for v in verdicts if v.profile == profile and v.reading == reading]
+            counts = [str(sum(v.verdict == w for v in mine))
+                      for w in ("holds", "contradicted", "not shown", "not evaluable")]
+            table.append([profile, verdict.reading_name(reading), *counts])
+    lines += _table(["profile", "reading", "holds", "contradicted", "not shown", "not evaluable"], table)
+    lines += ["", "### What explains each step", ""]
+    for profile in profiles:
+        lines += [f"*{profile}:*", ""]
+        lines += [f"- {verdict.step_sentence(record)}" for record in verdict.step_records(verdicts, profile)]
         lines.append("")
+    lines += cell_tables(run, verdicts)
     return lines
+
+
+WHY_TITLE = "Why the tutorial saw gevent > twisted > tornado > asyncio"
+
+
+def _cell_text(rows: list[dict[str, Any]]) -> str:
+    r = rows[0]
+    return (f"{r['workload']} workload ({r['delay_ms']} ms per request, {r['policy']}), C={r['concurrency']}, "
+            f"N={r['requests']}")
+
+
+def _member_facts(rows: list[dict[str, Any]]) -> str:
+    """Each member's req/s, peak in flight and CPU per request in one cell, as measured."""
+    facts = []
+    for row in rows:
+        s = row.get("summary")
+        if row["strategy"] in verdict.MEMBERS and s:
+            facts.append(f"{row['strategy']} {_fmt(s['req_per_s']['median'])} req/s, peak "
+                         f"{s['peak_in_flight_max']} in flight, {_fmt(s['cpu_us_per_req'])} µs CPU/request")
+        elif row["strategy"] in verdict.MEMBERS and row["status"] == "failed":
+            facts.append(f"{row['strategy']} failed ({row['reason'].splitlines()[0][:80]})")
+    return "; ".join(facts)
+
+
+def why_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
+    """The claim's mechanism in generated sentences: the as-written cell where the recipes differ most,
+    the same level tuned, and each as-written step with what explains it. The README quotes this section."""
+    judged = [v for v in verdicts if v.verdict != "not evaluable"]
+    as_written = [v for v in judged if v.profile == "as-written"]
+    if not as_written:
+        return []
+    rows_of = verdict.cells(run)
+    key = max({v.key for v in as_written}, key=lambda k: (k[3], k[0] == "claim"))
+    written = verdict.judge_cell(rows_of[key], verdict.MEMBERS)
+    lines = [f"## {WHY_TITLE}", "",
+             (f"**As written** (the tutorials' recipes, library defaults), {_cell_text(rows_of[key])}: "
+              f"measured order **{written.order_text}** ({_member_facts(rows_of[key])})."), ""]
+    tuned_key = ("latency", "tuned", key[2], key[3])
+    if tuned_key in rows_of:
+        tuned = verdict.judge_cell(rows_of[tuned_key], verdict.MEMBERS)
+        lines += [(f"**Tuned** (every cap set to C), {_cell_text(rows_of[tuned_key])}: measured order "
+                   f"**{tuned.order_text}** ({_member_facts(rows_of[tuned_key])})."), ""]
+    profiles = [p for p in ("as-written", "tuned") if any(v.profile == p for v in judged)]
+    holding = []
+    for reading in verdict.READINGS:
+        counts = []
+        for profile in profiles:
+            mine = [v for v in judged if v.profile == profile and v.reading == reading]
+            counts.append(f"{sum(v.verdict == 'holds' for v in mine)} of {len(mine)}")
+        holding.append([verdict.reading_name(reading), *counts])
+    lines += ["Cells in which the whole chain holds, per reading:", ""]
+    lines += _table(["reading", *profiles], holding)
+    lines += ["", "Step by step, as written:", ""]
+    lines += [f"- {verdict.step_sentence(record)}" for record in verdict.step_records(verdicts, "as-written")]
+    return lines + [""]
+
+
+def cell_tables(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
+    """Per workload, one line per cell: the measured order of every member and each reading's verdict."""
+    lines: list[str] = []
+    by_cell: dict[tuple[str, str, str, int], list[verdict.CellVerdict]] = {}
+    for v in verdicts:
+        by_cell.setdefault(v.key, []).append(v)
+    rows_of = verdict.cells(run)
+    header = ["profile", "policy", "C", "measured order", *(_short(r) for r in verdict.READINGS),
+              "claimed steps (ratio of medians)", "flagged rows"]
+    for workload in dict.fromkeys(key[0] for key in by_cell):
+        rows = []
+        for key, group in by_cell.items():
+            if key[0] != workload:
+                continue
+            everyone = verdict.judge_cell(rows_of[key], verdict.MEMBERS).order_text
+            steps = {(s.a, s.b): s for v in group for s in v.steps}
+            flagged = {name: codes for v in group for name, codes in v.flagged.items()}
+            rows.append([key[1], key[2], str(key[3]), everyone,
+                         *(_cell_word(v) for v in group),
+                         "<br>".join(_step_text(s) for s in steps.values()) or "-",
+                         "; ".join(f"{k}: {', '.join(c)}" for k, c in flagged.items()) or "-"])
+        lines += [f"### Cell by cell: {workload}", ""] + _table(header, rows) + [""]
+    return lines
+
+
+def _cell_word(v: verdict.CellVerdict) -> str:
+    word = {"holds": "**holds**", "contradicted": "contradicted", "not shown": "not shown",
+            "not evaluable": "-"}[v.verdict]
+    return word + (" (partial)" if v.missing and v.verdict != "not evaluable" else "")
 
 
 def _row_line(row: dict[str, Any]) -> list[str]:
     s = row.get("summary")
-    base = [row["strategy"], row["policy"], str(row["concurrency"]), str(row["requests"]), row["status"]]
+    base = [row["strategy"], row.get("profile", "tuned"), row["policy"], str(row["concurrency"]),
+            str(row["requests"]), row["status"]]
     if not s:
         return base + ["-"] * 10
     rps = s["req_per_s"]
@@ -123,11 +219,11 @@ def _row_line(row: dict[str, Any]) -> list[str]:
 def tables_section(run: dict[str, Any]) -> list[str]:
     lines = ["## Results per workload", "",
              ("Medians over the measured rounds. *efficiency* = ideal time / measured time, with ideal = "
-             "⌈N/C⌉ × delay (latency workload only). *peak in flight* = the smallest of the per-round peaks the "
-             "server saw. *server CPU* = the server's CPU time / the rounds' wall time, summed over the rounds. *overhead* = "
+             "⌈N/C⌉ × delay (workloads with a delay). *peak in flight* = the smallest of the per-round peaks "
+             "the server saw. *server CPU* = the server's CPU time / the rounds' wall time, summed over the rounds. *overhead* = "
              "how much longer pytest-benchmark's timing of a round was than the worker's own, in %. "
-             "*cold start* = worker setup time for the cell (pools, sessions; not timed)."), ""]
-    header = ["strategy", "policy", "C", "N", "status", "req/s median (min–max)", "efficiency", "CPU µs/req",
+             "*cold start* = worker setup time for the row (pools, sessions; not timed)."), ""]
+    header = ["strategy", "profile", "policy", "C", "N", "status", "req/s median (min–max)", "efficiency", "CPU µs/req",
               "peak RSS MiB", "p50 ms", "p99 ms", "peak in flight", "server CPU", "overhead %", "cold start s"]
     for workload in dict.fromkeys(r["workload"] for r in run["rows"]):
         rows = [r for r in run["rows"] if r["workload"] == workload]
@@ -135,7 +231,7 @@ def tables_section(run: dict[str, Any]) -> list[str]:
         lines += [f"### {workload}", "",
                   f"{_WORKLOAD_TEXT.get(workload, '')}; delay {first['delay_ms']} ms, body {first['size']} bytes.",
                   ""]
-        rows.sort(key=lambda r: (r["policy"], r["concurrency"], -_rate(r)))
+        rows.sort(key=lambda r: (r.get("profile", "tuned"), r["policy"], r["concurrency"], -_rate(r)))
         lines += _table(header, [_row_line(r) for r in rows if r["status"] != "skipped"])
         lines.append("")
     return lines
@@ -158,14 +254,17 @@ def problems_section(run: dict[str, Any]) -> list[str]:
         if status == "skipped":
             reasons: dict[str, list[str]] = {}
             for r in rows:
-                reasons.setdefault(r["reason"], []).append(f"{r['strategy']} {r['workload']}/{r['policy']} "
-                                                           f"C={r['concurrency']}")
+                reasons.setdefault(r["reason"], []).append(_where(r))
             lines += [f"- {reason}: {', '.join(which)}" for reason, which in reasons.items()]
         else:
-            lines += [f"- {r['strategy']} {r['workload']}/{r['policy']} C={r['concurrency']}: {r['reason']}"
-                      for r in rows]
+            lines += [f"- {_where(r)}: {r['reason']}" for r in rows]
         lines.append("")
     return lines
+
+
+def _where(row: dict[str, Any]) -> str:
+    return (f"{row['strategy']} {row['workload']}/{row.get('profile', 'tuned')}/{row['policy']} "
+            f"C={row['concurrency']}")
 
 
 def overhead_section(run: dict[str, Any]) -> list[str]:
@@ -194,7 +293,8 @@ def machine_section(run: dict[str, Any]) -> list[str]:
              f"({pin.get('note', '')})"),
              f"- Server: bundled local_server, backend `{srv.get('backend')}`",
              (f"- Sweep: rounds {o.get('rounds')} (+{o.get('warmup_rounds')} warm-up) per row, concurrency "
-             f"{o.get('concurrency')}, workloads {o.get('workloads')}, policies {o.get('policies')}"
+             f"{o.get('concurrency') or 'per profile and workload (defaults)'}, workloads {o.get('workloads')}, "
+             f"policies {o.get('policies')}, profiles {o.get('profiles')}"
              f"{', quick' if o.get('quick') else ''}"
              f"{', benchmark disabled (one round per row)' if o.get('benchmark_disabled') else ''}; "
              f"sweep wall time {_fmt(o.get('wall_s'))} s"),
@@ -222,7 +322,9 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
             f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), ""]
     if images:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
-    body = verdict_section(run) + machine_section(run) + tables_section(run) + problems_section(run)
+    verdicts = verdict.judge_run(run)
+    body = why_section(run, verdicts) + verdict_section(run, verdicts) + machine_section(run)
+    body += tables_section(run) + problems_section(run)
     body += overhead_section(run)
     body += how_to_read() + ["## All charts", ""] + [line for img in images for line in (img, "")]
     return "\n".join(head + body)
@@ -247,13 +349,39 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
+#: The README's generated section lies between these two lines.
+WHY_MARKERS = ("<!-- generated by python -m bench.report --readme: begin -->",
+               "<!-- generated by python -m bench.report --readme: end -->")
+
+
+def readme_why(run: dict[str, Any], chart: str) -> str:
+    """The README's copy of ``why_section``: one heading level down, with the claim chart above it."""
+    lines = why_section(run, verdict.judge_run(run))[2:]  # its own heading is the README's
+    return "\n".join([f"![the claim's members as written and tuned]({chart})", "", *lines]).strip()
+
+
+def update_readme(readme: Path, run: dict[str, Any], chart: str) -> None:
+    text = readme.read_text()
+    begin, end = WHY_MARKERS
+    if begin not in text or end not in text:
+        raise ValueError(f"{readme}: no generated section (the lines {begin!r} and {end!r})")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{begin}\n{readme_why(run, chart)}\n{end}{tail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.splitlines()[0])
     parser.add_argument("json", type=Path, help="results JSON written by the sweep, e.g. results/latest.json")
     parser.add_argument("--out", type=Path, default=None, help="directory for REPORT.md and the PNGs")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="also rewrite this README's generated section from the run")
     args = parser.parse_args(argv)
     try:
         report = make_report(args.json, args.out)
+        if args.readme is not None:
+            chart = os.path.relpath(report.resolve().parent / "claim.png", args.readme.resolve().parent)
+            update_readme(args.readme, load_run(args.json), chart)
     except (OSError, ValueError, KeyError) as exc:
         print(f"bench.report: {exc}", file=sys.stderr)
         return 1

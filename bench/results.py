@@ -7,21 +7,25 @@ Rules this module keeps:
   sweep and the report cannot disagree about what "flagged" means;
 - no I/O except ``write_run`` (and no pytest import): the report and the tests use this module alone.
 
-Schema, version 1 (bump ``SCHEMA_VERSION`` and note the change here when a field changes meaning)::
+Schema, version 2 (bump ``SCHEMA_VERSION`` and note the change here when a field changes meaning).
+Version 2 added the ``profile`` of every row and round ("tuned" or "as-written"), ``options.profiles``,
+``summary.peak_in_flight_max`` and ``summary.cpu_busy``, and lets ``options.concurrency``/``strategies`` be
+null (the per-profile defaults applied); version 1 files are read as all-``tuned``::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "created": "2025-01-01T12:00:00+00:00",          # UTC, ISO 8601, when the sweep ended
       "machine": {"hostname", "cpu_count", "cpu_model", "python", "implementation", "platform",
                   "pinning": {"server": [0] | null, "worker": [1] | null, "note": str}},
       "libraries": {"gevent": "24.2.1", ...},          # installed versions, null when not installed
-      "options": {"concurrency": [...], "strategies": [...], "workloads": [...], "policies": [...],
+      "options": {"concurrency": [...] | null, "strategies": [...] | null, "workloads": [...],
+                  "policies": [...], "profiles": [...],
                   "rounds": R, "warmup_rounds": W, "requests": N | null, "quick": bool,
                   "benchmark_disabled": bool, "server_backend": "epoll", "wall_s": sweep duration},
       "server": {"backend": "epoll", "pid": 1234, "url": "http://127.0.0.1:40123/"},
       "rows": [
-        {"id": "latency-keepalive-c10-gevent",
-         "strategy", "workload", "policy", "concurrency", "requests", "delay_ms", "size", "method",
+        {"id": "latency-gevent-tuned-keepalive-c10",
+         "strategy", "workload", "profile", "policy", "concurrency", "requests", "delay_ms", "size", "method",
          "status": "ok" | "flagged" | "failed" | "skipped",
          "flags": [{"code": "errors" | "below_concurrency" | "server_saturated",
                     "detail": "human-readable numbers"}],     # any flag: status "flagged", hollow marker
@@ -52,7 +56,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Older versions this code still reads, and how each is brought up to date (``_upgrade``).
+READABLE_VERSIONS = (1, 2)
 
 #: Server CPU time over round wall time above which the server, not the client, limits the round: its
 #: single-threaded loop was busy >90 % of the time, so a faster client could not have gone faster.
@@ -64,7 +70,7 @@ OVERHEAD_LIMIT_PCT = 1.0
 
 #: The libraries whose versions decide the result; recorded in every run.
 LIBRARIES = (
-    "requests", "urllib3", "gevent", "greenlet", "Twisted", "tornado", "aiohttp", "httptools",
+    "requests", "urllib3", "gevent", "greenlet", "grequests", "Twisted", "tornado", "aiohttp", "httptools",
     "pytest", "pytest-benchmark", "matplotlib", "scipy", "numpy", "psutil",
 )
 
@@ -111,6 +117,9 @@ def summarise(row: dict[str, Any]) -> dict[str, Any] | None:
     if not rounds:
         return None
     rps = [r["req_per_s"] for r in rounds]
+    peaks = [r["peak_in_flight"] for r in rounds if r.get("peak_in_flight") is not None]
+    with_cpu = [r for r in rounds if r.get("cpu_s") is not None]
+    wall = sum(r["wall_s"] for r in with_cpu)
     # Summed over rounds, not per round: the kernel accounts process CPU in 10 ms ticks, which would make
     # the ratio of a single 20 ms round meaningless (0 %, 50 % or 100 %).
     with_server = [r for r in rounds if r.get("server_cpu_s") is not None and r.get("wall_s")]
@@ -124,8 +133,11 @@ def summarise(row: dict[str, Any]) -> dict[str, Any] | None:
         "latency_ms": {k: _median(r["latency_ms"].get(k) for r in rounds if r.get("latency_ms"))
                        for k in ("p50", "p90", "p99", "max")},
         "errors": sum(r.get("errors", 0) for r in rounds),
-        "peak_in_flight_min": min((r.get("peak_in_flight") for r in rounds
-                                   if r.get("peak_in_flight") is not None), default=None),
+        "peak_in_flight_min": min(peaks, default=None),
+        "peak_in_flight_max": max(peaks, default=None),
+        # Share of the rounds' wall time the client's CPU was busy (its worker is pinned to one core): near
+        # 1, the client's own CPU set the pace; well below, it was waiting (on the server, or a cap).
+        "cpu_busy": sum(r["cpu_s"] for r in with_cpu) / wall if wall else None,
         "server_cpu_ratio": sum(r["server_cpu_s"] for r in with_server) / server_wall if server_wall else None,
         "overhead_pct": _median(r.get("overhead_pct") for r in rounds),
         "ideal_s": None,
@@ -246,6 +258,21 @@ def write_run(run: dict[str, Any], results_dir: Path) -> Path:
 def load_run(path: Path) -> dict[str, Any]:
     run = json.loads(Path(path).read_text())
     version = run.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ValueError(f"{path}: schema_version {version!r}, this concbench reads {SCHEMA_VERSION}")
-    return dict(run)
+    if version not in READABLE_VERSIONS:
+        raise ValueError(f"{path}: schema_version {version!r}, this concbench reads "
+                         f"{', '.join(map(str, READABLE_VERSIONS))}")
+    return _upgrade(dict(run))
+
+
+def _upgrade(run: dict[str, Any]) -> dict[str, Any]:
+    """A run of an older schema in today's shape: version 1 knew only the tuned profile."""
+    if run["schema_version"] == 1:
+        run["options"].setdefault("profiles", ["tuned"])
+        for row in run["rows"]:
+            row.setdefault("profile", "tuned")
+            for round_ in row["rounds"]:
+                round_.setdefault("profile", "tuned")
+            if row.get("summary"):
+                row["summary"] = summarise(row)
+        run["schema_version"] = SCHEMA_VERSION
+    return run

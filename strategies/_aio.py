@@ -9,7 +9,9 @@ Rules this module keeps:
   from round to round;
 - ``asyncio.Semaphore(C)`` in front of the library caps requests in flight; one task per URL waits on it.
   A library's own queue would start its timeout while a request waits there (aiohttp, tornado), so
-  requests queued behind C others would time out without ever being sent;
+  requests queued behind C others would time out without ever being sent. The ``as-written`` profile keeps
+  it too: it is the harness's admission, not a tuning; what a library's defaults then hold back (tornado's
+  ``max_clients=10``) is the result that profile measures;
 - ``started`` is taken on admission, so latency covers the request, not the wait for a slot;
 - any exception from one request is that slot's outcome, never ``fetch``'s exception.
 """

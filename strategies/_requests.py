@@ -29,6 +29,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool
 
+from strategies import AS_WRITTEN_KEEPALIVE_REASON
 from strategies.base import ClientConfig, Outcome
 
 if TYPE_CHECKING:
@@ -69,6 +70,30 @@ def request(session: requests.Session, config: ClientConfig, url: str) -> Outcom
 def request_as_written(config: ClientConfig, url: str) -> Outcome:
     """One request as the tutorials write it: ``requests.request(method, url)``, a Session per call."""
     return _timed(requests.request, config, url, FORM_HEADERS if config.method == "POST" else {})
+
+
+class Requester:
+    """How a requests-based strategy makes one request under its profile: ``Requester(config, C)(url)``.
+
+    ``tuned``: ``request`` on one Session whose pool holds ``pool_size`` connections, shared by every
+    caller; ``as-written``: ``request_as_written``, no Session to share. One object, so the strategies
+    that share it branch on the profile nowhere (diff them: only the model differs).
+    """
+
+    def __init__(self, config: ClientConfig, pool_size: int):
+        if config.as_written and config.policy != "close":
+            raise ValueError(AS_WRITTEN_KEEPALIVE_REASON)
+        self._config = config
+        self._session = None if config.as_written else new_session(config, pool_size)
+
+    def __call__(self, url: str) -> Outcome:
+        if self._session is None:
+            return request_as_written(self._config, url)
+        return request(self._session, self._config, url)
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
 
 
 def _timed(send: Callable[..., requests.Response], config: ClientConfig, url: str,

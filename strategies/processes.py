@@ -12,6 +12,10 @@ Knobs, all explicit:
   reused under ``keepalive``, a fresh connection per request under ``close``;
 - C is capped at ``strategies.PROCESSES_MAX``: one interpreter per request slot costs tens of MB each;
 - ``started`` is taken in the child, when the request is issued, not when it is queued.
+
+as-written: ``ProcessPoolExecutor(C)`` + ``requests.get(url)`` per task, in the child. Defaults kept:
+requests makes a Session per call, so every request opens and closes its own connection; the C children
+are the only cap, and they are still started in ``start``.
 """
 
 from __future__ import annotations
@@ -21,9 +25,7 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
-import requests
-
-from strategies._requests import new_session, request
+from strategies._requests import Requester
 from strategies.base import ClientConfig, Outcome
 
 #: How long a child waits at the start-up barrier for its C siblings. Starting 100 forked children takes
@@ -31,24 +33,22 @@ from strategies.base import ClientConfig, Outcome
 WARM_TIMEOUT_S = 120.0
 
 # Per child process: set by _init_child, used by _request_in_child.
-_session: requests.Session | None = None
-_config: ClientConfig | None = None
+_request: Requester | None = None
 
 
 def _init_child(config: ClientConfig, barrier: Any) -> None:
-    global _session, _config
-    _config = config
-    _session = new_session(config, pool_size=1)
+    global _request
+    _request = Requester(config, pool_size=1)
     barrier.wait(WARM_TIMEOUT_S)
 
 
 def _request_in_child(url: str) -> Outcome:
-    assert _session is not None and _config is not None
-    return request(_session, _config, url)
+    assert _request is not None
+    return _request(url)
 
 
 def _ready() -> bool:
-    return _session is not None
+    return _request is not None
 
 
 class ProcessesFetcher:
@@ -61,7 +61,7 @@ class ProcessesFetcher:
         )
         warm = [self._pool.submit(_ready) for _ in range(config.concurrency)]
         if not all(future.result() for future in warm):
-            raise RuntimeError("a child process did not initialise its Session")
+            raise RuntimeError("a child process did not initialise its Requester")
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
         futures = [self._pool.submit(_request_in_child, url) for url in urls]

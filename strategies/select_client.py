@@ -276,6 +276,12 @@ class SelectClient:
 
 
 class SelectFetcher:
+    """The benchmark's adapter: one ``SelectClient`` with ``max_connections=C``.
+
+    as-written is the same: the client is ours, so there is no library default to keep; its one cap,
+    ``max_connections``, is the C the recipe writes itself.
+    """
+
     def __init__(self, config: ClientConfig):
         self._config = config
         self._client = SelectClient(config.concurrency, config.timeout_s, keepalive=config.policy == "keepalive")

@@ -1,10 +1,11 @@
 """tornado: ``AsyncHTTPClient`` (simple_httpclient) with ``max_clients=C``, on one reused event loop.
 
 Knobs, all explicit:
-- ``AsyncHTTPClient.configure(None, max_clients=C)`` before the client is made: the default of 10 silently
-  queues every request above 10 (100 requests of 200 ms at C=50 took 2.07 s instead of 0.4 s);
-  ``force_instance=True`` makes the client ours alone rather than the loop's shared cached instance, so
-  ``close`` may close it (tornado's docs: close() is for ``force_instance`` clients);
+- ``AsyncHTTPClient(force_instance=True, max_clients=C)``: the default of 10 silently queues every request
+  above 10 (100 requests of 200 ms at C=50 took 2.07 s instead of 0.4 s). Given to this instance, not to
+  the class-wide ``configure()``, so no setting outlives the fetcher: the next setup in this worker (another
+  C, or as-written) starts from tornado's defaults. ``force_instance=True`` makes the client ours alone
+  rather than the loop's shared cached instance, so ``close`` may close it;
 - ``asyncio.Semaphore(C)`` in front of the client (``strategies._aio``), so tornado's own queue stays
   empty: a request queued there fails with "Timeout in request queue" after ``min(connect_timeout,
   request_timeout)`` without ever being sent (20 of 40 at max_clients=1, delay 50 ms, timeout 1 s);
@@ -15,6 +16,16 @@ Knobs, all explicit:
   response (``_HTTPConnection._on_end_request``), so ``keepalive`` is unsupported (see the registry);
 - ``raise_error=False``: a non-200 status is a status, not an error; transport failures and timeouts
   (tornado's code 599) still raise, and become the slot's error.
+
+as-written: ``AsyncHTTPClient()`` as the tutorials write it, under the same semaphore. Defaults kept:
+- ``max_clients=10`` (``SimpleAsyncHTTPClient.initialize``; nothing in this process calls ``configure``):
+  at most 10 requests in flight whatever C is. The rest wait in tornado's queue, and one that waits there
+  longer than ``min(connect_timeout, request_timeout)`` fails with "Timeout in request queue" unsent: a
+  result of the recipe, returned in its slot like any error;
+- the loop's shared cached client (no ``force_instance``); ``close`` closes it with the fetcher's own loop,
+  which tornado's docs allow, so the next fetcher's loop gets a fresh one;
+- tornado's 20 s ``connect_timeout`` and ``request_timeout`` are still replaced by ``timeout_s``: the
+  workload's timeout is the same for every strategy, and it is also what bounds the queue wait.
 """
 
 from __future__ import annotations
@@ -33,15 +44,15 @@ class TornadoFetcher:
             raise ValueError("tornado's simple_httpclient never reuses connections: keepalive is unsupported")
         self._config = config
         self._runner = LoopRunner(config.concurrency)
-        AsyncHTTPClient.configure(None, max_clients=config.concurrency)
         self._client: AsyncHTTPClient = self._runner.run(self._open_client())
         form = {"Content-Type": "application/x-www-form-urlencoded"}  # how ClientConfig.body is encoded
         self._headers = form if config.method == "POST" else {}
 
-    @staticmethod
-    async def _open_client() -> AsyncHTTPClient:
+    async def _open_client(self) -> AsyncHTTPClient:
         # Made inside the running loop: the client binds to IOLoop.current().
-        return AsyncHTTPClient(force_instance=True)
+        if self._config.as_written:
+            return AsyncHTTPClient()
+        return AsyncHTTPClient(force_instance=True, max_clients=self._config.concurrency)
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
         return self._runner.fetch(urls, self._request)

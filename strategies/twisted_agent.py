@@ -18,6 +18,14 @@ Knobs, all explicit:
 - a body that ends early is an error, never a body: a short Content-Length body fails ``readBody`` with
   ``ResponseFailed`` (``_DataLoss``), and a body ended by the connection closing with no length to check
   it against fails it with ``PartialDownloadError`` (``PotentialDataLoss``) even though HTTP allows it.
+
+as-written: ``Agent(reactor)`` with no pool, ``readBody``, a ``DeferredList``; the ``DeferredSemaphore(C)``
+and ``addTimeout`` stay (the harness's admission and the workload's timeout). Defaults kept:
+- the Agent's own pool is ``HTTPConnectionPool(reactor, persistent=False)``: a new connection per request,
+  ``Connection: close`` sent by the agent (what the tuned ``close`` row configures explicitly);
+- ``HostnameEndpoint`` resolves every host, an IP literal too, with ``getaddrinfo`` in the reactor's thread
+  pool (at most 10 threads): it paces new connections, not requests in flight. Tuned keeps it as well;
+- the endpoint's 30 s connect timeout, which ``addTimeout(timeout_s)`` cuts short anyway.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, read
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
+from strategies import AS_WRITTEN_KEEPALIVE_REASON
 from strategies.base import ClientConfig, Outcome
 
 # readBody warns on every call that the response's transport (a TransportProxyProducer) has no
@@ -72,13 +81,17 @@ def _stop_reactor(thread: threading.Thread) -> None:
 
 class TwistedFetcher:
     def __init__(self, config: ClientConfig):
+        if config.as_written and config.policy != "close":
+            raise ValueError(AS_WRITTEN_KEEPALIVE_REASON)
         self._config = config
         _ensure_reactor_running()
         self._pool, self._agent = blockingCallFromThread(reactor, self._open_agent)
         headers = {b"Content-Type": [b"application/x-www-form-urlencoded"]} if config.method == "POST" else {}
         self._headers = Headers(headers)
 
-    def _open_agent(self) -> tuple[HTTPConnectionPool, Agent]:
+    def _open_agent(self) -> tuple[HTTPConnectionPool | None, Agent]:
+        if self._config.as_written:
+            return None, Agent(reactor)  # the recipe: the agent makes its own non-persistent pool
         pool = HTTPConnectionPool(reactor, persistent=self._config.policy == "keepalive")
         pool.maxPersistentPerHost = self._config.concurrency
         return pool, Agent(reactor, pool=pool)
@@ -103,7 +116,8 @@ class TwistedFetcher:
         return request.addErrback(lambda failure: Outcome.failed(_describe(failure), started))
 
     def close(self) -> None:
-        blockingCallFromThread(reactor, self._pool.closeCachedConnections)
+        if self._pool is not None:  # a non-persistent pool (as-written's) caches no connection
+            blockingCallFromThread(reactor, self._pool.closeCachedConnections)
 
 
 def _read_response(response: IResponse, started: float) -> Deferred[Outcome]:

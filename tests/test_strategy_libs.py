@@ -4,8 +4,10 @@ The generic tests (tests/test_strategies.py) check bodies, faults and peak concu
 these check what only a library can get wrong: that keep-alive really reuses at most C connections round
 after round (requests' pool_maxsize, Twisted's maxPersistentPerHost) and close really opens one per
 request; that several setup/close cycles with different C work in one process (Twisted's one-shot reactor,
-Tornado's per-loop client cache and max_clients) and leave no connection open; and how each library
-treats a body that only the connection's end delimits.
+Tornado's per-loop client cache and max_clients) and leave no connection open; that the ``as-written``
+profile really keeps the library's defaults (one connection per request; tornado's max_clients=10 even
+after a tuned setup in the same process); and how each library treats a body that only the connection's
+end delimits.
 
 Each check runs the strategy in a fresh subprocess (gevent patches the process, the reactor runs once),
 through ``PROBE``, which counts the TCP sockets the strategy creates while it fetches.
@@ -26,6 +28,7 @@ import pytest
 
 from local_server.api import running_server
 from strategies import REGISTRY
+from strategies.base import POLICIES, PROFILES
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBS = ("gevent", "aiohttp", "twisted", "tornado")
@@ -57,7 +60,8 @@ def open_connections(base):
 
 base, report = spec["base"], []
 for step in spec["steps"]:
-    fetcher = strategy.start(ClientConfig(step["concurrency"], step["policy"], timeout_s=10.0))
+    fetcher = strategy.start(ClientConfig(step["concurrency"], step["policy"], timeout_s=10.0,
+                                          profile=step.get("profile", "tuned")))
     client = getattr(fetcher, "_client", None)
     result = {"max_clients": getattr(client, "max_clients", None), "rounds": []}
     for _ in range(step["rounds"]):
@@ -104,20 +108,23 @@ def server() -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("name, policy", [(name, policy) for name in available(LIBS)
-                                          for policy in ("keepalive", "close")
-                                          if policy not in REGISTRY[name].unsupported_policies])
-def test_connections_follow_the_policy(server: str, name: str, policy: str) -> None:
+@pytest.mark.parametrize("name, policy, profile", [
+    (name, policy, profile) for name in available(LIBS) for profile in PROFILES for policy in POLICIES
+    if REGISTRY[name].skip_reason(8, policy, profile) is None])
+def test_connections_follow_the_policy(server: str, name: str, policy: str, profile: str) -> None:
+    # C=8: below every as-written default cap (tornado's 10), so as-written too must hold exactly C.
     c, n = 8, 32
-    steps = [{"concurrency": c, "policy": policy, "rounds": 2, "paths": work_paths(n)}]
+    steps = [{"concurrency": c, "policy": policy, "profile": profile, "rounds": 2, "paths": work_paths(n)}]
     (step,) = run_probe(name, server, steps)
     first, second = step["rounds"]
     for round_ in step["rounds"]:
         assert round_["slots"] == n and round_["bad"] == [] and round_["peak"] == c
+    assert step["open_after_close"] == 0
     if policy == "keepalive":
         # C connections, opened once and reused: pool_maxsize=10 / maxPersistentPerHost=2 would fail this.
         assert (first["sockets"], second["sockets"]) == (c, 0)
     else:
+        # as-written's recipes (a session per call, Agent's default pool) must also open one per request.
         assert (first["sockets"], second["sockets"]) == (n, n)
 
 
@@ -134,6 +141,20 @@ def test_setup_close_cycles_in_one_process(server: str, name: str) -> None:
         assert step["open_after_close"] == 0
         if name == "tornado":
             assert step["max_clients"] == c  # not the default 10, nor the previous cycle's C
+
+
+def test_tornado_as_written_keeps_max_clients_10(server: str) -> None:
+    """The tuned setup sizes its client to C; the as-written one after it, in the same process, gets 10."""
+    if "tornado" not in available(LIBS):
+        pytest.skip(REGISTRY["tornado"].unavailable_reason() or "")
+    c = 20
+    steps = [{"concurrency": c, "policy": "close", "profile": profile, "rounds": 1, "paths": work_paths(2 * c)}
+             for profile in ("tuned", "as-written", "tuned")]
+    report = run_probe("tornado", server, steps)
+    assert [step["max_clients"] for step in report] == [c, 10, c]
+    assert [step["rounds"][0]["peak"] for step in report] == [c, 10, c]
+    for step in report:
+        assert step["rounds"][0]["bad"] == [] and step["open_after_close"] == 0
 
 
 class _CloseDelimited(http.server.BaseHTTPRequestHandler):

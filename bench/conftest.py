@@ -30,6 +30,7 @@ from bench.plan import (
     QUICK_CONCURRENCY,
     QUICK_ROUNDS,
     QUICK_WARMUP,
+    QUICK_WORKLOADS,
     WORKLOAD_NAMES,
     Plan,
     parse_levels,
@@ -51,7 +52,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          f"as-written up to C={AS_WRITTEN_MAX_C}; the claim workload 10,100)")
     group.addoption("--strategies", default=None,
                     help="comma-separated strategy names (default: all tuned; the claim's readings as-written)")
-    group.addoption("--workloads", default=",".join(WORKLOAD_NAMES), help="comma-separated (default: all)")
+    group.addoption("--workloads", default=None,
+                    help=f"comma-separated (default: {','.join(WORKLOAD_NAMES)}; --quick: {','.join(QUICK_WORKLOADS)})")
     group.addoption("--policies", default=",".join(POLICIES), help="comma-separated (default: close,keepalive)")
     group.addoption("--profiles", default=",".join(PROFILES),
                     help="comma-separated: tuned (every hidden cap set to C), as-written (the tutorials' recipes, "
@@ -72,12 +74,13 @@ def _plan(config: pytest.Config) -> Plan:
     requests = config.getoption("requests")
     results_dir = config.getoption("results_dir")
     strategies = config.getoption("strategies")
+    workloads = config.getoption("workloads")
     if rounds is not None and rounds < 1 or requests is not None and requests < 1:
         raise ValueError("--rounds and --requests must be >= 1")
     return Plan(
         concurrency=parse_levels(levels) if levels else None,
         strategies=parse_list(strategies, tuple(REGISTRY), "strategies") if strategies else None,
-        workloads=parse_list(config.getoption("workloads"), WORKLOAD_NAMES, "workloads"),
+        workloads=parse_list(workloads, WORKLOAD_NAMES, "workloads") if workloads else None,
         policies=parse_list(config.getoption("policies"), POLICIES, "policies"),
         profiles=parse_list(config.getoption("profiles"), PROFILES, "profiles"),
         rounds=rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS),

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.plan import Case, Plan
+from bench.plan import WORKLOADS, Case, Plan
 from bench.results import add_timing, finish_row, machine_info, new_run, write_run
 from local_server.api import ServerProcess, fetch_stats, reset_stats
 from strategies.runner import WorkerError, WorkerProcess
@@ -123,12 +123,14 @@ class Sweep:
     # -- rows ------------------------------------------------------------------------------------------
 
     def _row(self, workload_name: str, case: Case) -> dict[str, Any]:
-        w = self.plan.workload(workload_name, self.server.url, case)
+        # From the plan, not a Workload: a skipped case may be one no Workload can describe (as-written
+        # keep-alive), and its row still says what it would have been.
+        spec = WORKLOADS[workload_name]
         return {"id": f"{workload_name}-{case.id}", "strategy": case.strategy, "workload": workload_name,
                 "profile": case.profile, "policy": case.policy, "concurrency": case.concurrency,
-                "requests": w.requests,
-                "delay_ms": w.delay_ms, "size": w.size, "method": w.method, "status": None, "flags": [],
-                "notes": [], "reason": "", "rounds": [], "summary": None, "cold_start_s": None, "harness_overhead_pct": None,
+                "requests": self.plan.requests_per_round(workload_name, case), "delay_ms": spec.delay_ms,
+                "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
+                "rounds": [], "summary": None, "cold_start_s": None, "harness_overhead_pct": None,
                 "pytest_benchmark_stats": None}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:

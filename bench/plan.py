@@ -37,8 +37,12 @@ DEFAULT_ROUNDS = 5
 #: belong to cold start, which is reported separately.
 DEFAULT_WARMUP = 1
 
-#: --quick: a smoke-sized sweep for a ~2 minute look; too few rounds for significance, which REPORT.md says.
-QUICK_CONCURRENCY = (1, 10, 100)
+#: --quick: a two-minute look, too few rounds for significance (REPORT.md says so). C=10 and 100, where the
+#: models and the as-written caps separate (C=1 is every model waiting on one request: sequential shows it);
+#: the latency workload in both profiles (the claim) and throughput (the per-request cost). The claim and
+#: payload workloads cost a minute more; ``--workloads`` brings them back.
+QUICK_CONCURRENCY = (10, 100)
+QUICK_WORKLOADS = ("latency", "throughput")
 QUICK_ROUNDS = 3
 QUICK_WARMUP = 0
 
@@ -65,11 +69,11 @@ class WorkloadSpec:
     def requests(self, concurrency: int, quick: bool) -> int:
         """N for one round at this C (the same for every strategy); N >= C always, so C can be reached."""
         if self.name == "latency":
-            # N = 4 x C keeps the ideal round at 4 x delay = 0.2 s whatever C: long enough to time well
-            # (perf_counter in the worker), short enough for the 10-minute budget with both profiles. Capped
-            # at 1000 (one wave at C=1000): there every model is CPU-bound (1000 requests cost 0.1-1 s of
-            # client CPU, far above the 50 ms delay). --quick: capped at 400.
-            return min(4 * concurrency, max(400 if quick else 1000, concurrency))
+            # N = 3 x C keeps the ideal round at 3 x delay = 0.15 s whatever C: long enough to time well
+            # (perf_counter in the worker), short enough for the 10-minute budget with both profiles (4 x C
+            # cost a minute more). Capped at 1000 (one wave at C=1000): there every model is CPU-bound (1000
+            # requests cost 0.1-1 s of client CPU, far above the 50 ms delay). --quick: 2 x C.
+            return min((2 if quick else 3) * concurrency, max(1000, concurrency))
         if self.name == "claim":
             # The tutorials' scenario: C URLs, all fetched at once, one wave; the ideal is one delay.
             return concurrency
@@ -77,7 +81,7 @@ class WorkloadSpec:
             # A fixed N: 500 requests take ~0.04 s for the fastest keep-alive clients (timed by the worker
             # with perf_counter, so still precise) and ~0.4 s for requests-based ones; "a few thousand" would
             # multiply the sweep's longest rows without changing their per-request figures.
-            return max(concurrency, 300 if quick else 500)
+            return max(concurrency, 200 if quick else 500)
         # payload: 100 x 256 KiB = 25 MiB per round takes 0.05-0.3 s depending on the client.
         return max(concurrency, 50 if quick else 100)
 
@@ -88,10 +92,13 @@ WORKLOADS = {
     # The tutorials' conditions: they fetched real sites (hundreds of ms away), all URLs at once, with the
     # recipes as written. 10 and 100: the levels where their caps (tornado 10, executor 6) decide.
     "claim": WorkloadSpec("claim", delay_ms=200, size=64, profiles=("as-written",), concurrency=(10, 100)),
-    # no delay, 64-byte bodies: the per-request CPU cost of each model, nothing else.
-    "throughput": WorkloadSpec("throughput", delay_ms=0, size=64),
-    # 256 KiB: large enough that copying and buffering, not per-request overhead, dominate.
-    "payload": WorkloadSpec("payload", delay_ms=0, size=256 * 1024),
+    # no delay, 64-byte bodies: the per-request CPU cost of each model, nothing else. Up to C=100: with no
+    # delay the server answers each request in the loop turn that read it, so there is no waiting for a
+    # higher C to overlap, and C=1000 (1000 connections or tasks for 1000 requests) cost 67 s of the budget.
+    "throughput": WorkloadSpec("throughput", delay_ms=0, size=64, concurrency=(1, 10, 100)),
+    # 256 KiB: large enough that copying and buffering, not per-request overhead, dominate. Up to C=100: at
+    # C=1000 a round is 1000 bodies (256 MB), which cost 126 s of the budget; --concurrency adds it back.
+    "payload": WorkloadSpec("payload", delay_ms=0, size=256 * 1024, concurrency=(1, 10, 100)),
 }
 
 
@@ -112,7 +119,7 @@ class Plan:
     #: ``None`` where the user gave no option: the per-profile and per-workload defaults apply.
     concurrency: tuple[int, ...] | None = None
     strategies: tuple[str, ...] | None = None
-    workloads: tuple[str, ...] = WORKLOAD_NAMES
+    workloads: tuple[str, ...] | None = None
     policies: tuple[str, ...] = POLICIES
     profiles: tuple[str, ...] = PROFILES
     rounds: int = DEFAULT_ROUNDS
@@ -135,8 +142,14 @@ class Plan:
             return self.strategies
         return tuple(REGISTRY) if profile == "tuned" else CLAIM_STRATEGIES
 
+    @property
+    def workload_names(self) -> tuple[str, ...]:
+        if self.workloads is not None:
+            return self.workloads
+        return QUICK_WORKLOADS if self.quick else WORKLOAD_NAMES
+
     def cases(self, workload: str) -> list[Case]:
-        if workload not in self.workloads:
+        if workload not in self.workload_names:
             return []
         out = []
         for profile in (p for p in self.profiles if p in WORKLOADS[workload].profiles):
@@ -148,11 +161,15 @@ class Plan:
                     out += [Case(name, profile, policy, c) for name in names if name != "sequential"]
         return out
 
+    def requests_per_round(self, name: str, case: Case) -> int:
+        """N of ``case`` on workload ``name`` (known also for a case that cannot run, e.g. to record it)."""
+        return self.requests if self.requests is not None else WORKLOADS[name].requests(case.concurrency,
+                                                                                         self.quick)
+
     def workload(self, name: str, base_url: str, case: Case) -> Workload:
         spec = WORKLOADS[name]
-        n = self.requests if self.requests is not None else spec.requests(case.concurrency, self.quick)
-        return Workload(base_url, n, case.concurrency, case.policy, spec.delay_ms, spec.size,
-                        profile=case.profile)
+        return Workload(base_url, self.requests_per_round(name, case), case.concurrency, case.policy,
+                        spec.delay_ms, spec.size, profile=case.profile)
 
     def skip_reason(self, case: Case) -> str | None:
         spec = REGISTRY[case.strategy]
@@ -168,7 +185,7 @@ class Plan:
         """The plan as recorded in the results JSON (``None``: the per-profile defaults applied)."""
         return {"concurrency": None if self.concurrency is None else list(self.concurrency),
                 "strategies": None if self.strategies is None else list(self.strategies),
-                "workloads": list(self.workloads), "policies": list(self.policies),
+                "workloads": list(self.workload_names), "policies": list(self.policies),
                 "profiles": list(self.profiles), "rounds": self.rounds,
                 "warmup_rounds": self.warmup_rounds, "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,

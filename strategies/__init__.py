@@ -10,18 +10,11 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 
+from strategies.base import AS_WRITTEN_KEEPALIVE_REASON
+
 #: Above this, ``processes`` would start one interpreter per request slot (~25 MB each): 1000 of them
 #: exhaust a small machine. Rows above it are skipped with this reason rather than run another way.
 PROCESSES_MAX = 100
-
-#: Why ``as-written`` has no keep-alive rows: every tutorial recipe opens a connection per request by itself
-#: (``requests.get`` and grequests make and close a Session per call, ``aiohttp.request`` a ClientSession,
-#: the default ``Agent`` pool is not persistent, tornado's simple client and the raw HTTP/1.0 recipes always
-#: close), so reusing connections is a tuning, not the recipe.
-AS_WRITTEN_KEEPALIVE_REASON = (
-    "as-written recipes open a new connection per request (requests.get, grequests and aiohttp.request make "
-    "a session per call; Agent's default pool is not persistent): keep-alive is a tuning"
-)
 
 #: ``select.select`` cannot watch a descriptor >= FD_SETSIZE (1024). A worker holds ~20 descriptors of its
 #: own (stdio, pipes, the interpreter's), so the select client can keep at most this many sockets open.

@@ -29,7 +29,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import HTTPConnectionPool
 
-from strategies import AS_WRITTEN_KEEPALIVE_REASON
 from strategies.base import ClientConfig, Outcome
 
 if TYPE_CHECKING:
@@ -81,8 +80,6 @@ class Requester:
     """
 
     def __init__(self, config: ClientConfig, pool_size: int):
-        if config.as_written and config.policy != "close":
-            raise ValueError(AS_WRITTEN_KEEPALIVE_REASON)
         self._config = config
         self._session = None if config.as_written else new_session(config, pool_size)
 

@@ -25,7 +25,6 @@ from contextlib import AbstractAsyncContextManager
 
 import aiohttp
 
-from strategies import AS_WRITTEN_KEEPALIVE_REASON
 from strategies._aio import LoopRunner
 from strategies.base import ClientConfig, Outcome
 
@@ -35,8 +34,6 @@ Send = Callable[..., AbstractAsyncContextManager[aiohttp.ClientResponse]]
 
 class AiohttpFetcher:
     def __init__(self, config: ClientConfig):
-        if config.as_written and config.policy != "close":
-            raise ValueError(AS_WRITTEN_KEEPALIVE_REASON)
         self._config = config
         self._runner = LoopRunner(config.concurrency)
         self._timeout = aiohttp.ClientTimeout(total=config.timeout_s)

@@ -7,7 +7,11 @@ Knobs, all explicit:
   threads one per call during the first round;
 - one Session shared by the C threads, its urllib3 pool sized to C and blocking (``strategies._requests``);
 - latency runs from admission to when the loop has the outcome back: the hop to a thread, the wait in the
-  executor's queue (the contract counts time queued in the library) and the hop back to the loop.
+  executor's queue (the contract counts time queued in the library) and the hop back to the loop;
+- a queue timeout, as tornado has one: requests bounds only its own connect and reads, so a request could
+  otherwise wait in the executor's queue without limit. A thread that takes a request more than
+  ``timeout_s`` after its admission fails it unsent (``TimeoutError``) and moves on, so a starved executor
+  shows as errors in the row, and a round ends about ``timeout_s`` after the queue stopped moving.
 
 as-written: the recipe ``await loop.run_in_executor(None, requests.get, url)``. Defaults kept:
 - ``None``: the loop's default executor, made on first use (in the first round) as
@@ -35,6 +39,7 @@ from strategies.threads import started_executor
 class ExecutorFetcher:
     def __init__(self, config: ClientConfig):
         self._runner = LoopRunner(config.concurrency)
+        self._timeout_s = config.timeout_s
         self._request = Requester(config, pool_size=config.concurrency)
         self._executor: ThreadPoolExecutor | None = None  # None: the loop's default executor
         if not config.as_written:
@@ -44,9 +49,16 @@ class ExecutorFetcher:
         return self._runner.fetch(urls, self._in_executor)
 
     async def _in_executor(self, url: str, started: float) -> Outcome:
-        outcome = await self._runner.loop.run_in_executor(self._executor, self._request, url)
+        outcome = await self._runner.loop.run_in_executor(self._executor, self._unless_overdue, url, started)
         outcome.latency_s = time.perf_counter() - started  # the thread timed only its own part
         return outcome
+
+    def _unless_overdue(self, url: str, started: float) -> Outcome:
+        """In the thread: the request, unless it waited in the queue past its timeout."""
+        waited = time.perf_counter() - started
+        if waited > self._timeout_s:
+            return Outcome.failed(f"TimeoutError: {waited:.1f} s in the executor's queue, never sent", started)
+        return self._request(url)
 
     def close(self) -> None:
         if self._executor is not None:

@@ -36,6 +36,15 @@ POLICIES = ("close", "keepalive")
 #: tutorials write, library defaults kept (the comparison their readers made).
 PROFILES = ("tuned", "as-written")
 
+#: Why ``as-written`` has no keep-alive: every tutorial recipe opens a connection per request by itself
+#: (``requests.get`` and grequests make and close a Session per call, ``aiohttp.request`` a ClientSession,
+#: the default ``Agent`` pool is not persistent, tornado's simple client and the raw HTTP/1.0 recipes always
+#: close), so reusing connections is a tuning, not the recipe.
+AS_WRITTEN_KEEPALIVE_REASON = (
+    "as-written recipes open a new connection per request (requests.get, grequests and aiohttp.request make "
+    "a session per call; Agent's default pool is not persistent): keep-alive is a tuning"
+)
+
 
 @dataclass(frozen=True)
 class ClientConfig:
@@ -58,6 +67,8 @@ class ClientConfig:
             raise ValueError(f"method must be GET or POST, got {self.method!r}")
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
+        if self.as_written and self.policy != "close":
+            raise ValueError(AS_WRITTEN_KEEPALIVE_REASON)
 
     @property
     def as_written(self) -> bool:

@@ -46,7 +46,6 @@ from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, read
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
-from strategies import AS_WRITTEN_KEEPALIVE_REASON
 from strategies.base import ClientConfig, Outcome
 
 # readBody warns on every call that the response's transport (a TransportProxyProducer) has no
@@ -81,8 +80,6 @@ def _stop_reactor(thread: threading.Thread) -> None:
 
 class TwistedFetcher:
     def __init__(self, config: ClientConfig):
-        if config.as_written and config.policy != "close":
-            raise ValueError(AS_WRITTEN_KEEPALIVE_REASON)
         self._config = config
         _ensure_reactor_running()
         self._pool, self._agent = blockingCallFromThread(reactor, self._open_agent)

@@ -52,6 +52,16 @@ def test_executor_in_flight_and_latency(profile: str, peak: int, server_url: str
     assert result.latency_ms["max"] >= 0.9 * math.ceil(50 / peak) * delay_ms
 
 
+def test_a_starved_default_executor_times_out_in_its_queue(server_url: str) -> None:
+    # 20 requests of 300 ms handed at once to DEFAULT_EXECUTOR_THREADS threads with a 0.5 s timeout: the
+    # first wave is served, and whoever is still queued past 0.5 s fails unsent instead of waiting on.
+    workload = Workload(server_url, 20, 20, policy="close", delay_ms=300, timeout_s=0.5, profile="as-written")
+    result = _round("asyncio-executor", workload)
+    assert result.ok >= DEFAULT_EXECUTOR_THREADS and result.errors == 20 - result.ok > 0
+    assert set(result.error_kinds) == {"TimeoutError"}
+    assert "executor's queue, never sent" in result.error_samples[0]
+
+
 @pytest.mark.parametrize("profile", PROFILES)
 def test_grequests_in_flight_and_latency(profile: str, server_url: str) -> None:
     workload = Workload(server_url, 60, 20, policy="close", delay_ms=100, profile=profile)

@@ -40,6 +40,8 @@ def test_client_config_and_its_json_round_trip() -> None:
     config = Workload(BASE, 1, 5, policy="close", method="POST", timeout_s=2.0).client_config()
     assert config == ClientConfig(5, "close", 2.0, "POST", POST_BODY)
     assert config_from_dict(config_to_dict(config)) == config
+    written = Workload(BASE, 1, 5, policy="close", profile="as-written").client_config()
+    assert written.as_written and config_from_dict(config_to_dict(written)) == written
 
 
 def test_workload_json_round_trip() -> None:
@@ -48,7 +50,9 @@ def test_workload_json_round_trip() -> None:
 
 
 @pytest.mark.parametrize("bad", [{"concurrency": 0}, {"policy": "sometimes"}, {"method": "PUT"},
-                                 {"requests": -1}, {"timeout_s": 0}])
+                                 {"requests": -1}, {"timeout_s": 0}, {"profile": "optimised"},
+                                 # every as-written recipe opens a connection per request: no keep-alive
+                                 {"profile": "as-written", "policy": "keepalive"}])
 def test_bad_workloads_are_refused(bad: dict) -> None:
     with pytest.raises(ValueError):
         Workload(**{"base_url": BASE, "requests": 1, "concurrency": 1, **bad})

@@ -30,17 +30,17 @@ WORKLOAD_NAMES = ("latency", "claim", "throughput", "payload")
 
 #: 1 (no concurrency), 10 (the tutorials' scale), 100, 1000 (where models separate, near FD_SETSIZE).
 DEFAULT_CONCURRENCY = (1, 10, 100, 1000)
-#: Mann-Whitney with n = 5 rounds per side can reach p = 0.008 (n = 3 only 0.1, never significant at 0.05);
-#: 5 rounds is the smallest count where "significant at 0.05" is possible with margin, and it fits the budget.
+#: 5 rounds: with Welch's t on log req/s (``bench.verdict``) they resolve a 10 % gap at a 5 % round-to-round
+#: spread, and they fit the budget; --quick's 3 still resolve a 2x gap.
 DEFAULT_ROUNDS = 5
 #: One warm-up round: first-round effects (connection pools filling, lazy imports, caches) are real but
 #: belong to cold start, which is reported separately.
 DEFAULT_WARMUP = 1
 
-#: --quick: a two-minute look, too few rounds for significance (REPORT.md says so). C=10 and 100, where the
-#: models and the as-written caps separate (C=1 is every model waiting on one request: sequential shows it);
-#: the latency workload in both profiles (the claim) and throughput (the per-request cost). The claim and
-#: payload workloads cost a minute more; ``--workloads`` brings them back.
+#: --quick: a two-minute look; its 3 rounds resolve large gaps (a cap), not small ones. C=10 and 100, where
+#: the models and the as-written caps separate (C=1 is every model waiting on one request: sequential shows
+#: it); the latency workload in both profiles (the claim) and throughput (the per-request cost). The claim
+#: and payload workloads cost a minute more; ``--workloads`` brings them back.
 QUICK_CONCURRENCY = (10, 100)
 QUICK_WORKLOADS = ("latency", "throughput")
 QUICK_ROUNDS = 3

@@ -56,7 +56,7 @@ _OUTCOME_WORD = {"supported": "yes", "reversed": "REVERSED", "inconclusive": "n.
 
 
 def _step_text(step: verdict.Comparison) -> str:
-    return f"{step.a}/{step.b} {step.ratio:.2f}× p={step.p:.2g} {_OUTCOME_WORD[step.outcome]}"
+    return f"{step.a}/{step.b} {step.interval_text} p={step.p:.2g} {_OUTCOME_WORD[step.outcome]}"
 
 
 def _short(reading: tuple[str, ...]) -> str:
@@ -70,14 +70,11 @@ def method_paragraph(n: int) -> str:
             f"{' or '.join(verdict.MEANINGS['gevent'])}, asyncio as {' or '.join(verdict.MEANINGS['asyncio'])} "
             f"(all of them in the tutorial). Each reading is judged in both *profiles*: *as-written* (the "
             f"tutorials' recipes with the libraries' defaults) and *tuned* (every hidden cap set to C). "
-            f"**Method:** within each cell (workload, profile, connection policy, concurrency C) the "
-            f"strategies are ordered by median req/s over their rounds; each claimed step is tested with a "
-            f"two-sided Mann-Whitney U test on per-round req/s at alpha = {verdict.ALPHA}, and a difference "
-            f"counts only if the medians are also at least {verdict.MIN_EFFECT:.0%} apart. In *measured "
+            f"**Rule:** {verdict.RULE} Within each cell (workload, profile, connection policy, concurrency C) "
+            f"the strategies are ordered by median req/s ({n} rounds each, at the fewest). In *measured "
             f"order*, `>` means a difference that counts and `~` means none. A claimed step is *yes* (claimed "
             f"direction, and it counts), *REVERSED* (the other way, and it counts), *< "
-            f"{verdict.MIN_EFFECT:.0%}* (significant but negligible) or *n.s.* (not significant). With {n} "
-            f"rounds per strategy the smallest attainable p is {verdict.min_attainable_p(n, n):.3g}. A member "
+            f"{verdict.MIN_EFFECT:.0%}* (significant but negligible) or *n.s.* (not significant). A member "
             f"that could not run in a cell is left out and the rest of the chain is judged (partial). *Why* a "
             f"step went the way it did is read off the slower row's measured fields: its peak in flight at "
             f"the server below C (*a cap*), its CPU busy ≥ {verdict.CPU_BOUND:.0%} of the round with more CPU "
@@ -87,7 +84,7 @@ def method_paragraph(n: int) -> str:
 def verdict_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
     n = _rounds_in(run)
     lines = ["## The claim's verdict", "", method_paragraph(n), "",
-             "**Summary.** " + verdict.summary_paragraph(verdicts, n), "",
+             "**Summary.** " + verdict.summary_paragraph(verdicts), "",
              "### Every reading in every profile", "",
              ("Cells in which each reading holds, is contradicted or is not shown (all workloads, policies "
               "and levels of that profile)."), ""]
@@ -150,6 +147,9 @@ def why_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> lis
         lines += [(f"**Tuned** (every cap set to C), {_cell_text(rows_of[tuned_key])}: measured order "
                    f"**{tuned.order_text}** ({_member_facts(rows_of[tuned_key])})."), ""]
     profiles = [p for p in ("as-written", "tuned") if any(v.profile == p for v in judged)]
+    lifted = _caps_lifted(rows_of, key[2], key[3])
+    if lifted:
+        lines += [lifted, ""]
     holding = []
     for reading in verdict.READINGS:
         counts = []
@@ -164,6 +164,25 @@ def why_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> lis
     return lines + [""]
 
 
+def _caps_lifted(rows_of: dict[tuple[str, str, str, int], list[dict[str, Any]]], policy: str,
+                 concurrency: int) -> str | None:
+    """For every member capped as written (peak in flight below C), the same latency cell tuned."""
+    written = {r["strategy"]: r for r in rows_of.get(("latency", "as-written", policy, concurrency), [])}
+    tuned = {r["strategy"]: r for r in rows_of.get(("latency", "tuned", policy, concurrency), [])}
+    parts = []
+    for name, row in written.items():
+        s, t = row.get("summary"), (tuned.get(name) or {}).get("summary")
+        if not s or not t or s["peak_in_flight_max"] is None or s["peak_in_flight_max"] >= concurrency:
+            continue
+        a, b = s["req_per_s"]["median"], t["req_per_s"]["median"]
+        parts.append(f"{name} {_fmt(a)} → {_fmt(b)} req/s ({b / a:.1f}×; peak in flight "
+                     f"{s['peak_in_flight_max']} → {t['peak_in_flight_max']})")
+    if not parts:
+        return None
+    return (f"**Caps lifted** (latency workload, {policy}, C={concurrency}, as written → tuned): "
+            + "; ".join(parts) + ".")
+
+
 def cell_tables(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
     """Per workload, one line per cell: the measured order of every member and each reading's verdict."""
     lines: list[str] = []
@@ -172,7 +191,7 @@ def cell_tables(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> lis
         by_cell.setdefault(v.key, []).append(v)
     rows_of = verdict.cells(run)
     header = ["profile", "policy", "C", "measured order", *(_short(r) for r in verdict.READINGS),
-              "claimed steps (ratio of medians)", "flagged rows"]
+              "claimed steps (ratio [95 % CI], Holm-adjusted p)", "flagged rows"]
     for workload in dict.fromkeys(key[0] for key in by_cell):
         rows = []
         for key, group in by_cell.items():

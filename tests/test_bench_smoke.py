@@ -1,7 +1,7 @@
 """A smoke run of the sweep (bench/test_sweep.py) at tiny size: a broken sweep cannot land.
 
-Runs pytest in a subprocess exactly as CI would: every strategy, every workload and policy, C in {1, 5},
-20 requests, ``--benchmark-disable`` (one round per cell), results into a temporary directory.
+Runs pytest in a subprocess exactly as CI would: every strategy, every workload, profile and policy, C in
+{1, 5}, 20 requests, ``--benchmark-disable`` (one round per case), results into a temporary directory.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ def test_quick_sweep_writes_results(tmp_path: Path) -> None:
     results = tmp_path / "results"
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/test_sweep.py", "--quick", "--requests=20", "--concurrency=1,5",
-         "--benchmark-disable", f"--results-dir={results}", "-p", "no:cacheprovider", "-q"],
+         "--workloads=latency,claim,throughput,payload", "--benchmark-disable", f"--results-dir={results}",
+         "-p", "no:cacheprovider", "-q"],
         cwd=ROOT, capture_output=True, text=True, timeout=240, check=False,
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
@@ -33,6 +34,9 @@ def test_quick_sweep_writes_results(tmp_path: Path) -> None:
         assert row["status"] in ("ok", "flagged") and not codes & {"errors", "below_concurrency"}, row["id"]
     skipped = [row for row in latest["rows"] if row["status"] == "skipped"]
     assert all(row["reason"] for row in skipped)
-    for name in ("REPORT.md", "throughput.png", "cpu_per_request.png", "peak_rss.png", "p99_latency.png"):
+    assert {row["profile"] for row in measured} == {"tuned", "as-written"}
+    assert {row["workload"] for row in measured} == {"latency", "claim", "throughput", "payload"}
+    for name in ("REPORT.md", "throughput.png", "cpu_per_request.png", "peak_rss.png", "p99_latency.png",
+                 "claim.png"):
         assert (results / name).stat().st_size > 0
     assert "concbench results" in done.stdout

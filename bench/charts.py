@@ -3,8 +3,8 @@
 Rules this module keeps:
 - one PNG per metric, a grid of panels: one row per workload, one column per connection policy, x = the
   concurrency C on a log axis, one line per strategy;
-- a strategy has the same colour and marker in every chart and run (``COLOURS``: a family shares a hue,
-  e.g. gevent and grequests greens, the asyncio readings reds), whatever is added to the registry;
+- a strategy has the same colour and marker in every chart and run, whatever is added to the registry: the
+  colour is its registry entry's (a family shares a hue), the marker a function of its name;
 - the metric charts draw the ``tuned`` profile (one line per strategy); ``claim.png`` sets the profiles side
   by side for the claim's members, and marks each point where the server saw fewer than C in flight;
 - a flagged row is never drawn as a clean number: its marker is hollow, and the legend says so;
@@ -34,13 +34,6 @@ from strategies import REGISTRY
 
 _MARKERS = "osD^vP*Xhp<>"
 
-#: One colour per strategy, fixed by name (tab20 pairs: a family's members share a hue, dark and light).
-COLOURS = {
-    "sequential": "#7f7f7f", "threads": "#1f77b4", "processes": "#aec7e8", "select": "#8c564b",
-    "gevent": "#2ca02c", "grequests": "#98df8a", "asyncio": "#d62728", "aiohttp": "#e377c2",
-    "asyncio-executor": "#ff9896", "twisted": "#9467bd", "tornado": "#ff7f0e",
-}
-
 
 def _plain_number(y: float, _pos: int | None = None) -> str:
     """200 or 20,000, not 2×10²: readers compare numbers, not exponents."""
@@ -62,7 +55,8 @@ _PALETTE = [f"C{i}" for i in range(10)]  # the tab10 cycle: distinct, colour-bli
 def style(strategy: str) -> dict[str, Any]:
     """Colour and marker of a strategy, stable across charts and runs."""
     index = sum(map(ord, strategy))  # a name's own number: adding a strategy moves no other's marker
-    colour = COLOURS.get(strategy, _PALETTE[index % len(_PALETTE)])
+    spec = REGISTRY.get(strategy)
+    colour = spec.colour if spec is not None else _PALETTE[index % len(_PALETTE)]
     return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)]}
 
 

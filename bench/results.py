@@ -56,6 +56,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from strategies import REGISTRY
+
 SCHEMA_VERSION = 2
 #: Older versions this code still reads, and how each is brought up to date (``_upgrade``).
 READABLE_VERSIONS = (1, 2)
@@ -68,11 +70,12 @@ SATURATION_RATIO = 0.9
 #: otherwise the figure measures the harness (pipes, JSON, /stats calls) as much as the strategy.
 OVERHEAD_LIMIT_PCT = 1.0
 
-#: The libraries whose versions decide the result; recorded in every run.
-LIBRARIES = (
-    "requests", "urllib3", "gevent", "greenlet", "grequests", "Twisted", "tornado", "aiohttp", "httptools",
-    "pytest", "pytest-benchmark", "matplotlib", "scipy", "numpy", "psutil",
-)
+#: The harness's own libraries: they measure (psutil), time (pytest-benchmark) and judge (scipy).
+HARNESS_LIBRARIES = ("httptools", "psutil", "pytest", "pytest-benchmark", "matplotlib", "scipy", "numpy")
+#: The libraries whose versions decide the result, recorded in every run: each strategy's (its registry
+#: entry names them) and the harness's.
+LIBRARIES = tuple(dict.fromkeys(
+    [lib for spec in REGISTRY.values() for lib in spec.libraries] + list(HARNESS_LIBRARIES)))
 
 FLAG_TEXT = {
     "errors": "some requests failed or returned a wrong body",

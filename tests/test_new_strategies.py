@@ -14,12 +14,10 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Iterator
 
 import pytest
 import requests
 
-from local_server.api import running_server
 from strategies.base import PROFILES, ClientConfig
 from strategies.runner import RoundResult, WorkerProcess
 from strategies.workload import Workload
@@ -27,12 +25,6 @@ from tests.test_strategies import FAULT_PATHS, FAULT_TIMEOUT_S
 
 #: ``ThreadPoolExecutor()``'s size on Python 3.8 to 3.12: the loop's default executor, the as-written cap.
 DEFAULT_EXECUTOR_THREADS = min(32, (os.cpu_count() or 1) + 4)
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with running_server() as url:
-        yield url
 
 
 def _round(name: str, workload: Workload) -> RoundResult:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
-from local_server.api import running_server
 from strategies.base import ClientConfig
 from strategies.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload
@@ -18,12 +16,6 @@ pytestmark = pytest.mark.timeout(120)
 ROUND_KEYS = {"strategy", "requests", "concurrency", "policy", "delay_ms", "size", "ok", "errors",
               "error_kinds", "error_samples", "wall_s", "cpu_s", "peak_rss_kb", "latency_ms", "cold_start_s",
               "import_s", "peak_in_flight", "server_cpu_s", "req_per_s", "cpu_us_per_req"}
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with running_server() as url:
-        yield url
 
 
 def test_one_worker_runs_many_configurations(server_url: str) -> None:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import os
 import resource
 import socket
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
 
-from local_server.api import fetch_stats, reset_stats, running_server
+from local_server.api import fetch_stats, reset_stats
 from local_server.payload import work_body
 from strategies.select_client import FD_SETSIZE, RequestError, Response, SelectClient
 from tests.stdlib_server import stdlib_server
@@ -19,10 +18,9 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, str, int]]:
-    with running_server() as url:
-        parts = urlsplit(url)
-        yield url, parts.hostname or "127.0.0.1", parts.port or 80
+def server(server_url: str) -> tuple[str, str, int]:
+    parts = urlsplit(server_url)
+    return server_url, parts.hostname or "127.0.0.1", parts.port or 80
 
 
 def test_every_callback_gets_the_parsed_response(server: tuple[str, str, int]) -> None:

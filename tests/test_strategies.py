@@ -16,7 +16,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from local_server.api import running_server
 from strategies import REGISTRY, StrategySpec
 from strategies.base import POLICIES, PROFILES
 from strategies.runner import WorkerError, WorkerProcess
@@ -42,12 +41,6 @@ AS_WRITTEN_CAPS = {
     # loop.run_in_executor(None, ...): the loop's default ThreadPoolExecutor() has this many workers.
     "asyncio-executor": min(32, (os.cpu_count() or 1) + 4),
 }
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with running_server() as url:
-        yield url
 
 
 class _Workers:

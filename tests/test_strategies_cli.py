@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
-from local_server.api import running_server
 from strategies import REGISTRY
 
 pytestmark = pytest.mark.timeout(120)
@@ -18,12 +16,6 @@ pytestmark = pytest.mark.timeout(120)
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "strategies", *args], capture_output=True, text=True, check=False,
                           timeout=100)
-
-
-@pytest.fixture(scope="module")
-def server_url() -> Iterator[str]:
-    with running_server() as url:
-        yield url
 
 
 def test_list_names_every_strategy_and_its_availability() -> None:

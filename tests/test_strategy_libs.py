@@ -26,7 +26,6 @@ from typing import Any
 
 import pytest
 
-from local_server.api import running_server
 from strategies import REGISTRY
 from strategies.base import POLICIES, PROFILES
 
@@ -102,20 +101,14 @@ def available(names: tuple[str, ...]) -> list[str]:
     return [name for name in names if REGISTRY[name].unavailable_reason() is None]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with running_server() as url:
-        yield url
-
-
 @pytest.mark.parametrize("name, policy, profile", [
     (name, policy, profile) for name in available(LIBS) for profile in PROFILES for policy in POLICIES
     if REGISTRY[name].skip_reason(8, policy, profile) is None])
-def test_connections_follow_the_policy(server: str, name: str, policy: str, profile: str) -> None:
+def test_connections_follow_the_policy(server_url: str, name: str, policy: str, profile: str) -> None:
     # C=8: below every as-written default cap (tornado's 10), so as-written too must hold exactly C.
     c, n = 8, 32
     steps = [{"concurrency": c, "policy": policy, "profile": profile, "rounds": 2, "paths": work_paths(n)}]
-    (step,) = run_probe(name, server, steps)
+    (step,) = run_probe(name, server_url, steps)
     first, second = step["rounds"]
     for round_ in step["rounds"]:
         assert round_["slots"] == n and round_["bad"] == [] and round_["peak"] == c
@@ -129,12 +122,12 @@ def test_connections_follow_the_policy(server: str, name: str, policy: str, prof
 
 
 @pytest.mark.parametrize("name", available(LIBS))
-def test_setup_close_cycles_in_one_process(server: str, name: str) -> None:
+def test_setup_close_cycles_in_one_process(server_url: str, name: str) -> None:
     # keep-alive where the library has it, so close() must really close the pooled connections.
     policy = "close" if "keepalive" in REGISTRY[name].unsupported_policies else "keepalive"
     levels = (3, 11, 6)
     steps = [{"concurrency": c, "policy": policy, "rounds": 1, "paths": work_paths(2 * c)} for c in levels]
-    report = run_probe(name, server, steps)
+    report = run_probe(name, server_url, steps)
     for c, step in zip(levels, report):
         (round_,) = step["rounds"]
         assert round_["bad"] == [] and round_["peak"] == c
@@ -143,14 +136,14 @@ def test_setup_close_cycles_in_one_process(server: str, name: str) -> None:
             assert step["max_clients"] == c  # not the default 10, nor the previous cycle's C
 
 
-def test_tornado_as_written_keeps_max_clients_10(server: str) -> None:
+def test_tornado_as_written_keeps_max_clients_10(server_url: str) -> None:
     """The tuned setup sizes its client to C; the as-written one after it, in the same process, gets 10."""
     if "tornado" not in available(LIBS):
         pytest.skip(REGISTRY["tornado"].unavailable_reason() or "")
     c = 20
     steps = [{"concurrency": c, "policy": "close", "profile": profile, "rounds": 1, "paths": work_paths(2 * c)}
              for profile in ("tuned", "as-written", "tuned")]
-    report = run_probe("tornado", server, steps)
+    report = run_probe("tornado", server_url, steps)
     assert [step["max_clients"] for step in report] == [c, 10, c]
     assert [step["rounds"][0]["peak"] for step in report] == [c, 10, c]
     for step in report:

@@ -1,0 +1,16 @@
+"""Fixtures shared by the test modules."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from local_server.api import running_server
+
+
+@pytest.fixture(scope="module")
+def server_url() -> Iterator[str]:
+    """The bundled server (epoll) on a free loopback port, one per test module; always stopped after."""
+    with running_server() as url:
+        yield url

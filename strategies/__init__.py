@@ -85,7 +85,7 @@ REGISTRY: dict[str, StrategySpec] = {
             libraries=("requests", "urllib3"), colour="#aec7e8",
         ),
         StrategySpec(
-            "select", "strategies.select_client", "our callback-style client on select.select",
+            "select", "strategies.select_strategy", "our callback-style client on select.select",
             max_concurrency=SELECT_MAX,
             max_concurrency_reason=f"select.select cannot watch descriptors >= FD_SETSIZE (1024); "
             f"the select client is limited to {SELECT_MAX} sockets",

@@ -2,16 +2,20 @@
 
 Usage::
 
-    client = SelectClient(max_connections=10, timeout_s=5.0)
-    client.add_request("127.0.0.1", 8080, "/work?id=1", callbacks=[print])
-    client.run()          # returns when every request has called its callbacks
-    client.close()        # closes the idle keep-alive connections
+    with SelectClient(max_connections=10, timeout_s=5.0) as client:
+        client.add_request("127.0.0.1", 8080, "/work?id=1", callbacks=[print])
+        client.run()      # returns when every request has called its callbacks
+    # leaving the block closes it: idle keep-alive connections closed, unfinished requests called back
 
 Each callback receives a ``Response`` (status, headers, body) or a ``RequestError`` (message); every
-request gets exactly one of them, exactly once. The object returned by ``add_request`` also holds the
+request gets exactly one of them, exactly once, also when the client is closed before it ran or finished.
+A ``RequestError``'s message starts with the name of the error, e.g. ``ConnectionRefusedError: ...``, taken
+from the socket's own error code. The object returned by ``add_request`` also holds the
 result and its timing, for callers that prefer to read results after ``run()``.
 
 Rules this module keeps:
+- a library, not a benchmark adapter: it knows nothing of the suite's workloads (the ``select`` strategy,
+  ``strategies.select_strategy``, adapts it);
 - non-blocking sockets, one ``select.select`` per loop turn, no threads; HTTP bytes come from and go to the
   sans-IO ``strategies.http1``;
 - at most ``max_connections`` sockets are open at any time, idle keep-alive ones included, so the
@@ -34,12 +38,11 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Self
 
-from strategies.base import ClientConfig, Outcome
 from strategies.http1 import ProtocolError, Response, ResponseParser, build_request
 
-__all__ = ["FD_SETSIZE", "Request", "RequestError", "Response", "SelectClient", "start"]
+__all__ = ["FD_SETSIZE", "Request", "RequestError", "Response", "SelectClient"]
 
 #: The fixed size of ``select``'s descriptor bitmap on Linux (glibc); CPython raises ValueError above it.
 FD_SETSIZE = 1024
@@ -112,7 +115,8 @@ class SelectClient:
         keepalive: bool | None = None,
     ) -> Request:
         keepalive = self.keepalive if keepalive is None else keepalive
-        host_header = host if port == 80 else f"{host}:{port}"
+        name = f"[{host}]" if ":" in host else host  # an IPv6 literal is bracketed in Host (RFC 9110 7.2)
+        host_header = name if port == 80 else f"{name}:{port}"
         data = build_request(method, host_header, path, keepalive=keepalive, body=body, headers=headers)
         request = Request((host, port), data, callbacks, keepalive)
         self._pending.append(request)
@@ -128,11 +132,22 @@ class SelectClient:
             self._poll()
 
     def close(self) -> None:
-        """Close idle keep-alive connections (an unfinished ``run`` is not resumable after this)."""
-        for conn in list(self._idle.values()) + list(self._active.values()):
-            conn.sock.close()
-        self._idle.clear()
-        self._active.clear()
+        """Close every connection; a request not finished yet (queued, or cut off by an exception out of
+        ``run``) gets a ``RequestError`` through its callbacks, so none is left without a result."""
+        for conn in list(self._active.values()):
+            self._fail(conn, "ConnectionAbortedError: the client was closed before the response")
+        while self._pending:
+            request = self._pending.popleft()
+            request.started = time.perf_counter()
+            self._deliver(request, RequestError("ConnectionAbortedError: the client was closed before it ran"))
+        for conn in list(self._idle.values()):
+            self._drop_idle(conn)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     # -- the loop ------------------------------------------------------------------------------------
 
@@ -212,7 +227,9 @@ class SelectClient:
         if conn.connecting:
             err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if err:
-                self._fail(conn, f"ConnectionRefusedError: connect failed: {errno.errorcode.get(err, err)}")
+                # OSError(errno, ...) is the errno's own subclass: ConnectionRefusedError, TimeoutError, ...
+                error = OSError(err, f"connect failed: {errno.errorcode.get(err, err)}")
+                self._fail(conn, f"{type(error).__name__}: {error.strerror}")
                 return
             conn.connecting = False
         try:
@@ -273,41 +290,3 @@ class SelectClient:
         request.result = result
         for callback in request.callbacks:
             callback(result)
-
-
-class SelectFetcher:
-    """The benchmark's adapter: one ``SelectClient`` with ``max_connections=C``.
-
-    as-written is the same: the client is ours, so there is no library default to keep; its one cap,
-    ``max_connections``, is the C the recipe writes itself.
-    """
-
-    def __init__(self, config: ClientConfig):
-        self._config = config
-        self._client = SelectClient(config.concurrency, config.timeout_s, keepalive=config.policy == "keepalive")
-
-    def fetch(self, urls: Sequence[str]) -> list[Outcome]:
-        requests = []
-        for url in urls:
-            parts = urlsplit(url)
-            target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-            requests.append(self._client.add_request(
-                parts.hostname or "127.0.0.1", parts.port or 80, target,
-                method=self._config.method, body=self._config.body))
-        self._client.run()
-        return [_outcome(request) for request in requests]
-
-    def close(self) -> None:
-        self._client.close()
-
-
-def _outcome(request: Request) -> Outcome:
-    result = request.result
-    if isinstance(result, Response):
-        return Outcome(result.status, result.body, None, request.elapsed_s)
-    message = result.message if result is not None else "RuntimeError: request never ran"
-    return Outcome(None, None, message, request.elapsed_s)
-
-
-def start(config: ClientConfig) -> SelectFetcher:
-    return SelectFetcher(config)

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from local_server.api import fetch_stats, reset_stats
+from local_server.api import fetch_stats, reset_stats, running_server
 from local_server.payload import work_body
 from strategies.select_client import FD_SETSIZE, RequestError, Response, SelectClient
 from tests.stdlib_server import stdlib_server
@@ -73,6 +73,41 @@ def test_connection_refused_is_an_error() -> None:
     request = client.add_request("127.0.0.1", port, "/")
     client.run()
     assert isinstance(request.result, RequestError)
+    # The kind is the socket's own error (ECONNREFUSED), whichever path reported it.
+    assert request.result.message.startswith("ConnectionRefusedError: "), request.result.message
+
+
+def test_close_calls_back_every_unfinished_request(server: tuple[str, str, int]) -> None:
+    _, host, port = server
+    results: list[Response | RequestError] = []
+
+    def stop_at_first(result: Response | RequestError) -> None:
+        results.append(result)
+        if len(results) == 1:
+            raise RuntimeError("a callback that raises ends run() early")
+
+    with pytest.raises(RuntimeError), SelectClient(max_connections=2) as client:
+        for k in range(5):  # 2 in flight when the first answer arrives, 3 queued
+            client.add_request(host, port, f"/work?delay_ms=50&size=8&id={k}", callbacks=[stop_at_first])
+        client.run()
+    assert len(results) == 5  # leaving the block closed the client: every request got exactly one result
+    assert isinstance(results[0], Response)
+    assert all(isinstance(r, RequestError) and r.message.startswith("ConnectionAbortedError: ")
+               for r in results[1:])
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
+def test_ipv6_host_is_bracketed_and_fetched() -> None:
+    try:
+        with running_server(host="::1") as url:
+            port = urlsplit(url).port or 80
+            with SelectClient() as client:
+                request = client.add_request("::1", port, "/work?size=16&id=3")
+                client.run()
+    except Exception as exc:  # noqa: BLE001 - a machine without ::1 on loopback: say so, do not fail
+        pytest.skip(f"the server cannot listen on ::1 here: {exc}")
+    assert f"Host: [::1]:{port}\r\n".encode() in request.data
+    assert isinstance(request.result, Response) and request.result.body == work_body(3, 16)
 
 
 def test_at_most_max_connections_in_flight(server: tuple[str, str, int]) -> None:

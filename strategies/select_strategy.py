@@ -1,0 +1,48 @@
+"""select: the ``SelectClient`` library (``strategies.select_client``) as a benchmark strategy.
+
+One ``SelectClient`` with ``max_connections=C``: its one cap is the C the harness asks for; keep-alive as
+the policy says; the workload's timeout as its per-request deadline. Outcomes come from each request's
+``result`` and ``elapsed_s`` after ``run()``.
+
+as-written is the same: the client is ours, so there is no library default to keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from strategies.base import ClientConfig, Outcome
+from strategies.select_client import Request, Response, SelectClient
+
+
+class SelectFetcher:
+    def __init__(self, config: ClientConfig):
+        self._config = config
+        self._client = SelectClient(config.concurrency, config.timeout_s, keepalive=config.policy == "keepalive")
+
+    def fetch(self, urls: Sequence[str]) -> list[Outcome]:
+        requests = []
+        for url in urls:
+            parts = urlsplit(url)
+            target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+            requests.append(self._client.add_request(
+                parts.hostname or "127.0.0.1", parts.port or 80, target,
+                method=self._config.method, body=self._config.body))
+        self._client.run()
+        return [_outcome(request) for request in requests]
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _outcome(request: Request) -> Outcome:
+    result = request.result
+    if isinstance(result, Response):
+        return Outcome(result.status, result.body, None, request.elapsed_s)
+    message = result.message if result is not None else "RuntimeError: request never ran"
+    return Outcome(None, None, message, request.elapsed_s)
+
+
+def start(config: ClientConfig) -> SelectFetcher:
+    return SelectFetcher(config)

@@ -118,9 +118,10 @@ def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
         session_sweep.close()
 
 
-def pytest_sessionfinish(session: pytest.Session) -> None:
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session_sweep = session.config.stash.get(SWEEP_KEY, None)
     if session_sweep is not None and session_sweep.run["rows"]:
+        session_sweep.run["options"]["interrupted"] = exitstatus == pytest.ExitCode.INTERRUPTED
         session.config.stash[OUTPUT_KEY] = session_sweep.finish()
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts, verdict
-from bench.results import FLAG_TEXT, NOTE_TEXT, OVERHEAD_LIMIT_PCT, SATURATION_RATIO, load_run
+from bench.results import FLAG_TEXT, NOTE_TEXT, OVERHEAD_LIMIT_PCT, SATURATION_RATIO, UNFINISHED, load_run
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
@@ -157,6 +157,10 @@ def why_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> lis
             mine = [v for v in judged if v.profile == profile and v.reading == reading]
             counts.append(f"{sum(v.verdict == 'holds' for v in mine)} of {len(mine)}")
         holding.append([verdict.reading_name(reading), *counts])
+    short = [text for record in verdict.step_records(verdicts, "as-written")
+             if (text := verdict.step_in_short(record))]
+    if short:
+        lines += ["**In short, as written:** " + "; ".join(short) + ".", ""]
     lines += ["Cells in which the whole chain holds, per reading:", ""]
     lines += _table(["reading", *profiles], holding)
     lines += ["", "Step by step, as written:", ""]
@@ -336,7 +340,11 @@ def how_to_read() -> list[str]:
 
 def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
     images = [f"![{p.stem}]({p.name})" for p in chart_files]
+    partial = [r for r in run["rows"] if r["reason"] == UNFINISHED]
     head = [f"# concbench results — {run.get('created') or 'unfinished run'}", "",
+            *([(f"**Partial run:** the sweep stopped before it finished ({len(partial)} row(s) unfinished, "
+                f"{len(run['rows'])} rows recorded); rows it never reached are not listed."), ""]
+              if run.get("partial") else []),
             (f"Made by `python -m bench.report {source}` from that file alone; nothing below is hand-written "
             f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), ""]
     if images:

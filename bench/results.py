@@ -21,7 +21,8 @@ null (the per-profile defaults applied); version 1 files are read as all-``tuned
       "options": {"concurrency": [...] | null, "strategies": [...] | null, "workloads": [...],
                   "policies": [...], "profiles": [...],
                   "rounds": R, "warmup_rounds": W, "requests": N | null, "quick": bool,
-                  "benchmark_disabled": bool, "server_backend": "epoll", "wall_s": sweep duration},
+                  "benchmark_disabled": bool, "server_backend": "epoll", "wall_s": sweep duration,
+                  "interrupted": bool (Ctrl-C or a kill stopped the sweep: rows it never reached are absent)},
       "server": {"backend": "epoll", "pid": 1234, "url": "http://127.0.0.1:40123/"},
       "rows": [
         {"id": "latency-gevent-tuned-keepalive-c10",
@@ -267,8 +268,17 @@ def load_run(path: Path) -> dict[str, Any]:
     return _upgrade(dict(run))
 
 
+#: The reason an unfinished row is given when a run is read: the sweep stopped (Ctrl-C, a kill) mid-row.
+UNFINISHED = "interrupted: the sweep stopped before this row finished"
+
+
 def _upgrade(run: dict[str, Any]) -> dict[str, Any]:
-    """A run of an older schema in today's shape: version 1 knew only the tuned profile."""
+    """A run in today's shape: a row the sweep never finished is failed (its rounds kept, none invented),
+    and the run is marked ``partial``; version 1 knew only the tuned profile."""
+    unfinished = [row for row in run["rows"] if row.get("status") is None]
+    for row in unfinished:
+        row.update(status="failed", reason=UNFINISHED, summary=summarise(row) if row["rounds"] else None)
+    run["partial"] = bool(unfinished) or bool(run["options"].get("interrupted"))
     if run["schema_version"] == 1:
         run["options"].setdefault("profiles", ["tuned"])
         for row in run["rows"]:

@@ -340,6 +340,25 @@ def explain_step(record: StepRecord, outcome: str) -> str | None:
     return f"{found.text} ({v.workload}, {v.policy}, C={v.concurrency})"
 
 
+#: How a mechanism's kind reads in a sentence.
+KIND_WORDS = {"cap": "a cap on requests in flight", "cpu": "CPU per request",
+              "near-ideal": "both near the ideal", "unexplained": "not explained"}
+
+
+def step_in_short(record: StepRecord) -> str | None:
+    """The step's decisive outcome in the most cells, and what explains it there, e.g. "tornado >
+    asyncio-executor holds in 4 of 5 cells (a cap on requests in flight)"; None when no cell decided it."""
+    counts = {outcome: record.count(outcome) for outcome in ("supported", "reversed")}
+    outcome = max(counts, key=lambda o: counts[o])
+    if not counts[outcome]:
+        return None
+    v = max(record.outcomes[outcome], key=lambda c: (c.concurrency, c.workload == "claim"))
+    found = v.mechanisms.get((record.a, record.b))
+    why = f" ({KIND_WORDS[found.kind]})" if found else ""
+    word = "holds" if outcome == "supported" else "is reversed"
+    return f"{record.a} > {record.b} {word} in {counts[outcome]} of {record.judged} cells{why}"
+
+
 def _levels(cells_: list[CellVerdict]) -> str:
     levels = sorted({v.concurrency for v in cells_})
     return ", ".join(map(str, levels))

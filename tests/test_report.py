@@ -301,3 +301,18 @@ def test_readme_rewrite_keeps_the_rest(tmp_path: Path) -> None:
     readme.write_text("# no markers\n")
     with pytest.raises(ValueError, match="no generated section"):
         report.update_readme(readme, load_run(FIXTURE), "results/claim.png")
+
+
+def test_a_partial_run_is_reported_as_partial(tmp_path: Path) -> None:
+    """A sweep stopped mid-row (Ctrl-C) leaves a row without a status: the report says so, never crashes."""
+    run = json.loads(FIXTURE.read_text())
+    run["rows"][-1].update(status=None, summary=None, flags=[], reason="")
+    run["options"]["interrupted"] = True
+    path = tmp_path / "latest.json"
+    path.write_text(json.dumps(run))
+    done = subprocess.run([sys.executable, "-m", "bench.report", str(path)], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "REPORT.md").read_text()
+    assert "**Partial run:**" in text and "1 row(s) unfinished" in text
+    assert "interrupted: the sweep stopped before this row finished" in text

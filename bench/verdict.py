@@ -328,15 +328,23 @@ def step_records(verdicts: list[CellVerdict], profile: str) -> list[StepRecord]:
     return sorted(records.values(), key=lambda r: (order.get(r.a, 99), order.get(r.b, 99)))
 
 
-def explain_step(record: StepRecord, outcome: str) -> str | None:
-    """The mechanism of the step's ``outcome`` in its most telling cell: the highest C, then longest delay."""
+def _telling(record: StepRecord, outcome: str) -> tuple[CellVerdict, Mechanism] | None:
+    """The step's ``outcome`` in its most telling cell (the highest C, then the claim's longer delay), and
+    the mechanism measured there; None when no cell had that outcome decisively."""
     cells_ = record.outcomes.get(outcome, [])
     if not cells_:
         return None
     v = max(cells_, key=lambda c: (c.concurrency, c.workload == "claim"))
     found = v.mechanisms.get((record.a, record.b))
-    if found is None:
+    return (v, found) if found is not None else None
+
+
+def explain_step(record: StepRecord, outcome: str) -> str | None:
+    """The mechanism of the step's ``outcome``, in words, with the cell it was measured in."""
+    telling = _telling(record, outcome)
+    if telling is None:
         return None
+    v, found = telling
     return f"{found.text} ({v.workload}, {v.policy}, C={v.concurrency})"
 
 
@@ -352,9 +360,8 @@ def step_in_short(record: StepRecord) -> str | None:
     outcome = max(counts, key=lambda o: counts[o])
     if not counts[outcome]:
         return None
-    v = max(record.outcomes[outcome], key=lambda c: (c.concurrency, c.workload == "claim"))
-    found = v.mechanisms.get((record.a, record.b))
-    why = f" ({KIND_WORDS[found.kind]})" if found else ""
+    telling = _telling(record, outcome)
+    why = f" ({KIND_WORDS[telling[1].kind]})" if telling else ""
     word = "holds" if outcome == "supported" else "is reversed"
     return f"{record.a} > {record.b} {word} in {counts[outcome]} of {record.judged} cells{why}"
 

@@ -29,7 +29,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 
-from bench.results import ideal_seconds
+from bench.results import ideal_seconds, peak_below_c
 from strategies import REGISTRY
 
 _MARKERS = "osD^vP*Xhp<>"
@@ -226,11 +226,11 @@ def draw_claim(run: dict[str, Any], path: Path) -> Path | None:
 def _mark_caps(ax: Axes, rows: list[dict[str, Any]]) -> None:
     """Label each point whose server-side peak in flight stayed below C: the cap, as measured."""
     for row in rows:
-        s = row["summary"]
-        peak, wanted = s.get("peak_in_flight_max"), min(row["concurrency"], row["requests"])
-        if row.get("delay_ms") and peak is not None and peak < wanted:
-            ax.annotate(f"≤{peak}", (row["concurrency"], s["req_per_s"]["median"]), textcoords="offset points",
-                        xytext=(6, -4), fontsize=8, color=style(row["strategy"])["color"])
+        peak = peak_below_c(row)
+        if peak is not None:
+            ax.annotate(f"≤{peak}", (row["concurrency"], row["summary"]["req_per_s"]["median"]),
+                        textcoords="offset points", xytext=(6, -4), fontsize=8,
+                        color=style(row["strategy"])["color"])
 
 
 def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:

@@ -21,7 +21,15 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts, verdict
-from bench.results import FLAG_TEXT, NOTE_TEXT, OVERHEAD_LIMIT_PCT, SATURATION_RATIO, UNFINISHED, load_run
+from bench.results import (
+    FLAG_TEXT,
+    NOTE_TEXT,
+    OVERHEAD_LIMIT_PCT,
+    SATURATION_RATIO,
+    UNFINISHED,
+    load_run,
+    peak_below_c,
+)
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
@@ -75,10 +83,8 @@ def method_paragraph(n: int) -> str:
             f"order*, `>` means a difference that counts and `~` means none. A claimed step is *yes* (claimed "
             f"direction, and it counts), *REVERSED* (the other way, and it counts), *< "
             f"{verdict.MIN_EFFECT:.0%}* (significant but negligible) or *n.s.* (not significant). A member "
-            f"that could not run in a cell is left out and the rest of the chain is judged (partial). *Why* a "
-            f"step went the way it did is read off the slower row's measured fields: its peak in flight at "
-            f"the server below C (*a cap*), its CPU busy ≥ {verdict.CPU_BOUND:.0%} of the round with more CPU "
-            f"per request (*CPU-bound*), or both rows within {1 - verdict.NEAR_IDEAL:.0%} of the ideal.")
+            f"that could not run in a cell is left out and the rest of the chain is judged (partial). "
+            f"{verdict.MECHANISM_RULE}")
 
 
 def verdict_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
@@ -136,7 +142,7 @@ def why_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> lis
     if not as_written:
         return []
     rows_of = verdict.cells(run)
-    key = max({v.key for v in as_written}, key=lambda k: (k[3], k[0] == "claim"))
+    key = max({v.key for v in as_written}, key=verdict.telling)
     written = verdict.judge_cell(rows_of[key], verdict.MEMBERS)
     lines = [f"## {WHY_TITLE}", "",
              (f"**As written** (the tutorials' recipes, library defaults), {_cell_text(rows_of[key])}: "
@@ -175,12 +181,12 @@ def _caps_lifted(rows_of: dict[tuple[str, str, str, int], list[dict[str, Any]]],
     tuned = {r["strategy"]: r for r in rows_of.get(("latency", "tuned", policy, concurrency), [])}
     parts = []
     for name, row in written.items():
-        s, t = row.get("summary"), (tuned.get(name) or {}).get("summary")
-        if not s or not t or s["peak_in_flight_max"] is None or s["peak_in_flight_max"] >= concurrency:
+        peak, t = peak_below_c(row), (tuned.get(name) or {}).get("summary")
+        if peak is None or not t:
             continue
-        a, b = s["req_per_s"]["median"], t["req_per_s"]["median"]
+        a, b = row["summary"]["req_per_s"]["median"], t["req_per_s"]["median"]
         parts.append(f"{name} {_fmt(a)} → {_fmt(b)} req/s ({b / a:.1f}×; peak in flight "
-                     f"{s['peak_in_flight_max']} → {t['peak_in_flight_max']})")
+                     f"{peak} → {t['peak_in_flight_max']})")
     if not parts:
         return None
     return (f"**Caps lifted** (latency workload, {policy}, C={concurrency}, as written → tuned): "

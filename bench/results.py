@@ -154,6 +154,15 @@ def summarise(row: dict[str, Any]) -> dict[str, Any] | None:
     return summary
 
 
+def peak_below_c(row: dict[str, Any]) -> int | None:
+    """The highest in-flight peak the server saw in any round, when even that stayed below C (at most N);
+    None when C was reached, or when in-flight counts mean nothing (no delay: see ``FLAG_TEXT``)."""
+    summary = row.get("summary") or {}
+    peak = summary.get("peak_in_flight_max")
+    wanted = min(row["concurrency"], row["requests"])
+    return peak if row.get("delay_ms") and peak is not None and peak < wanted else None
+
+
 def compute_flags(row: dict[str, Any], summary: dict[str, Any]) -> list[dict[str, str]]:
     """The honesty flags of a row (definitions in ``FLAG_TEXT``); empty for a clean row."""
     flags = []

@@ -40,6 +40,8 @@ from typing import Any
 from scipy.stats import t as student_t
 from scipy.stats import ttest_ind
 
+from bench.results import peak_below_c
+
 #: The claim under test, fastest first, in the tutorial's words.
 CLAIM = ("gevent", "twisted", "tornado", "asyncio")
 #: The strategies each of the claim's names can mean; the first is the reading the suite started with.
@@ -66,6 +68,14 @@ MIN_EFFECT = 0.05
 CPU_BOUND = 0.8
 #: Efficiency (ideal / measured) above which a row lost no time of its own worth explaining.
 NEAR_IDEAL = 0.9
+
+#: How ``mechanism`` decides, in the words the report prints.
+MECHANISM_RULE = (
+    f"*Why* a step went the way it did is read off the slower row's measured fields: *CPU-bound* when it "
+    f"spent more CPU per request than the faster one and that CPU covers at least half the time its round "
+    f"lost to the ideal (or kept its pinned core ≥ {CPU_BOUND:.0%} busy); otherwise *a cap* when the server "
+    f"never saw C of its requests in flight; *near ideal* when both rows are within {1 - NEAR_IDEAL:.0%} of "
+    f"the ideal; else *unexplained*.")
 
 #: The decision rule, in the two sentences the report and the README print.
 RULE = (f"A claimed step counts when Welch's t-test on the logarithms of the two strategies' per-round req/s, "
@@ -221,9 +231,7 @@ def mechanism(slow: dict[str, Any], fast: dict[str, Any]) -> Mechanism:
     s, f = slow["summary"], fast["summary"]
     name = slow["strategy"]
     wanted = min(slow["concurrency"], slow["requests"])
-    peak = s.get("peak_in_flight_max")
-    # In-flight counts mean something only when requests wait in the server (see FLAG_TEXT).
-    below_c = bool(slow.get("delay_ms")) and peak is not None and peak < wanted
+    peak = peak_below_c(slow)
     cpu_s, cpu_f, busy, wall = s.get("cpu_us_per_req"), f.get("cpu_us_per_req"), s.get("cpu_busy"), s.get("wall_s")
     if cpu_s and cpu_f and wall and cpu_s > cpu_f * (1 + MIN_EFFECT):
         cpu_round = cpu_s * slow["requests"] / 1e6
@@ -232,10 +240,10 @@ def mechanism(slow: dict[str, Any], fast: dict[str, Any]) -> Mechanism:
             text = (f"{name} is CPU-bound: {cpu_s:,.0f} µs of CPU per request against {cpu_f:,.0f} µs for "
                     f"{fast['strategy']}, {cpu_round:.2f} s of CPU in a {wall:.2f} s round")
             text += f" whose ideal is {s['ideal_s']:.2f} s" if s.get("ideal_s") else ""
-            if below_c:
+            if peak is not None:
                 text += f" (so it never had more than {peak} of its C={wanted} requests in flight)"
             return Mechanism("cpu", text)
-    if below_c:
+    if peak is not None:
         return Mechanism("cap", f"{name} never had more than {peak} of its C={wanted} requests in flight at "
                                 f"the server")
     eff_s, eff_f = s.get("efficiency"), f.get("efficiency")
@@ -328,13 +336,18 @@ def step_records(verdicts: list[CellVerdict], profile: str) -> list[StepRecord]:
     return sorted(records.values(), key=lambda r: (order.get(r.a, 99), order.get(r.b, 99)))
 
 
+def telling(key: tuple[str, str, str, int]) -> tuple[int, bool]:
+    """How telling a cell is, to sort by: the higher C, then the claim's longer delay, shows more."""
+    return key[3], key[0] == "claim"
+
+
 def _telling(record: StepRecord, outcome: str) -> tuple[CellVerdict, Mechanism] | None:
-    """The step's ``outcome`` in its most telling cell (the highest C, then the claim's longer delay), and
-    the mechanism measured there; None when no cell had that outcome decisively."""
+    """The step's ``outcome`` in its most telling cell (``telling``), and the mechanism measured there;
+    None when no cell had that outcome decisively."""
     cells_ = record.outcomes.get(outcome, [])
     if not cells_:
         return None
-    v = max(cells_, key=lambda c: (c.concurrency, c.workload == "claim"))
+    v = max(cells_, key=lambda c: telling(c.key))
     found = v.mechanisms.get((record.a, record.b))
     return (v, found) if found is not None else None
 

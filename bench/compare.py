@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import verdict
-from bench.results import load_run
+from bench.runfile import load_run
 
 Key = tuple[str, str, str, int, str]
 

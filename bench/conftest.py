@@ -10,38 +10,59 @@ Rules this file keeps:
 - grouping: each sweep test sets ``benchmark.group`` to "<workload> <profile> <policy> C=<C>", and pytest-benchmark's
   default ``--benchmark-group-by=group`` then puts the strategies of one cell in one terminal table (pass
   ``--benchmark-group-by=param:case`` or anything else to regroup; the results JSON does not depend on it);
-- the results JSON, charts and REPORT.md are written at session end, also when rows failed, and only when
-  the sweep measured or skipped at least one case (a run of test_server.py alone writes nothing).
+- the cases selected for the session (after ``-k``, ``--resume``) are grouped into cells at collection's
+  end, so that the first test of a cell measures all of its strategies interleaved (``bench.harness``);
+- rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md are written
+  at session end, also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the
+  sweep measured or skipped at least one case (a run of test_server.py alone writes nothing);
+- ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
-from bench.harness import Sweep
+from bench.harness import CellKey, Sweep, cell_key, choose_pinning, used_cores
+from bench.noise import system_check, system_check_text
 from bench.plan import (
     AS_WRITTEN_MAX_C,
     DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ROUNDS,
     DEFAULT_ROUNDS,
     DEFAULT_WARMUP,
     QUICK_CONCURRENCY,
+    QUICK_MAX_ROUNDS,
     QUICK_ROUNDS,
     QUICK_WARMUP,
     QUICK_WORKLOADS,
     WORKLOAD_NAMES,
+    Case,
     Plan,
     parse_levels,
     parse_list,
+    plan_of_run,
 )
+from bench.runfile import json_path_of, load_run
 from strategies import REGISTRY
 from strategies.base import POLICIES, PROFILES
 
 PLAN_KEY = pytest.StashKey[Plan]()
 SWEEP_KEY = pytest.StashKey[Sweep]()
 OUTPUT_KEY = pytest.StashKey[tuple[Path, Path]]()
+RESUMED_KEY = pytest.StashKey[tuple[Path, dict[str, Any]]]()
+CELLS_KEY = pytest.StashKey[dict[CellKey, list[Case]]]()
+CHECK_KEY = pytest.StashKey[dict[str, Any]]()
+INTERRUPTED_KEY = pytest.StashKey[str]()
+#: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
+PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
+                "max_rounds", "quick", "server_backend", "schedule_seed")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,43 +75,78 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated strategy names (default: all tuned; the claim's readings as-written)")
     group.addoption("--workloads", default=None,
                     help=f"comma-separated (default: {','.join(WORKLOAD_NAMES)}; --quick: {','.join(QUICK_WORKLOADS)})")
-    group.addoption("--policies", default=",".join(POLICIES), help="comma-separated (default: close,keepalive)")
-    group.addoption("--profiles", default=",".join(PROFILES),
+    group.addoption("--policies", default=None, help="comma-separated (default: close,keepalive)")
+    group.addoption("--profiles", default=None,
                     help="comma-separated: tuned (every hidden cap set to C), as-written (the tutorials' recipes, "
                          "library defaults kept); default both (as-written on the latency and claim workloads)")
     group.addoption("--requests", type=int, default=None, help="N per round for every case (default: per workload)")
     group.addoption("--rounds", type=int, default=None,
                     help=f"measured rounds per case (default {DEFAULT_ROUNDS}; --quick: {QUICK_ROUNDS})")
+    group.addoption("--max-rounds", type=int, default=None,
+                    help=f"rounds a case may reach while its 95%% interval is wider than ±5%% (default "
+                         f"{DEFAULT_MAX_ROUNDS}; --quick: {QUICK_MAX_ROUNDS}; = --rounds: no extra rounds)")
     group.addoption("--quick", action="store_true", help="a ~2 minute sweep: fewer levels, rounds and requests")
-    group.addoption("--server-backend", default="epoll", choices=("select", "poll", "epoll"),
+    group.addoption("--schedule-seed", type=int, default=None,
+                    help="seed of the order in which a cell's strategies take turns (default: random, recorded)")
+    group.addoption("--resume", default=None, metavar="RUN",
+                    help="finish an interrupted run: RUN is its results/runs/*.json or *.jsonl; runs only the "
+                         "rows it lacks, with its recorded options (give no other sweep option)")
+    group.addoption("--server-backend", default=None, choices=("select", "poll", "epoll"),
                     help="the bundled server's multiplexer (default epoll)")
     group.addoption("--results-dir", default=None, help="where JSON, charts and REPORT.md go (default results/)")
 
 
 def _plan(config: pytest.Config) -> Plan:
+    resume = config.getoption("resume")
+    results_dir = config.getoption("results_dir")
+    if resume:
+        given = [f"--{name.replace('_', '-')}" for name in PLAN_OPTIONS if config.getoption(name)]
+        if given:
+            raise ValueError(f"--resume takes the plan from the run it resumes: drop {', '.join(given)}")
+        path = Path(resume)
+        try:
+            run = load_run(path)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ValueError(f"--resume {resume}: {exc}") from None
+        plan = plan_of_run(run["options"], Path(results_dir) if results_dir else path.parent.parent)
+        config.stash[RESUMED_KEY] = (json_path_of(path), _without_unfinished(run))
+        return plan
     quick = bool(config.getoption("quick"))
     levels = config.getoption("concurrency")
     rounds = config.getoption("rounds")
+    max_rounds = config.getoption("max_rounds")
     requests = config.getoption("requests")
-    results_dir = config.getoption("results_dir")
     strategies = config.getoption("strategies")
     workloads = config.getoption("workloads")
-    if rounds is not None and rounds < 1 or requests is not None and requests < 1:
-        raise ValueError("--rounds and --requests must be >= 1")
+    if any(value is not None and value < 1 for value in (rounds, requests, max_rounds)):
+        raise ValueError("--rounds, --max-rounds and --requests must be >= 1")
+    rounds = rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS)
+    seed = config.getoption("schedule_seed")
     return Plan(
         concurrency=parse_levels(levels) if levels else None,
         strategies=parse_list(strategies, tuple(REGISTRY), "strategies") if strategies else None,
         workloads=parse_list(workloads, WORKLOAD_NAMES, "workloads") if workloads else None,
-        policies=parse_list(config.getoption("policies"), POLICIES, "policies"),
-        profiles=parse_list(config.getoption("profiles"), PROFILES, "profiles"),
-        rounds=rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS),
+        policies=parse_list(config.getoption("policies") or ",".join(POLICIES), POLICIES, "policies"),
+        profiles=parse_list(config.getoption("profiles") or ",".join(PROFILES), PROFILES, "profiles"),
+        rounds=rounds,
+        max_rounds=max(rounds, max_rounds or (QUICK_MAX_ROUNDS if quick else DEFAULT_MAX_ROUNDS)),
         warmup_rounds=QUICK_WARMUP if quick else DEFAULT_WARMUP,
         requests=requests,
         quick=quick,
         benchmark_disabled=bool(config.getoption("benchmark_disable", False)),
-        server_backend=config.getoption("server_backend"),
+        server_backend=config.getoption("server_backend") or "epoll",
         results_dir=Path(results_dir) if results_dir else config.rootpath / "results",
+        schedule_seed=seed if seed is not None else int.from_bytes(os.urandom(4), "big"),
     )
+
+
+def _without_unfinished(run: dict[str, Any]) -> dict[str, Any]:
+    """The rows a resumed run keeps: every finished one (ok, flagged, failed, skipped) as recorded."""
+    from bench.results import UNFINISHED
+
+    run["rows"] = [row for row in run["rows"] if row["reason"] != UNFINISHED]
+    run.pop("partial", None)
+    return run
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -107,22 +163,76 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("case", cases, ids=[case.id for case in cases])
 
 
+def _row_id(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    case = callspec.params.get("case") if callspec else None
+    return f"{item.name.split('[')[0].removeprefix('test_')}-{case.id}" if isinstance(case, Case) else None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --resume: deselect the rows the resumed run already has."""
+    resumed = config.stash.get(RESUMED_KEY, None)
+    if resumed is None:
+        return
+    done = {row["id"] for row in resumed[1]["rows"]}
+    keep = [item for item in items if _row_id(item) not in done]
+    config.hook.pytest_deselected(items=[item for item in items if _row_id(item) in done])
+    items[:] = keep
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The cells of the session: each selected, runnable case under its (workload, profile, policy, C)."""
+    plan = session.config.stash[PLAN_KEY]
+    cells: dict[CellKey, list[Case]] = {}
+    for item in session.items:
+        case = getattr(item, "callspec", None) and item.callspec.params.get("case")  # type: ignore[attr-defined]
+        if isinstance(case, Case) and not plan.skip_reason(case):
+            workload = item.name.split("[")[0].removeprefix("test_")
+            cells.setdefault(cell_key(workload, case), []).append(case)
+    session.config.stash[CELLS_KEY] = cells
+    if cells:
+        check = system_check(used_cores(choose_pinning()))
+        session.config.stash[CHECK_KEY] = check
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(system_check_text(check))
+
+
 @pytest.fixture(scope="session")
 def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
-    """The session's server and workers; rows accumulate on it until pytest_sessionfinish writes them."""
-    session_sweep = Sweep(request.config.stash[PLAN_KEY])
-    request.config.stash[SWEEP_KEY] = session_sweep
+    """The session's server and workers; rows accumulate on it until pytest_sessionfinish writes them.
+
+    SIGTERM is turned into the same KeyboardInterrupt as Ctrl-C for the sweep's duration, so that a
+    terminated sweep also stops its server and workers and writes what it measured.
+    """
+    config = request.config
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        config.stash[INTERRUPTED_KEY] = "SIGTERM"
+        raise KeyboardInterrupt
+
+    session_sweep = Sweep(config.stash[PLAN_KEY], config.stash.get(CELLS_KEY, {}), config.stash.get(CHECK_KEY, None),
+                          config.stash.get(RESUMED_KEY, None))
+    config.stash[SWEEP_KEY] = session_sweep
+    previous = signal.signal(signal.SIGTERM, terminate)
     try:
         yield session_sweep
     finally:
+        signal.signal(signal.SIGTERM, previous)
         session_sweep.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session_sweep = session.config.stash.get(SWEEP_KEY, None)
-    if session_sweep is not None and session_sweep.run["rows"]:
-        session_sweep.run["options"]["interrupted"] = exitstatus == pytest.ExitCode.INTERRUPTED
-        session.config.stash[OUTPUT_KEY] = session_sweep.finish()
+    if session_sweep is None:
+        return
+    session_sweep.close()  # also when the session fixture's teardown never ran (an interrupt during setup)
+    interrupted = None
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        interrupted = session.config.stash.get(INTERRUPTED_KEY, "SIGINT")
+    if session_sweep.run["rows"]:
+        session.config.stash[OUTPUT_KEY] = session_sweep.finish(interrupted)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -138,3 +248,8 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         if row["status"] in ("flagged", "failed"):
             terminalreporter.write_line(f"  {row['status']}: {row['id']}: {row['reason'].splitlines()[0]}")
     terminalreporter.write_line(f"results: {output[0]} (and latest.json); report: {output[1]}")
+    if session_sweep.run["options"].get("interrupted"):
+        terminalreporter.write_line(
+            f"interrupted ({session_sweep.run['options']['interrupted']}): {len(rows)} finished rows kept, the "
+            f"report is marked partial; to run the missing rows: "
+            f"pytest bench/ --benchmark-only --resume {output[0]}")

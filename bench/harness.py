@@ -1,33 +1,52 @@
-"""The sweep's machinery behind the pytest tests: one server, one long-lived worker per strategy, the rows.
+"""The sweep's machinery behind the pytest tests: one server, the workers of one cell at a time, the rows.
 
 Rules this module keeps:
 - one bundled server per session, in its own process, pinned to one core; every strategy's worker is
   pinned to another (when the machine has two cores or more); the choice is recorded in the results;
-- a worker is started once per strategy and (workload, profile, policy) group, and set up again for each
-  case (``setup`` is untimed and reported as the case's cold start). If it dies, that case's row fails
-  with its stderr tail, the worker is dropped, and the strategy's next case starts a fresh one: a crash
-  loses rows, never the session;
-- the timed region of a round is exactly one ``fetch_round`` round trip to the worker (the fetch; URL
-  building, verification and bookkeeping happen in the worker's untimed ``prepare``/``measure`` steps).
-  The server's counters are reset in pytest-benchmark's ``setup`` and read in its ``teardown``, both
-  untimed, so no control request sits inside the timed region; the server CPU time of a round is the
-  difference of its ``cpu_s`` between the two;
-- every case becomes exactly one row (ok, flagged, failed or skipped), recorded even when the test fails.
+- a cell (workload, profile, policy, C) is measured as a whole, interleaved (``bench.cells``), when the
+  first of its tests runs; each test then turns its case's share into its row and hands the rounds'
+  times to pytest-benchmark (``replay``), so each row is still its own test with its own stats in
+  pytest-benchmark's table and ``--benchmark-json``/``--benchmark-autosave``/``--benchmark-compare``;
+- workers live for one (workload, profile, policy) group: the cell's strategies are all alive together,
+  reused across the group's concurrency levels (ascending), and dropped when the group changes: a process
+  keeps the memory high-water of its past (pools sized for C=1000), which must not be charged to the next
+  group. A worker that dies fails its case with its stderr tail; the next cell starts a fresh one;
+- every case becomes exactly one row (ok, flagged, failed or skipped), appended to the run's row log the
+  moment it is finished (``bench.runfile``), so an interrupted sweep keeps it;
+- ``close`` stops every worker and the server, whatever ended the session.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import time
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from bench import report
+from bench.cells import Budget, CaseRun, Cell
+from bench.noise import NoiseProbe
 from bench.plan import WORKLOADS, Case, Plan
-from bench.results import add_timing, finish_row, machine_info, new_run, write_run
-from local_server.api import ServerProcess, fetch_stats, reset_stats
+from bench.results import finish_row, machine_info, new_run
+from bench.runfile import RunFile
+from local_server.api import ServerProcess
 from strategies.runner import WorkerError, WorkerProcess
-from strategies.workload import Workload
+
+#: (workload, profile, policy, concurrency): what strategies are compared within (``bench.verdict``).
+CellKey = tuple[str, str, str, int]
+
+
+def cell_key(workload: str, case: Case) -> CellKey:
+    return workload, case.profile, case.policy, case.concurrency
+
+
+def used_cores(pinning: dict[str, Any]) -> list[int]:
+    """The cores the sweep runs on: the pinned ones, or every allowed one when nothing is pinned."""
+    pinned = (pinning["server"] or []) + (pinning["worker"] or [])
+    return sorted(set(pinned)) if pinned else sorted(os.sched_getaffinity(0))
 
 
 def choose_pinning() -> dict[str, Any]:
@@ -42,83 +61,86 @@ def choose_pinning() -> dict[str, Any]:
                     "pytest itself is not pinned (it waits on the worker during a round)"}
 
 
-class CellRun:
-    """The three callables handed to ``benchmark.pedantic`` for one case, and what they collected.
-
-    ``setup`` (untimed) resets the server's counters and has the worker build the round's URLs and take
-    its CPU snapshot; ``target`` (timed) is the fetch alone; ``teardown`` (untimed) collects the worker's
-    figures (verification included) and the server's.
-    """
-
-    def __init__(self, worker: WorkerProcess, workload: Workload, url: str):
-        self.worker, self.workload, self.url = worker, workload, url
-        self.rounds: list[dict[str, Any]] = []  # includes warm-up rounds, in order
-        self._before: dict[str, Any] | None = None
-        self._timer_s = 0.0
-
-    def setup(self) -> None:
-        self.worker.prepare_round(self.workload)
-        self._before = reset_stats(self.url)  # snapshot just before zeroing: its cpu_s starts the round
-
-    def target(self) -> None:
-        started = time.perf_counter()
-        self.worker.fetch_round()
-        self._timer_s = time.perf_counter() - started
-
-    def teardown(self) -> None:
-        after = fetch_stats(self.url)
-        data = self.worker.measure_round().to_dict()
-        data["own_timer_s"] = self._timer_s
-        data["peak_in_flight"] = after.get("peak_in_flight")
-        if self._before is not None:
-            data["server_cpu_s"] = after["cpu_s"] - self._before["cpu_s"]
-        self.rounds.append(data)
-        self._before = None
-
-    def finish(self) -> None:
-        """pytest-benchmark skips ``setup``/``teardown`` when disabled (one plain call): do them here."""
-        if not self.rounds and self._timer_s:
-            self.teardown()
-
-
 class Sweep:
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, cells: dict[CellKey, list[Case]], system_check: dict[str, Any] | None = None,
+                 resumed: tuple[Path, dict[str, Any]] | None = None):
         self.plan = plan
+        self.cells = cells
         self.pinning = choose_pinning()
+        self.probe = NoiseProbe(used_cores(self.pinning), self._own_pids)
+        self.rng = random.Random(plan.schedule_seed)
         self.server = ServerProcess(plan.server_backend, cpus=self.pinning["server"])
         self.workers: dict[str, WorkerProcess] = {}
-        self.worker_groups: dict[str, tuple[str, ...]] = {}
+        self.group: tuple[str, str, str] | None = None
+        self.measured: dict[CellKey, dict[Case, CaseRun]] = {}
         self.started = time.perf_counter()
         self.server.start()
-        self.run = new_run(machine_info(self.pinning), plan.options(),
-                           {"backend": plan.server_backend, "pid": self.server.pid, "url": self.server.url})
+        server = {"backend": plan.server_backend, "pid": self.server.pid, "url": self.server.url}
+        if resumed is None:
+            self.run = new_run(machine_info(self.pinning), plan.options(), server)
+            self.run["system_check"] = system_check
+            self.file = RunFile(plan.results_dir, self.run)
+        else:
+            path, self.run = resumed
+            self.run.setdefault("resumed", []).append({"server": server, "machine": machine_info(self.pinning),
+                                                       "system_check": system_check})
+            self.file = RunFile(plan.results_dir, self.run, path)
 
     # -- workers ---------------------------------------------------------------------------------------
 
-    def worker(self, name: str, group: tuple[str, ...]) -> WorkerProcess:
-        """The strategy's worker for one (workload, profile, policy) group, fresh when the group changes.
-
-        Reused across the group's concurrency levels (which run in ascending order), but never across
-        groups: a process keeps the memory high-water of its past (allocator arenas, pools sized for
-        C=1000), so a worker that had served the C=1000 close cases would charge that to keep-alive C=1.
-        """
-        if name in self.workers and self.worker_groups.get(name) != group:
-            self.drop_worker(name)
+    def _worker(self, name: str) -> WorkerProcess:
         if name not in self.workers:
             cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
             self.workers[name] = WorkerProcess(name, cpus=cpus)
-            self.worker_groups[name] = group
         return self.workers[name]
 
-    def drop_worker(self, name: str) -> None:
-        worker = self.workers.pop(name, None)
-        if worker is not None:
+    def _own_pids(self) -> set[int]:
+        """The server, every worker and their children: the processes whose CPU is not noise."""
+        pids = {self.server.pid, *(worker.pid for worker in self.workers.values())}
+        for worker in self.workers.values():
+            try:
+                pids.update(child.pid for child in psutil.Process(worker.pid).children(recursive=True))
+            except psutil.Error:  # a worker that just died: its round fails anyway
+                pass
+        return pids
+
+    def _enter_group(self, group: tuple[str, str, str]) -> None:
+        if group != self.group:
+            self.close_workers()
+            self.group = group
+
+    def close_workers(self) -> None:
+        for worker in self.workers.values():
             worker.close()
+        self.workers.clear()
 
     def close(self) -> None:
-        for name in list(self.workers):
-            self.drop_worker(name)
+        self.close_workers()
         self.server.stop()
+
+    # -- cells -----------------------------------------------------------------------------------------
+
+    def budget(self) -> Budget:
+        if self.plan.benchmark_disabled:  # CI smoke: one plain round per case
+            return Budget(min_rounds=1, max_rounds=1, warmup_rounds=0)
+        return Budget(self.plan.rounds, self.plan.max_rounds, self.plan.warmup_rounds)
+
+    def _measure_cell(self, key: CellKey, case: Case) -> None:
+        workload_name = key[0]
+        self._enter_group(key[:3])
+        cases = self.cells.get(key) or [case]
+        runs = {c: CaseRun(c, self.plan.workload(workload_name, self.server.url, c)) for c in cases}
+        for run in runs.values():
+            try:
+                run.worker = self._worker(run.key.strategy)
+                run.cold_start_s = run.worker.setup(run.workload.client_config()).cold_start_s
+            except WorkerError as exc:
+                run.fail(exc)
+        Cell(list(runs.values()), self.server.url, self.budget(), self.rng, self.probe).run()
+        for run in runs.values():
+            if run.worker_died:
+                self.workers.pop(run.key.strategy).close()
+        self.measured[key] = runs
 
     # -- rows ------------------------------------------------------------------------------------------
 
@@ -130,68 +152,73 @@ class Sweep:
                 "profile": case.profile, "policy": case.policy, "concurrency": case.concurrency,
                 "requests": self.plan.requests_per_round(workload_name, case), "delay_ms": spec.delay_ms,
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
-                "rounds": [], "summary": None, "cold_start_s": None, "harness_overhead_pct": None,
-                "pytest_benchmark_stats": None}
+                "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
+                "harness_overhead_pct": None, "pytest_benchmark_stats": None}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
         row = self._row(workload_name, case)
         row.update(status="skipped", reason=reason)
-        self.run["rows"].append(row)
-        return row
+        return self._record(row)
 
     def measure(self, workload_name: str, case: Case, benchmark: Any) -> dict[str, Any]:
-        """Run one case under ``benchmark.pedantic``; record and return its row (raises on failure)."""
+        """The case's row from its cell (measured now if it is the cell's first test); its rounds' times
+        go to ``benchmark`` as its stats."""
+        key = cell_key(workload_name, case)
+        if key not in self.measured:
+            try:
+                self._measure_cell(key, case)
+            except BaseException:
+                benchmark.skipped = True  # nothing timed for it: pytest-benchmark must not warn on top
+                raise
+        run = self.measured[key].pop(case)
         row = self._row(workload_name, case)
-        self.run["rows"].append(row)
-        workload = self.plan.workload(workload_name, self.server.url, case)
-        run: CellRun | None = None
-        try:
-            worker = self.worker(case.strategy, (workload_name, case.profile, case.policy))
-            row["cold_start_s"] = worker.setup(workload.client_config()).cold_start_s
-            run = CellRun(worker, workload, self.server.url)
-            benchmark.pedantic(run.target, setup=run.setup, teardown=run.teardown, rounds=self.plan.rounds,
-                               warmup_rounds=self.plan.warmup_rounds, iterations=1)
-            run.finish()
-        except WorkerError as exc:
-            if not exc.alive:
-                self.drop_worker(case.strategy)
-            row.update(status="failed", reason=_tail(str(exc)))
-        _fill_rounds(row, run, benchmark, self.plan.warmup_rounds)
+        row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
+        if run.failure is not None:
+            row.update(status="failed", reason=_tail(run.failure))
+        if run.rounds:
+            row["pytest_benchmark_stats"] = replay(benchmark, [r["timer_s"] for r in run.rounds])
         finish_row(row)
         benchmark.extra_info.update(row_extra_info(row))
+        return self._record(row)
+
+    def _record(self, row: dict[str, Any]) -> dict[str, Any]:
+        self.run["rows"].append(row)
+        self.file.append(row)
         return row
 
-    def finish(self) -> tuple[Path, Path]:
+    def finish(self, interrupted: str | None) -> tuple[Path, Path]:
         """Write the results JSON, the charts and REPORT.md; return (json path, report path)."""
         self.run["options"]["wall_s"] = time.perf_counter() - self.started
-        path = write_run(self.run, self.plan.results_dir)
+        self.run["options"]["interrupted"] = interrupted
+        path = self.file.write(self.run)
         return path, report.make_report(self.plan.results_dir / "latest.json")
+
+
+def replay(benchmark: Any, durations: list[float]) -> dict[str, Any] | None:
+    """Give pytest-benchmark the rounds' times measured in the cell, as that row's own stats.
+
+    pytest-benchmark times ``target`` between two reads of its timer; here the target is empty and the
+    timer reads back each round's measured start (0) and end (its duration), so its stats, table and
+    saved JSON hold exactly the cell's timings of this row, no more, no less. Returns those stats.
+    """
+    ticks = iter([t for duration in durations for t in (0.0, duration)])
+    benchmark._timer = lambda: next(ticks)  # pytest-benchmark reads it per round
+    benchmark.pedantic(lambda: None, rounds=len(durations), iterations=1, warmup_rounds=0)
+    metadata = getattr(benchmark, "stats", None)  # None when disabled: then one plain call, nothing timed
+    if metadata is None:
+        return None
+    stats = metadata.stats
+    return {k: getattr(stats, k) for k in ("min", "max", "mean", "stddev", "median", "iqr", "rounds")}
 
 
 def _tail(text: str, limit: int = 1500) -> str:
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
-def _fill_rounds(row: dict[str, Any], run: CellRun | None, benchmark: Any, warmup: int) -> None:
-    """Measured rounds (warm-ups dropped), each with pytest-benchmark's own time for it when it kept one."""
-    if run is None:
-        return
-    metadata = getattr(benchmark, "stats", None)  # None when disabled: then one plain call, no warm-up
-    stats = metadata.stats if metadata is not None else None
-    timings = list(stats.data) if stats is not None else []
-    measured = run.rounds if getattr(benchmark, "disabled", False) else run.rounds[warmup:]
-    if timings:
-        row["pytest_benchmark_stats"] = {k: getattr(stats, k)
-                                         for k in ("min", "max", "mean", "stddev", "median", "iqr", "rounds")}
-    row["rounds"] = [add_timing(r, timings[i] if i < len(timings) else r["own_timer_s"])
-                     for i, r in enumerate(measured)]
-
-
 def row_extra_info(row: dict[str, Any]) -> dict[str, Any]:
     """What pytest-benchmark's own JSON (--benchmark-json) keeps of a row: status, flags, every round."""
-    keep = ("workload", "profile", "policy", "concurrency", "requests", "delay_ms", "size", "status", "flags", "notes",
-            "reason",
-            "cold_start_s", "harness_overhead_pct", "summary")
+    keep = ("workload", "profile", "policy", "concurrency", "requests", "delay_ms", "size", "status", "flags",
+            "notes", "reason", "rounds_stopped", "cold_start_s", "harness_overhead_pct", "summary")
     info = {k: row[k] for k in keep}
     info["rounds"] = [{k: v for k, v in r.items() if k != "error_samples"} for r in row["rounds"]]
     return info

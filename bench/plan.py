@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from strategies import REGISTRY, SELECT_MAX
 from strategies.base import POLICIES, PROFILES
@@ -36,6 +37,9 @@ DEFAULT_ROUNDS = 5
 #: One warm-up round: first-round effects (connection pools filling, lazy imports, caches) are real but
 #: belong to cold start, which is reported separately.
 DEFAULT_WARMUP = 1
+#: Up to 10 rounds for a row whose 5 are not yet precise (``bench.cells``): twice the minimum halves nothing
+#: but the interval's width by ~1.5x, which is what a noisy row needs to pass ±5 %; more would be the budget's.
+DEFAULT_MAX_ROUNDS = 10
 
 #: --quick: a two-minute look; its 3 rounds resolve large gaps (a cap), not small ones. C=10 and 100, where
 #: the models and the as-written caps separate (C=1 is every model waiting on one request: sequential shows
@@ -45,6 +49,7 @@ QUICK_CONCURRENCY = (10, 100)
 QUICK_WORKLOADS = ("latency", "throughput")
 QUICK_ROUNDS = 3
 QUICK_WARMUP = 0
+QUICK_MAX_ROUNDS = 5
 
 #: Every reading of the claim's members ("gevent" may be gevent+requests or grequests; "asyncio" raw streams,
 #: aiohttp or requests in the default executor): the strategies the as-written profile runs by default.
@@ -123,6 +128,7 @@ class Plan:
     policies: tuple[str, ...] = POLICIES
     profiles: tuple[str, ...] = PROFILES
     rounds: int = DEFAULT_ROUNDS
+    max_rounds: int = DEFAULT_MAX_ROUNDS
     warmup_rounds: int = DEFAULT_WARMUP
     requests: int | None = None
     quick: bool = False
@@ -130,6 +136,8 @@ class Plan:
     benchmark_disabled: bool = False
     server_backend: str = "epoll"
     results_dir: Path = Path("results")
+    #: Seeds the order of each cell's passes (``bench.cells``); recorded, so a run's schedule can be replayed.
+    schedule_seed: int = 0
 
     def levels(self, workload: str, profile: str) -> tuple[int, ...]:
         if self.concurrency is not None:
@@ -186,10 +194,23 @@ class Plan:
         return {"concurrency": None if self.concurrency is None else list(self.concurrency),
                 "strategies": None if self.strategies is None else list(self.strategies),
                 "workloads": list(self.workload_names), "policies": list(self.policies),
-                "profiles": list(self.profiles), "rounds": self.rounds,
-                "warmup_rounds": self.warmup_rounds, "requests": self.requests, "quick": self.quick,
+                "profiles": list(self.profiles), "rounds": self.rounds, "max_rounds": self.max_rounds,
+                "warmup_rounds": self.warmup_rounds, "schedule_seed": self.schedule_seed, "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
                 "server_backend": self.server_backend}
+
+
+def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
+    """The plan a recorded run was made with (``--resume``): the same cases, rounds and seed."""
+    def listed(key: str) -> tuple[Any, ...] | None:
+        return None if options.get(key) is None else tuple(options[key])
+
+    return Plan(concurrency=listed("concurrency"), strategies=listed("strategies"), workloads=listed("workloads"),
+                policies=listed("policies") or POLICIES, profiles=listed("profiles") or PROFILES,
+                rounds=options["rounds"], max_rounds=options.get("max_rounds") or options["rounds"],
+                warmup_rounds=options["warmup_rounds"], requests=options.get("requests"), quick=options["quick"],
+                benchmark_disabled=options["benchmark_disabled"], server_backend=options["server_backend"],
+                results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0)
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

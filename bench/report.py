@@ -21,15 +21,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts, verdict
+from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
 from bench.results import (
     FLAG_TEXT,
     NOTE_TEXT,
     OVERHEAD_LIMIT_PCT,
     SATURATION_RATIO,
     UNFINISHED,
-    load_run,
     peak_below_c,
 )
+from bench.runfile import load_run
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
@@ -312,6 +313,43 @@ def overhead_section(run: dict[str, Any]) -> list[str]:
             "round trip and JSON of one command: it matters only for the shortest rounds."), ""]
 
 
+def noise_section(run: dict[str, Any]) -> list[str]:
+    """What else ran on the machine: the check before the sweep, the rounds' noise, and the rounds run."""
+    rounds = [r for row in run["rows"] for r in row["rounds"]]
+    noise = noise_summary([r["noise"] for r in rounds if r.get("noise")])
+    lines = ["## The machine's noise and the rounds it cost", ""]
+    check = run.get("system_check")
+    if check:
+        lines += ["Before the sweep (`bench.noise.system_check`):", "", "```", system_check_text(check), "```", ""]
+    if noise["rounds"]:
+        lines.append(
+            f"During it, over {noise['rounds']} measured rounds: other processes used "
+            f"{_pct(noise['others_cpu_pct_mean'])} of the two cores' time on average (median round "
+            f"{_pct(noise['others_cpu_pct_median'])}, worst {_pct(noise['others_cpu_pct_max'])}), the hypervisor "
+            f"stole {_pct(noise['steal_pct_mean'])} (worst {_pct(noise['steal_pct_max'])}); "
+            f"**{noise['disturbed']} rounds were disturbed** beyond {STEAL_PCT_MAX:g} % steal or "
+            f"{OTHERS_PCT_MAX:g} % other processes (after allowing each round's one-tick resolution). A row with "
+            f"most of its rounds disturbed is flagged `noisy`; with some, it carries the note `noisy_rounds`.")
+        lines.append("")
+    measured = [row for row in run["rows"] if row.get("rounds_stopped")]
+    if measured:
+        o = run["options"]
+        stops = {why: sum(row["rounds_stopped"] == why for row in measured)
+                 for why in ("precise", "max_rounds", "budget", "failed")}
+        lines.append(
+            f"Rounds: each cell's strategies took turns, one round each per pass, in an order drawn per pass "
+            f"(seed {o.get('schedule_seed')}); every row ran {o.get('rounds')} rounds, and up to "
+            f"{o.get('max_rounds')} while its 95 % interval on req/s was wider than ±5 %, within 30 % more time "
+            f"per cell. {stops['precise']} rows stopped precise, {stops['max_rounds']} at the round cap, "
+            f"{stops['budget']} when the cell's budget was spent; {len(rounds)} rounds in all.")
+        lines.append("")
+    return lines
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} %"
+
+
 def machine_section(run: dict[str, Any]) -> list[str]:
     m, o, srv = run["machine"], run["options"], run.get("server", {})
     pin = m.get("pinning") or {}
@@ -357,7 +395,7 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
     body = why_section(run, verdicts) + verdict_section(run, verdicts) + machine_section(run)
-    body += tables_section(run) + problems_section(run)
+    body += noise_section(run) + tables_section(run) + problems_section(run)
     body += overhead_section(run)
     body += how_to_read() + ["## All charts", ""] + [line for img in images for line in (img, "")]
     return "\n".join(head + body)

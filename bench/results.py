@@ -44,15 +44,12 @@ null (the per-profile defaults applied); version 1 files are read as all-``tuned
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
-import shutil
 import socket
 import statistics
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -60,7 +57,7 @@ from typing import Any
 from strategies import REGISTRY
 
 SCHEMA_VERSION = 2
-#: Older versions this code still reads, and how each is brought up to date (``_upgrade``).
+#: Older versions this code still reads, and how each is brought up to date (``upgrade``).
 READABLE_VERSIONS = (1, 2)
 
 #: Server CPU time over round wall time above which the server, not the client, limits the round: its
@@ -84,12 +81,15 @@ FLAG_TEXT = {
     "workload has a delay, so that C requests overlap inside the server)",
     "server_saturated": f"server CPU time / wall time, summed over the row's rounds, > {SATURATION_RATIO:.0%}: "
     "the single-threaded server, not the client, set the pace",
+    "noisy": "more than half of the row's rounds were disturbed (other processes or the hypervisor took more "
+    "of our two cores than ``bench.noise`` allows): its figures are the neighbours' as much as its own",
 }
 
 #: Notes, unlike flags, leave the row clean: the charted figures come from the worker's own timing of
 #: ``fetch`` alone, so time spent around it (pipes, JSON, the worker's verification of every body) is
 #: excluded from them; it shows only in pytest-benchmark's own table, which the note warns about.
 NOTE_TEXT = {
+    "noisy_rounds": "some of the row's rounds were disturbed (``bench.noise``), not most: its medians stand",
     "harness_overhead": f"pytest-benchmark's time for a round (the round trip to the worker) exceeds the "
     f"worker's own timing of the fetch by more than {OVERHEAD_LIMIT_PCT:g} % (median over rounds): "
     "pytest-benchmark's table for this row includes harness time; the charted figures do not",
@@ -137,6 +137,7 @@ def summarise(row: dict[str, Any]) -> dict[str, Any] | None:
         "latency_ms": {k: _median(r["latency_ms"].get(k) for r in rounds if r.get("latency_ms"))
                        for k in ("p50", "p90", "p99", "max")},
         "errors": sum(r.get("errors", 0) for r in rounds),
+        "disturbed_rounds": sum(bool(r.get("disturbed")) for r in rounds),
         "peak_in_flight_min": min(peaks, default=None),
         "peak_in_flight_max": max(peaks, default=None),
         # Share of the rounds' wall time the client's CPU was busy (its worker is pinned to one core): near
@@ -177,16 +178,23 @@ def compute_flags(row: dict[str, Any], summary: dict[str, Any]) -> list[dict[str
     ratio = summary["server_cpu_ratio"]
     if ratio is not None and ratio > SATURATION_RATIO:
         flags.append({"code": "server_saturated", "detail": f"server CPU {ratio:.0%} of the rounds' wall time"})
+    disturbed = summary.get("disturbed_rounds") or 0
+    if disturbed * 2 > summary["n_rounds"]:
+        flags.append({"code": "noisy", "detail": f"{disturbed} of {summary['n_rounds']} rounds disturbed"})
     return flags
 
 
 def compute_notes(summary: dict[str, Any]) -> list[dict[str, str]]:
     """Remarks that do not make a row's charted figures unclean (definitions in ``NOTE_TEXT``)."""
+    notes = []
     overhead = summary["overhead_pct"]
     if overhead is not None and overhead > OVERHEAD_LIMIT_PCT:
-        return [{"code": "harness_overhead", "detail": f"pytest-benchmark's round time is {overhead:.1f} % "
-                 "above the worker's fetch time"}]
-    return []
+        notes.append({"code": "harness_overhead", "detail": f"pytest-benchmark's round time is {overhead:.1f} % "
+                      "above the worker's fetch time"})
+    disturbed = summary.get("disturbed_rounds") or 0
+    if disturbed and disturbed * 2 <= summary["n_rounds"]:
+        notes.append({"code": "noisy_rounds", "detail": f"{disturbed} of {summary['n_rounds']} rounds disturbed"})
+    return notes
 
 
 def finish_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -251,37 +259,11 @@ def new_run(machine: dict[str, Any], options: dict[str, Any], server: dict[str, 
     }
 
 
-def write_run(run: dict[str, Any], results_dir: Path) -> Path:
-    """Write ``runs/<timestamp>-<host>.json`` (never overwritten) and copy it to ``latest.json``."""
-    now = datetime.now(UTC)
-    run["created"] = now.isoformat(timespec="seconds")
-    runs = results_dir / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    stamp = now.strftime("%Y%m%dT%H%M%SZ")
-    path = runs / f"{stamp}-{run['machine'].get('hostname', 'host')}.json"
-    n = 1
-    while path.exists():  # two sweeps ending in the same second must not overwrite each other
-        n += 1
-        path = runs / f"{stamp}-{run['machine'].get('hostname', 'host')}-{n}.json"
-    path.write_text(json.dumps(run, indent=1, sort_keys=False) + "\n")
-    shutil.copyfile(path, results_dir / "latest.json")
-    return path
-
-
-def load_run(path: Path) -> dict[str, Any]:
-    run = json.loads(Path(path).read_text())
-    version = run.get("schema_version")
-    if version not in READABLE_VERSIONS:
-        raise ValueError(f"{path}: schema_version {version!r}, this concbench reads "
-                         f"{', '.join(map(str, READABLE_VERSIONS))}")
-    return _upgrade(dict(run))
-
-
 #: The reason an unfinished row is given when a run is read: the sweep stopped (Ctrl-C, a kill) mid-row.
 UNFINISHED = "interrupted: the sweep stopped before this row finished"
 
 
-def _upgrade(run: dict[str, Any]) -> dict[str, Any]:
+def upgrade(run: dict[str, Any]) -> dict[str, Any]:
     """A run in today's shape: a row the sweep never finished is failed (its rounds kept, none invented),
     and the run is marked ``partial``; version 1 knew only the tuned profile."""
     unfinished = [row for row in run["rows"] if row.get("status") is None]

@@ -1,8 +1,10 @@
 """The sweep: one test per workload, parametrized by (strategy, profile, policy, C) from ``bench.plan``.
 
-Each test measures one case under ``benchmark.pedantic`` (one round = one round trip to the strategy's
-long-lived worker) and records its row; a case that cannot run honestly is a pytest skip and a skipped row,
-a worker that dies fails its case only. Flagged rows pass: they are measurements, reported as not clean.
+Each test records one case's row. The first test of a cell (workload, profile, policy, C) measures the whole
+cell, its strategies' rounds interleaved (``bench.cells``); every test then hands its case's round times to
+``benchmark.pedantic`` as its stats (``bench.harness.replay``). A case that cannot run honestly is a pytest
+skip and a skipped row, a worker that dies fails its case only. Flagged rows pass: they are measurements,
+reported as not clean.
 """
 
 from __future__ import annotations

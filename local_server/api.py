@@ -5,16 +5,20 @@ Rules this module keeps:
   measured on the client side never shares an interpreter with the server;
 - ``start`` returns only once the server has printed its URL and answered a request; ``stop`` always
   reaps the process (SIGTERM, then SIGKILL after a grace period) and closes the pipe, even after a failure;
+  on Linux the server also gets SIGTERM when the process that started it dies, even by SIGKILL, so a
+  killed harness leaves no orphan server behind;
 - ``fetch_stats`` / ``reset_stats`` read the control routes, which the server does not count.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import http.client
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +30,14 @@ from urllib.parse import urlsplit
 STARTUP_TIMEOUT_S = 20.0
 #: Grace period between SIGTERM and SIGKILL.
 STOP_TIMEOUT_S = 5.0
+
+
+#: prctl(2) option: the signal a process receives when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ServerError(RuntimeError):
@@ -53,7 +65,8 @@ class ServerProcess:
 
     def start(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
         self.popen = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.stderr,
-                                      stdin=subprocess.DEVNULL)
+                                      stdin=subprocess.DEVNULL,
+                                      preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         try:
             if self.cpus is not None:
                 os.sched_setaffinity(self.popen.pid, self.cpus)

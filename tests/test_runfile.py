@@ -1,0 +1,83 @@
+"""bench.runfile: an interrupted sweep keeps its finished rows, leaves nothing running, is reported as
+partial, and ``--resume`` runs only what it lacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from bench import report
+from bench.runfile import load_run
+
+ROOT = Path(__file__).resolve().parent.parent
+#: Four cells (C=1 and C=2, two policies), every row a few hundred ms: long enough to interrupt mid-way.
+SWEEP = ["--benchmark-only", "--workloads=latency", "--profiles=tuned", "--concurrency=2",
+         "--strategies=sequential,select,asyncio,threads", "--requests=6", "--rounds=2", "--max-rounds=2",
+         "-p", "no:cacheprovider", "-q"]
+
+
+def _pytest(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "bench/test_sweep.py", *args]
+
+
+def _rows_logged(log: Path) -> int:
+    return max(0, len(log.read_text().splitlines()) - 1) if log.exists() else 0
+
+
+def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_path: Path) -> None:
+    sweep = subprocess.Popen(_pytest(*SWEEP, f"--results-dir={tmp_path}"), cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    children: set[int] = set()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and sweep.poll() is None:
+        children |= {p.pid for p in psutil.Process(sweep.pid).children(recursive=True)}
+        logs = list((tmp_path / "runs").glob("*.jsonl")) if (tmp_path / "runs").exists() else []
+        if logs and _rows_logged(logs[0]) >= 1:
+            break
+        time.sleep(0.1)
+    assert sweep.poll() is None, "the sweep ended before it could be interrupted"
+    os.killpg(sweep.pid, signal.SIGINT)
+    output, _ = sweep.communicate(timeout=60)
+
+    assert sweep.returncode == 2, output[-3000:]
+    assert "Traceback" not in output and "--resume" in output
+    assert not [pid for pid in children if psutil.pid_exists(pid)
+                and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE], "a server or worker outlived the sweep"
+    (path,) = (tmp_path / "runs").glob("*.json")
+    assert not list((tmp_path / "runs").glob("*.jsonl"))  # the JSON replaced the row log
+    partial = load_run(path)
+    kept = {row["id"] for row in partial["rows"]}
+    assert partial["partial"] and partial["options"]["interrupted"] == "SIGINT" and kept
+    assert "Partial run" in report.make_report(path).read_text()
+
+    resumed = subprocess.run(_pytest("--benchmark-only", f"--resume={path}", "-p", "no:cacheprovider", "-q"),
+                             cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
+    assert f"{len(kept)} deselected" in resumed.stdout
+    run = load_run(path)
+    ids = [row["id"] for row in run["rows"]]
+    assert len(ids) == len(set(ids)) == 8 and kept <= set(ids)  # 2 policies x (sequential + 3 strategies at C=2)
+    assert not run["partial"] and run["resumed"]
+
+
+def test_a_killed_sweeps_row_log_is_read_as_partial(tmp_path: Path) -> None:
+    header = {"schema_version": 2, "created": None, "machine": {}, "libraries": {}, "server": {},
+              "options": {"rounds": 1}}
+    row = {"id": "x", "strategy": "select", "status": "ok", "reason": "", "rounds": []}
+    log = tmp_path / "run.jsonl"
+    log.write_text(json.dumps(header) + "\n" + json.dumps(row) + "\n" + '{"id": "cut mid-wr')
+    run = load_run(log)
+    assert [r["id"] for r in run["rows"]] == ["x"] and run["partial"]
+
+
+def test_resume_refuses_other_plan_options(tmp_path: Path) -> None:
+    done = subprocess.run(_pytest("--resume=nowhere.json", "--quick"), cwd=ROOT, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode != 0 and "drop --quick" in done.stderr and "Traceback" not in done.stderr

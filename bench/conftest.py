@@ -25,7 +25,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -49,14 +49,16 @@ from bench.plan import (
     parse_list,
     plan_of_run,
 )
+from bench.results import UNFINISHED
 from bench.runfile import json_path_of, load_run
+from bench.schema import Run
 from strategies import REGISTRY
 from strategies.base import POLICIES, PROFILES
 
 PLAN_KEY = pytest.StashKey[Plan]()
 SWEEP_KEY = pytest.StashKey[Sweep]()
 OUTPUT_KEY = pytest.StashKey[tuple[Path, Path]]()
-RESUMED_KEY = pytest.StashKey[tuple[Path, dict[str, Any]]]()
+RESUMED_KEY = pytest.StashKey[tuple[Path, Run]]()
 CELLS_KEY = pytest.StashKey[dict[CellKey, list[Case]]]()
 CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
@@ -140,13 +142,11 @@ def _plan(config: pytest.Config) -> Plan:
     )
 
 
-def _without_unfinished(run: dict[str, Any]) -> dict[str, Any]:
+def _without_unfinished(run: dict[str, Any]) -> Run:
     """The rows a resumed run keeps: every finished one (ok, flagged, failed, skipped) as recorded."""
-    from bench.results import UNFINISHED
-
     run["rows"] = [row for row in run["rows"] if row["reason"] != UNFINISHED]
     run.pop("partial", None)
-    return run
+    return cast(Run, run)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -22,7 +22,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psutil
 
@@ -32,6 +32,7 @@ from bench.noise import NoiseProbe
 from bench.plan import WORKLOADS, Case, Plan
 from bench.results import finish_row, machine_info, new_run
 from bench.runfile import RunFile
+from bench.schema import Pinning, Row, Run, Server, validate
 from local_server.api import ServerProcess
 from strategies.runner import WorkerError, WorkerProcess
 
@@ -43,13 +44,13 @@ def cell_key(workload: str, case: Case) -> CellKey:
     return workload, case.profile, case.policy, case.concurrency
 
 
-def used_cores(pinning: dict[str, Any]) -> list[int]:
+def used_cores(pinning: Pinning) -> list[int]:
     """The cores the sweep runs on: the pinned ones, or every allowed one when nothing is pinned."""
     pinned = (pinning["server"] or []) + (pinning["worker"] or [])
     return sorted(set(pinned)) if pinned else sorted(os.sched_getaffinity(0))
 
 
-def choose_pinning() -> dict[str, Any]:
+def choose_pinning() -> Pinning:
     """Server on the first allowed CPU, workers on the second; nothing pinned on a single-CPU machine."""
     if not hasattr(os, "sched_getaffinity"):
         return {"server": None, "worker": None, "note": "no os.sched_setaffinity on this platform: not pinned"}
@@ -63,7 +64,7 @@ def choose_pinning() -> dict[str, Any]:
 
 class Sweep:
     def __init__(self, plan: Plan, cells: dict[CellKey, list[Case]], system_check: dict[str, Any] | None = None,
-                 resumed: tuple[Path, dict[str, Any]] | None = None):
+                 resumed: tuple[Path, Run] | None = None):
         self.plan = plan
         self.cells = cells
         self.pinning = choose_pinning()
@@ -75,10 +76,9 @@ class Sweep:
         self.measured: dict[CellKey, dict[Case, CaseRun]] = {}
         self.started = time.perf_counter()
         self.server.start()
-        server = {"backend": plan.server_backend, "pid": self.server.pid, "url": self.server.url}
+        server: Server = {"backend": plan.server_backend, "pid": self.server.pid, "url": self.server.url}
         if resumed is None:
-            self.run = new_run(machine_info(self.pinning), plan.options(), server)
-            self.run["system_check"] = system_check
+            self.run = new_run(machine_info(self.pinning), plan.options(), server, system_check)
             self.file = RunFile(plan.results_dir, self.run)
         else:
             path, self.run = resumed
@@ -182,7 +182,11 @@ class Sweep:
         return self._record(row)
 
     def _record(self, row: dict[str, Any]) -> dict[str, Any]:
-        self.run["rows"].append(row)
+        """Keep a finished row: checked against the schema first, so that nothing undeclared is written."""
+        problems = validate(row, Row, row["id"])
+        if problems:
+            raise ValueError("a row departs from bench.schema.Row: " + "; ".join(problems[:5]))
+        self.run["rows"].append(cast(Row, row))
         self.file.append(row)
         return row
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.schema import Options
 from strategies import REGISTRY, SELECT_MAX
 from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload
@@ -189,7 +190,7 @@ class Plan:
                     f"C={case.concurrency} connections would exceed it")
         return None
 
-    def options(self) -> dict[str, object]:
+    def options(self) -> Options:
         """The plan as recorded in the results JSON (``None``: the per-profile defaults applied)."""
         return {"concurrency": None if self.concurrency is None else list(self.concurrency),
                 "strategies": None if self.strategies is None else list(self.strategies),

@@ -7,39 +7,8 @@ Rules this module keeps:
   sweep and the report cannot disagree about what "flagged" means;
 - no I/O except ``write_run`` (and no pytest import): the report and the tests use this module alone.
 
-Schema, version 2 (bump ``SCHEMA_VERSION`` and note the change here when a field changes meaning).
-Version 2 added the ``profile`` of every row and round ("tuned" or "as-written"), ``options.profiles``,
-``summary.peak_in_flight_max`` and ``summary.cpu_busy``, and lets ``options.concurrency``/``strategies`` be
-null (the per-profile defaults applied); version 1 files are read as all-``tuned``::
-
-    {
-      "schema_version": 2,
-      "created": "2025-01-01T12:00:00+00:00",          # UTC, ISO 8601, when the sweep ended
-      "machine": {"hostname", "cpu_count", "cpu_model", "python", "implementation", "platform",
-                  "pinning": {"server": [0] | null, "worker": [1] | null, "note": str}},
-      "libraries": {"gevent": "24.2.1", ...},          # installed versions, null when not installed
-      "options": {"concurrency": [...] | null, "strategies": [...] | null, "workloads": [...],
-                  "policies": [...], "profiles": [...],
-                  "rounds": R, "warmup_rounds": W, "requests": N | null, "quick": bool,
-                  "benchmark_disabled": bool, "server_backend": "epoll", "wall_s": sweep duration,
-                  "interrupted": bool (Ctrl-C or a kill stopped the sweep: rows it never reached are absent)},
-      "server": {"backend": "epoll", "pid": 1234, "url": "http://127.0.0.1:40123/"},
-      "rows": [
-        {"id": "latency-gevent-tuned-keepalive-c10",
-         "strategy", "workload", "profile", "policy", "concurrency", "requests", "delay_ms", "size", "method",
-         "status": "ok" | "flagged" | "failed" | "skipped",
-         "flags": [{"code": "errors" | "below_concurrency" | "server_saturated",
-                    "detail": "human-readable numbers"}],     # any flag: status "flagged", hollow marker
-         "notes": [{"code": "harness_overhead", "detail": ...}],  # remarks that leave the row clean
-         "reason": "why skipped/failed, or the flags' details joined; '' for ok rows",
-         "rounds": [<RoundResult.to_dict()> + {"timer_s": pytest-benchmark's time for that round,
-                                               "overhead_pct": 100 * (timer_s - wall_s) / timer_s}],
-         "summary": {see ``summarise``} | null,       # null when no round completed
-         "cold_start_s": seconds to set the worker up for this cell (untimed by the benchmark),
-         "harness_overhead_pct": median over rounds of overhead_pct | null,
-         "pytest_benchmark_stats": {"min", "max", "mean", "stddev", "median", "iqr", "rounds"} | null}
-      ]
-    }
+The schema is ``bench.schema`` (typed, validated; ``python -m bench.schema`` prints it); this module builds
+runs and rows in that shape and ``upgrade`` brings older versions to it.
 """
 
 from __future__ import annotations
@@ -49,16 +18,17 @@ import os
 import platform
 import socket
 import statistics
+import subprocess
 from collections.abc import Iterable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.schema import SCHEMA_VERSION, CommitInfo, Machine, Options, Pinning, Run, Server
 from strategies import REGISTRY
 
-SCHEMA_VERSION = 2
 #: Older versions this code still reads, and how each is brought up to date (``upgrade``).
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 
 #: Server CPU time over round wall time above which the server, not the client, limits the round: its
 #: single-threaded loop was busy >90 % of the time, so a faster client could not have gone faster.
@@ -217,7 +187,7 @@ def finish_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def machine_info(pinning: dict[str, Any]) -> dict[str, Any]:
+def machine_info(pinning: Pinning) -> Machine:
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -247,16 +217,34 @@ def library_versions() -> dict[str, str | None]:
     return versions
 
 
-def new_run(machine: dict[str, Any], options: dict[str, Any], server: dict[str, Any]) -> dict[str, Any]:
+def new_run(machine: Machine, options: Options, server: Server, system_check: dict[str, Any] | None) -> Run:
     return {
         "schema_version": SCHEMA_VERSION,
         "created": None,
         "machine": machine,
+        "commit_info": commit_info(),
         "libraries": library_versions(),
         "options": options,
         "server": server,
+        "system_check": system_check,
         "rows": [],
     }
+
+
+def commit_info() -> CommitInfo | None:
+    """The project's git commit (as pytest-benchmark's ``commit_info``): which code made the numbers."""
+    root = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+
+    try:
+        branch = git("rev-parse", "--abbrev-ref", "HEAD")
+        return {"id": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+                "branch": None if branch == "HEAD" else branch}
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 #: The reason an unfinished row is given when a run is read: the sweep stopped (Ctrl-C, a kill) mid-row.
@@ -265,7 +253,8 @@ UNFINISHED = "interrupted: the sweep stopped before this row finished"
 
 def upgrade(run: dict[str, Any]) -> dict[str, Any]:
     """A run in today's shape: a row the sweep never finished is failed (its rounds kept, none invented),
-    and the run is marked ``partial``; version 1 knew only the tuned profile."""
+    and the run is marked ``partial``; version 1 knew only the tuned profile; before version 3 rounds were
+    not interleaved (their new fields are absent, the row-level ones null)."""
     unfinished = [row for row in run["rows"] if row.get("status") is None]
     for row in unfinished:
         row.update(status="failed", reason=UNFINISHED, summary=summarise(row) if row["rounds"] else None)
@@ -278,5 +267,13 @@ def upgrade(run: dict[str, Any]) -> dict[str, Any]:
                 round_.setdefault("profile", "tuned")
             if row.get("summary"):
                 row["summary"] = summarise(row)
-        run["schema_version"] = SCHEMA_VERSION
+    if run["schema_version"] < 3:
+        options = run["options"]
+        options["interrupted"] = "SIGINT" if options.get("interrupted") else None
+        options.setdefault("max_rounds", options["rounds"])
+        run.setdefault("commit_info", None)
+        run.setdefault("system_check", None)
+        for row in run["rows"]:
+            row.setdefault("rounds_stopped", None)
+    run["schema_version"] = SCHEMA_VERSION
     return run

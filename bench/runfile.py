@@ -16,15 +16,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from bench.results import READABLE_VERSIONS, upgrade
+from bench.schema import Run
 
 
 class RunFile:
-    def __init__(self, results_dir: Path, run: dict[str, Any], path: Path | None = None):
+    def __init__(self, results_dir: Path, run: Run, path: Path | None = None):
         self.results_dir = results_dir
         self.path = path or _new_path(results_dir, run["machine"].get("hostname", "host"))
         self.log_path = self.path.with_suffix(".jsonl")
@@ -35,11 +37,11 @@ class RunFile:
             self._log.write(json.dumps(line) + "\n")
         self._sync()
 
-    def append(self, row: dict[str, Any]) -> None:
+    def append(self, row: Mapping[str, Any]) -> None:
         self._log.write(json.dumps(row) + "\n")
         self._sync()
 
-    def write(self, run: dict[str, Any]) -> Path:
+    def write(self, run: Run) -> Path:
         """The complete JSON (also ``latest.json``); the row log is no longer needed."""
         run["created"] = datetime.now(UTC).isoformat(timespec="seconds")
         self.path.write_text(json.dumps(run, indent=1) + "\n")

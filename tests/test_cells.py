@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from scipy import stats
 
+from bench import schema
 from bench.cells import relative_half_width
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,6 +51,7 @@ def small_sweep(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any
 def test_a_cells_strategies_take_turns(small_sweep: tuple[dict[str, Any], dict[str, Any]]) -> None:
     run, _ = small_sweep
     assert run["options"]["schedule_seed"] == 7
+    assert schema.validate(run) == []
     rows = [row for row in run["rows"] if row["strategy"] in STRATEGIES]
     assert len(rows) == 3 and all(row["status"] in ("ok", "flagged") for row in rows)
     rounds = sorted((r["position"], r["started_at"], r["pass"], row["strategy"]) for row in rows for r in row["rounds"])

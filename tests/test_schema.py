@@ -1,0 +1,53 @@
+"""bench.schema: the committed results validate against the one typed definition; the validator catches
+what departs from it; older files are read, unknown ones refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import schema
+from bench.runfile import load_run
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "tests" / "data" / "report_fixture.json"
+
+
+def test_the_committed_latest_run_validates() -> None:
+    run = json.loads((ROOT / "results" / "latest.json").read_text())
+    assert run["schema_version"] == schema.SCHEMA_VERSION
+    assert schema.validate(run) == []
+    assert run["commit_info"] is None or len(run["commit_info"]["id"]) == 40
+
+
+def test_the_validator_names_each_departure() -> None:
+    run = json.loads((ROOT / "results" / "latest.json").read_text())
+    row = run["rows"][0]
+    row["status"] = "fine"
+    row["surprise"] = 1
+    del row["reason"]
+    problems = schema.validate(run)
+    assert any(p.startswith("run.rows[0].status: 'fine' not one of") for p in problems)
+    assert "run.rows[0]: undeclared 'surprise'" in problems and "run.rows[0]: missing 'reason'" in problems
+
+
+def test_an_older_version_is_read_in_todays_shape() -> None:
+    run = load_run(FIXTURE)  # schema_version 2
+    assert run["schema_version"] == schema.SCHEMA_VERSION
+    assert run["commit_info"] is None and all(row["rounds_stopped"] is None for row in run["rows"])
+
+
+def test_an_unknown_version_is_refused_with_a_clear_message(tmp_path: Path) -> None:
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps({"schema_version": 99, "rows": []}))
+    with pytest.raises(ValueError, match="schema_version 99"):
+        load_run(path)
+
+
+def test_the_schema_is_documented_from_the_definitions() -> None:
+    text = schema.describe()
+    assert "Round\n" in text or "Round:" in text
+    for key in ("started_at", "position", "pass", "noise", "rounds_stopped", "schedule_seed", "commit_info"):
+        assert f"  {key}: " in text

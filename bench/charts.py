@@ -233,13 +233,51 @@ def _mark_caps(ax: Axes, rows: list[dict[str, Any]]) -> None:
                         color=style(row["strategy"])["color"])
 
 
+def instruction_rows(run: dict[str, Any]) -> dict[tuple[str, str, str, int], list[dict[str, Any]]]:
+    """Per cell, the rows with a clean instruction count (``--instructions``), cheapest first."""
+    cells: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
+    for row in run["rows"]:
+        count = row.get("instructions") or {}
+        if count.get("clean"):
+            cells.setdefault((row["workload"], row["profile"], row["policy"], row["concurrency"]), []).append(row)
+    return {key: sorted(rows, key=lambda r: r["instructions"]["instructions_per_request"])
+            for key, rows in cells.items()}
+
+
+def draw_instructions(run: dict[str, Any], path: Path) -> Path | None:
+    """One horizontal bar panel per cell: instructions per request, callgrind-counted, each with its ratio to
+    the cell's cheapest (linear: the ratios are the point)."""
+    cells = instruction_rows(run)
+    if not cells:
+        return None
+    fig, axes = plt.subplots(len(cells), 1, figsize=(8, 0.45 * sum(map(len, cells.values())) + 1.2 * len(cells)),
+                             squeeze=False)
+    for ax, (key, rows) in zip(axes[:, 0], cells.items(), strict=True):
+        values = [r["instructions"]["instructions_per_request"] for r in rows]
+        names = [r["strategy"] for r in rows]
+        ax.barh(names, values, color=[style(n)["color"] for n in names])
+        for y, value in enumerate(values):
+            ax.text(value, y, f" {value / 1000:,.0f}k ({value / values[0]:.1f}×)", va="center", fontsize=8)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v / 1000:,.0f}k"))
+        ax.invert_yaxis()
+        ax.set_xlim(0, max(values) * 1.3)
+        ax.set_title(f"{key[0]} workload, {key[1]}, {key[2]}, C={key[3]}", fontsize=10)
+    axes[-1, 0].set_xlabel("user-space instructions per request (callgrind; lower is better)")
+    fig.suptitle("Instructions per request: the CPU cost no neighbour can disturb", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
     """Every chart of the run into ``out_dir``; returns the files written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS]
-    claim = draw_claim(run, out_dir / "claim.png")
-    if claim is not None:
-        paths.append(claim)
+    for extra in (draw_claim(run, out_dir / "claim.png"),
+                  draw_instructions(run, out_dir / "instructions_per_request.png")):
+        if extra is not None:
+            paths.append(extra)
     if any(r["workload"] == "latency" for r in run["rows"]):
         paths.append(draw_metric(run, METRICS[0], out_dir / "headline.png", workloads=["latency"]))
     return paths

@@ -54,6 +54,7 @@ from bench.runfile import json_path_of, load_run
 from bench.schema import Run
 from strategies import REGISTRY
 from strategies.base import POLICIES, PROFILES
+from strategies.instructions import InstructionsUnavailable, find_valgrind
 
 PLAN_KEY = pytest.StashKey[Plan]()
 SWEEP_KEY = pytest.StashKey[Sweep]()
@@ -64,7 +65,7 @@ CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
 #: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
 PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
-                "max_rounds", "quick", "server_backend", "schedule_seed")
+                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -90,6 +91,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--quick", action="store_true", help="a ~2 minute sweep: fewer levels, rounds and requests")
     group.addoption("--schedule-seed", type=int, default=None,
                     help="seed of the order in which a cell's strategies take turns (default: random, recorded)")
+    group.addoption("--instructions", action="store_true", default=None,
+                    help="also count each row's user-space instructions per request under callgrind, in an "
+                         "untimed pass after its cell (needs valgrind; ~10-60 s per row)")
     group.addoption("--resume", default=None, metavar="RUN",
                     help="finish an interrupted run: RUN is its results/runs/*.json or *.jsonl; runs only the "
                          "rows it lacks, with its recorded options (give no other sweep option)")
@@ -139,6 +143,7 @@ def _plan(config: pytest.Config) -> Plan:
         server_backend=config.getoption("server_backend") or "epoll",
         results_dir=Path(results_dir) if results_dir else config.rootpath / "results",
         schedule_seed=seed if seed is not None else int.from_bytes(os.urandom(4), "big"),
+        instructions=bool(config.getoption("instructions")),
     )
 
 
@@ -151,8 +156,10 @@ def _without_unfinished(run: dict[str, Any]) -> Run:
 
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        config.stash[PLAN_KEY] = _plan(config)
-    except ValueError as exc:
+        config.stash[PLAN_KEY] = plan = _plan(config)
+        if plan.instructions:
+            find_valgrind()
+    except (ValueError, InstructionsUnavailable) as exc:
         raise pytest.UsageError(str(exc)) from None
 
 

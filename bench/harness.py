@@ -18,6 +18,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import time
@@ -34,6 +35,7 @@ from bench.results import finish_row, machine_info, new_run
 from bench.runfile import RunFile
 from bench.schema import Pinning, Row, Run, Server, validate
 from local_server.api import ServerProcess
+from strategies.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
 from strategies.runner import WorkerError, WorkerProcess
 
 #: (workload, profile, policy, concurrency): what strategies are compared within (``bench.verdict``).
@@ -140,7 +142,20 @@ class Sweep:
         for run in runs.values():
             if run.worker_died:
                 self.workers.pop(run.key.strategy).close()
+        if self.plan.instructions:
+            for run in runs.values():
+                run.instructions = self._count_instructions(run) if run.rounds else None
         self.measured[key] = runs
+
+    def _count_instructions(self, run: CaseRun) -> dict[str, Any]:
+        """The untimed callgrind pass of one case (after its cell, so no timed round shares the machine with
+        valgrind): N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size."""
+        workload = dataclasses.replace(run.workload, requests=max(DEFAULT_REQUESTS, run.workload.concurrency))
+        cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
+        try:
+            return count_instructions(run.key.strategy, workload, cpus=cpus).to_dict()
+        except (InstructionCountError, WorkerError) as exc:
+            return {"error": _tail(str(exc), 500)}
 
     # -- rows ------------------------------------------------------------------------------------------
 
@@ -173,6 +188,8 @@ class Sweep:
         run = self.measured[key].pop(case)
         row = self._row(workload_name, case)
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
+        if self.plan.instructions:
+            row["instructions"] = run.instructions
         if run.failure is not None:
             row.update(status="failed", reason=_tail(run.failure))
         if run.rounds:

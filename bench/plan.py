@@ -139,6 +139,8 @@ class Plan:
     results_dir: Path = Path("results")
     #: Seeds the order of each cell's passes (``bench.cells``); recorded, so a run's schedule can be replayed.
     schedule_seed: int = 0
+    #: ``--instructions``: an untimed callgrind pass per row after its cell (``strategies.instructions``).
+    instructions: bool = False
 
     def levels(self, workload: str, profile: str) -> tuple[int, ...]:
         if self.concurrency is not None:
@@ -196,7 +198,8 @@ class Plan:
                 "strategies": None if self.strategies is None else list(self.strategies),
                 "workloads": list(self.workload_names), "policies": list(self.policies),
                 "profiles": list(self.profiles), "rounds": self.rounds, "max_rounds": self.max_rounds,
-                "warmup_rounds": self.warmup_rounds, "schedule_seed": self.schedule_seed, "requests": self.requests, "quick": self.quick,
+                "warmup_rounds": self.warmup_rounds, "schedule_seed": self.schedule_seed,
+                "instructions": self.instructions, "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
                 "server_backend": self.server_backend}
 
@@ -211,7 +214,8 @@ def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
                 rounds=options["rounds"], max_rounds=options.get("max_rounds") or options["rounds"],
                 warmup_rounds=options["warmup_rounds"], requests=options.get("requests"), quick=options["quick"],
                 benchmark_disabled=options["benchmark_disabled"], server_backend=options["server_backend"],
-                results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0)
+                results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0,
+                instructions=bool(options.get("instructions")))
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

@@ -346,6 +346,39 @@ def noise_section(run: dict[str, Any]) -> list[str]:
     return lines
 
 
+def instructions_section(run: dict[str, Any]) -> list[str]:
+    """``--instructions``: the callgrind counts per cell, and the CPU-cost order they establish."""
+    cells = charts.instruction_rows(run)
+    failed = [r for r in run["rows"] if (r.get("instructions") or {}).get("error")]
+    if not cells and not failed:
+        return []
+    lines = ["## Instructions per request (callgrind)", "",
+             ("User-space instructions per request, counted by callgrind in an untimed pass after each row's "
+              "rounds (`strategies/instructions.py`: a warm-up round of N, then the fetch of N and of 3N "
+              "counted over the worker's whole process tree; the figure is the difference over 2N). Unlike "
+              "CPU seconds they do not move with the machine's neighbours (two passes agree to well under "
+              "1 %), so the order below holds on any machine of this architecture and Python build. They do "
+              "not count time blocked, the kernel's work beyond the system call, or the server."), "",
+             "![instructions_per_request](instructions_per_request.png)", ""]
+    for (workload, profile, policy, c), rows in cells.items():
+        cheapest = rows[0]["instructions"]["instructions_per_request"]
+        lines += [f"**{workload}, {profile}, {policy}, C={c}** (N={rows[0]['instructions']['requests']}):", ""]
+        table = []
+        for r in rows:
+            count = r["instructions"]
+            cpu = (r.get("summary") or {}).get("cpu_us_per_req")
+            table.append([r["strategy"], f"{count['instructions_per_request']:,.0f}",
+                          f"{count['instructions_per_request'] / cheapest:.1f}×", _fmt(cpu),
+                          f"{count['seconds']:.0f}"])
+        lines += _table(["strategy", "instructions / request", "× cheapest", "CPU µs / request (timed rounds)",
+                         "pass s"], table)
+        order = " < ".join(f"{r['strategy']}" for r in rows)
+        lines += ["", f"CPU-cost order by instructions: {order}.", ""]
+    if failed:
+        lines += [f"- no count for {_where(r)}: {r['instructions']['error']}" for r in failed] + [""]
+    return lines
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
 
@@ -395,7 +428,7 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
     body = why_section(run, verdicts) + verdict_section(run, verdicts) + machine_section(run)
-    body += noise_section(run) + tables_section(run) + problems_section(run)
+    body += noise_section(run) + instructions_section(run) + tables_section(run) + problems_section(run)
     body += overhead_section(run)
     body += how_to_read() + ["## All charts", ""] + [line for img in images for line in (img, "")]
     return "\n".join(head + body)

@@ -4,14 +4,18 @@
     python -m strategies run threads -n 500 -c 10 --delay-ms 50 --json
     python -m strategies run select --url http://127.0.0.1:8080/ -n 2000 -c 100 --policy close
     python -m strategies run tornado -n 200 -c 100 --delay-ms 200 --policy close --profile as-written
+    python -m strategies run asyncio -n 150 -c 10 --instructions
 
 ``run`` runs the workload in the strategy's worker process for ``--rounds`` rounds, against ``--url`` or,
 without it, against the bundled server it starts (and stops) itself. Output: one line per round, readable,
 or with ``--json`` one JSON object per round (a single object for the default single round).
+``--instructions`` replaces the rounds by the callgrind pass of ``strategies.instructions``: one line, or one
+JSON object, with the instructions per request.
 
 Exit codes: 0 all rounds clean; 1 a round had errors or the worker failed (the message says which);
 2 a bad argument, including a strategy that cannot run as asked: unknown name, a library that is not
-installed (with its install hint), a policy it does not support or a C above its limit (with the reason).
+installed (with its install hint), a policy it does not support or a C above its limit (with the reason),
+and ``--instructions`` without valgrind.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import sys
 from collections.abc import Iterator
 from typing import NoReturn
 
-from strategies import REGISTRY
+from strategies import REGISTRY, instructions
 from strategies.base import POLICIES, PROFILES
 from strategies.runner import RoundResult, WorkerError, WorkerProcess
 from strategies.workload import Workload
@@ -42,6 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     if reason:
         parser.error(f"{args.name} cannot run -c {args.concurrency} --policy {args.policy} "
                      f"--profile {args.profile}: {reason}")
+    if args.instructions:
+        if args.rounds is not None:
+            parser.error("--rounds does not apply to --instructions: the pass runs its own rounds")
+        try:
+            instructions.find_valgrind()  # before the server starts: its log lines would follow the error
+        except instructions.InstructionsUnavailable as exc:
+            parser.error(f"--instructions: {exc}")
     with _server(args.url, args.backend, args.cpus) as url:
         try:
             workload = Workload(url, args.requests, args.concurrency, policy=args.policy,
@@ -49,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
                                 timeout_s=args.timeout, profile=args.profile)
         except ValueError as exc:
             parser.error(str(exc))
-        return _run(args.name, workload, args.rounds, args.json, args.cpus)
+        if args.instructions:
+            return _count(args.name, workload, args.json, args.cpus)
+        return _run(args.name, workload, args.rounds or 1, args.json, args.cpus)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -74,13 +87,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--delay-ms", type=_non_negative, default=0, help="server-side delay per request")
     run.add_argument("--size", type=_non_negative, default=64, help="response body bytes")
     run.add_argument("--method", choices=("GET", "POST"), default="GET")
-    run.add_argument("--rounds", type=_positive, default=1, help="rounds in the same worker")
+    run.add_argument("--rounds", type=_positive, help="rounds in the same worker (default 1)")
     run.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
     run.add_argument("--backend", choices=("select", "poll", "epoll"), default="epoll",
                      help="backend of the bundled server (ignored with --url)")
     run.add_argument("--cpus", type=_cpu_set, help="pin the worker to these CPUs, e.g. 1 or 2,3; a bundled "
                      "server is pinned to the other CPUs, so client and server do not share a core")
     run.add_argument("--json", action="store_true", help="one JSON object per round")
+    run.add_argument("--instructions", action="store_true",
+                     help="instead of the timed rounds, count instructions per request under valgrind's "
+                     "callgrind: one worker, a warm-up round of N, then fetches of N and 3N counted, (I3N - IN) "
+                     f"/ 2N; -n is N ({instructions.DEFAULT_REQUESTS} is a good one); needs valgrind; "
+                     "8-50 s per strategy at N=150, C=10")
     return parser
 
 
@@ -140,6 +158,28 @@ def _run(name: str, workload: Workload, rounds: int, as_json: bool, cpus: set[in
         print(f"python -m strategies: {exc}", file=sys.stderr)
         return 1
     return 0 if clean else 1
+
+
+def _count(name: str, workload: Workload, as_json: bool, cpus: set[int] | None) -> int:
+    try:
+        count = instructions.count_instructions(name, workload, cpus=cpus)
+    except (WorkerError, instructions.InstructionCountError) as exc:
+        print(f"python -m strategies: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(count.to_dict()) if as_json else _instructions_line(count), flush=True)
+    return 0 if count.clean else 1
+
+
+def _instructions_line(c: instructions.InstructionCount) -> str:
+    text = (
+        f"{c.strategy}: {c.instructions_per_request:,.0f} instructions per request ({c.requests} and "
+        f"{c.requests * instructions.SCALE} requests, C={c.concurrency} {c.policy} delay={c.delay_ms}ms "
+        f"size={c.size} {c.profile}; fetch only, {c.processes} process{'es' if c.processes > 1 else ''}; "
+        f"{c.seconds:.0f} s under {c.valgrind})"
+    )
+    if not c.clean:
+        text += f"; NOT CLEAN: {c.errors} errors {c.error_kinds}"
+    return text
 
 
 def _line(number: int, r: RoundResult) -> str:

@@ -16,6 +16,8 @@ Rules this module keeps:
   deadlock the worker, and the tail is there when something goes wrong;
 - CPU pinning (``cpus``) is applied right after the spawn, before setup, so every thread and process the
   strategy starts inherits it;
+- ``command_prefix`` (e.g. ``valgrind --tool=callgrind``, see ``strategies.instructions``) goes before the
+  worker's command line and must exec it in the same process: the pid, the pipes and the kill stay its;
 - server-side figures come from our server's ``/stats`` (reset before the round, read after). Against any
   other server they are None: we never guess.
 """
@@ -30,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
@@ -110,7 +113,8 @@ class RoundResult:
 
 
 class WorkerProcess:
-    def __init__(self, name: str, cpus: set[int] | None = None, start_timeout_s: float = START_TIMEOUT_S):
+    def __init__(self, name: str, cpus: set[int] | None = None, start_timeout_s: float = START_TIMEOUT_S,
+                 command_prefix: Sequence[str] = ()):
         self.name = name
         self.start_timeout_s = start_timeout_s
         self.config: ClientConfig | None = None
@@ -119,7 +123,7 @@ class WorkerProcess:
         self._buffer = b""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self.popen = subprocess.Popen(
-            [sys.executable, "-m", "strategies.worker", name],
+            [*command_prefix, sys.executable, "-m", "strategies.worker", name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
         )
         try:

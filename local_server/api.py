@@ -36,8 +36,13 @@ STOP_TIMEOUT_S = 5.0
 PR_SET_PDEATHSIG = 1
 
 
+#: Looked up once here, not in the forked child: between fork and exec only the call itself runs.
+_prctl = ctypes.CDLL(None).prctl if sys.platform == "linux" else None
+
+
 def _die_with_parent() -> None:
-    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class ServerError(RuntimeError):
@@ -66,7 +71,7 @@ class ServerProcess:
     def start(self, timeout: float = STARTUP_TIMEOUT_S) -> str:
         self.popen = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=self.stderr,
                                       stdin=subprocess.DEVNULL,
-                                      preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                                      preexec_fn=_die_with_parent)  # noqa: PLW1509 - one prctl call, no lock taken
         try:
             if self.cpus is not None:
                 os.sched_setaffinity(self.popen.pid, self.cpus)

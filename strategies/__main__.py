@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="instead of the timed rounds, count instructions per request under valgrind's "
                      "callgrind: one worker, a warm-up round of N, then fetches of N and 3N counted, (I3N - IN) "
                      f"/ 2N; -n is N ({instructions.DEFAULT_REQUESTS} is a good one); needs valgrind; "
-                     "8-50 s per strategy at N=150, C=10")
+                     "6-70 s per strategy at N=150, C=10")
     return parser
 
 

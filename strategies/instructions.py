@@ -12,18 +12,19 @@ fork server count too; the server is not under valgrind) and, in that one worker
    paid once per fetch (the command, a loop's start, a per-round task) cancels.
 
 Why zero/dump in one worker rather than two whole-process runs (N and 3N) subtracted, both measured on the
-throughput workload (C=10, keep-alive): the whole-process difference also counts the harness's per-URL work
-around the fetch (building URLs, verifying every body: urlsplit, parse_qs, blake2b), about 90,000
-instructions per request for every strategy: more than the select strategy's whole fetch (110,000) and
-40 % on top of asyncio's (232,000), so it compresses every ratio. Two processes' start-ups also differ by
-millions of instructions, which scattered select's whole-process figure over 175-262k at N=50, where the
-zero/dump figure repeats to 0.4 %. The price: vgdb wakes a worker blocked in ``read`` through ptrace
-(``/proc/sys/kernel/yama/ptrace_scope`` 0, or CAP_SYS_PTRACE); where that is denied, the pass fails saying so.
+throughput workload (N=150, C=10, keep-alive): the whole-process difference also counts the harness's
+per-URL work around the fetch (building URLs, verifying every body: urlsplit, parse_qs, blake2b), about
+83,000 instructions per request for every strategy (select 200k whole-process against 117k fetch only,
+asyncio 326k against 243k): it would add a third to asyncio's figure, 70 % to select's, and shrink every
+ratio between strategies. At small N the start-ups' differences show too (select at N=50: 175k-262k
+whole-process, within 0.5 % fetch only).
+The price: vgdb wakes a worker blocked in ``read`` through ptrace (``/proc/sys/kernel/yama/ptrace_scope``
+0, or CAP_SYS_PTRACE); where that is denied, the pass fails saying so.
 
 Why the warm-up: without it the N round alone pays the first-request costs (C connections opened, lazy
-imports, the interpreter's specialisation) and the difference under-counts: select 87k instead of 110k,
-twisted 684k instead of 773k. A warm-up of one wave (C) sufficed for select; N, the first counted round's
-own size, spends every first-time cost a round of that size can have.
+imports, the interpreter's specialisation) and the difference under-counts: select 96k instead of 117k,
+asyncio 221k instead of 243k, twisted 715k instead of 805k. A warm-up of one wave (C) sufficed in all three;
+N, the first counted round's own size, spends every first-time cost a round of that size can have.
 
 What it does not count:
 - time blocked: waiting for the server, or in select/epoll, costs no instructions;
@@ -58,14 +59,15 @@ import psutil
 from strategies.runner import RoundResult, WorkerProcess
 from strategies.workload import Workload
 
-#: N. The per-request figure grows with N until about 150 and is flat after it (select: 54k at N=20, 90k
-#: at 50, 100k at 100, 110k at 150, 109k at 300; asyncio: 201k at 50, 232k at 150 and 300): amortised costs
-#: such as the garbage collector's need a round that long to show. Python under callgrind runs 50-100x
-#: slower, so a pass (warm-up N + N + 3N) takes 8 s (asyncio) to 50 s (processes) here.
+#: N. The figure rises about 5 % from N=50 to 150 (select 112k to 117k, asyncio 232k to 243k), then stays
+#: within 3 % (N=300: 114k, 239k). The rise is the garbage collector: its older-generation collections walk
+#: the round's live URLs and outcomes, so a longer round pays more per request (asyncio: 8.7k instructions
+#: per request in gc at N=50, 19k at 150). At 150 two passes agree within 0.5 %, and Python under callgrind
+#: (50-100x slower) does a pass in 6 s (select) to 45 s (gevent), the processes strategy's 13 processes 45-70 s.
 DEFAULT_REQUESTS = 150
 
-#: The whole pass. Ten times the slowest pass measured (processes, C=10: ~50 s), because the machine is
-#: shared and C=100 starts ten times the children under valgrind.
+#: The whole pass. Over ten times the slowest pass measured (processes, C=10: 45-70 s), because the machine
+#: is shared and C=100 starts ten times the children under valgrind.
 DEFAULT_TIMEOUT_S = 900.0
 
 #: The second counted round has this many times N requests: the difference is then 2N requests, twice the
@@ -175,8 +177,8 @@ def count_instructions(
             run.close(failed=True)
             raise
         run.close(failed=False)
-        totals = _dump_totals(Path(out).glob("callgrind.out.*.*"))  # dumps: callgrind.out.PID.PART
-    processes = {len(totals.get(_hint(counted), [])) for counted in rounds}
+        counts = _dump_counts(Path(out).glob("callgrind.out.*.*"))  # dumps: callgrind.out.PID.PART
+    processes = {len(counts.get(_hint(counted), [])) for counted in rounds}
     if processes != {len(run.counted_pids)}:
         raise InstructionCountError(f"expected one dump per process ({len(run.counted_pids)}) for each counted "
                                     f"round, found {sorted(processes)}")
@@ -187,7 +189,7 @@ def count_instructions(
     return InstructionCount(
         strategy=name, requests=workload.requests, concurrency=workload.concurrency, policy=workload.policy,
         profile=workload.profile, delay_ms=workload.delay_ms, size=workload.size, method=workload.method,
-        instructions_n=sum(totals[_hint(rounds[0])]), instructions_3n=sum(totals[_hint(rounds[1])]),
+        instructions_n=sum(counts[_hint(rounds[0])]), instructions_3n=sum(counts[_hint(rounds[1])]),
         processes=len(run.counted_pids), seconds=time.perf_counter() - started, valgrind=valgrind.version,
         errors=sum(result.errors for result in results), error_kinds=kinds,
     )
@@ -285,14 +287,14 @@ def _kill(processes: Iterable[psutil.Process]) -> None:
             pass
 
 
-def _dump_totals(paths: Iterable[Path]) -> dict[str, list[int]]:
-    """Dump name -> the Ir total of each file dumped under it (one per process)."""
-    totals: dict[str, list[int]] = {}
+def _dump_counts(paths: Iterable[Path]) -> dict[str, list[int]]:
+    """Dump name -> the Ir count of each file dumped under it (one per process)."""
+    counts: dict[str, list[int]] = {}
     for path in paths:
-        trigger, total = parse_callgrind(path.read_text(encoding="utf-8", errors="replace"))
+        trigger, count = parse_callgrind(path.read_text(encoding="utf-8", errors="replace"))
         if trigger is not None and trigger.startswith("dump "):
-            totals.setdefault(trigger.removeprefix("dump "), []).append(total)
-    return totals
+            counts.setdefault(trigger.removeprefix("dump "), []).append(count)
+    return counts
 
 
 def parse_callgrind(text: str) -> tuple[str | None, int]:
@@ -300,9 +302,10 @@ def parse_callgrind(text: str) -> tuple[str | None, int]:
 
     The count is the ``summary:`` line's, at the position of ``Ir`` in the ``events:`` line: callgrind's
     own counter since the last zero. The ``totals:`` line, the sum of the file's cost lines, can exceed it
-    in a dump taken mid-run: the first dump of a counted round was 2.3 million over in a select worker, a
-    third of a 20-request round, because call arcs still open at the zero are charged when they close. The
-    ``totals:`` line is still required: it is written last, so a file without it is incomplete.
+    in a dump taken mid-run, by costs from before the zero: in a select worker the N=20 round's dump said
+    4.32 million in ``totals:`` against 2.05 million in ``summary:``, which halved the figure; a loop of known
+    size counted the same by ``summary:`` in every dump. ``totals:`` is still required: it is written last,
+    so a file without it is incomplete.
     """
     trigger, events, summary, complete = None, ["Ir"], None, False
     for line in text.splitlines():

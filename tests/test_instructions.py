@@ -1,8 +1,7 @@
 """Instructions per request under callgrind: a real worker, a real server, a real valgrind; cheap sizes.
 
-The strategy is ``select`` (no third-party import, so start-up under valgrind is seconds) at N=50: below
-that the 2N requests the figure rests on are few enough for one more loop turn or collection to move it by
-10 %; at 50 two passes agree within about 1 %.
+The strategy is ``select`` (no third-party import, so start-up under valgrind is seconds; a pass takes ~6 s,
+nearly all of it start-up) at N=50, where two passes agree within 0.5 % (at N=20, within 1.5 %).
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ def _unavailable() -> str | None:
 UNAVAILABLE = _unavailable()
 needs_valgrind = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"no instruction counts here: {UNAVAILABLE}")
 
-#: select's fetch costs ~90,000 instructions per request at N=50; the range only catches a figure that
-#: counted nothing, or counted the whole process.
+#: select's fetch costs ~112,000 instructions per request at N=50; the range only catches a figure that
+#: counted nothing, or counted a whole process.
 SANE_RANGE = (10_000, 1_000_000)
 
 

@@ -39,6 +39,12 @@ from local_server.api import fetch_stats, reset_stats
 from strategies.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload
 
+#: The precision a case stops at: its 95 % interval on mean log req/s within ±5 % (the issue's goal).
+HALF_WIDTH = 0.05
+#: Extra passes may take at most this share of the time the cell's obligatory passes took: the sweep's
+#: wall time grows by at most this much, whatever the noise.
+EXTRA_SHARE = 0.3
+
 
 @dataclass(frozen=True)
 class Budget:
@@ -47,11 +53,8 @@ class Budget:
     min_rounds: int
     max_rounds: int
     warmup_rounds: int
-    #: The precision a case stops at: its 95 % interval on mean log req/s within ±5 % (the issue's goal).
-    half_width: float = 0.05
-    #: Extra passes may take at most this share of the time the cell's obligatory passes took: the sweep's
-    #: wall time grows by at most this much, whatever the noise (0.3 keeps the default sweep under 10 min).
-    extra_share: float = 0.3
+    half_width: float = HALF_WIDTH
+    extra_share: float = EXTRA_SHARE
 
 
 @dataclass

@@ -29,6 +29,7 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 
+from bench import verdict
 from bench.results import ideal_seconds, peak_below_c
 from strategies import REGISTRY
 
@@ -235,13 +236,10 @@ def _mark_caps(ax: Axes, rows: list[dict[str, Any]]) -> None:
 
 def instruction_rows(run: dict[str, Any]) -> dict[tuple[str, str, str, int], list[dict[str, Any]]]:
     """Per cell, the rows with a clean instruction count (``--instructions``), cheapest first."""
-    cells: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
-    for row in run["rows"]:
-        count = row.get("instructions") or {}
-        if count.get("clean"):
-            cells.setdefault((row["workload"], row["profile"], row["policy"], row["concurrency"]), []).append(row)
+    counted = {key: [r for r in rows if (r.get("instructions") or {}).get("clean")]
+               for key, rows in verdict.cells(run).items()}
     return {key: sorted(rows, key=lambda r: r["instructions"]["instructions_per_request"])
-            for key, rows in cells.items()}
+            for key, rows in counted.items() if rows}
 
 
 def draw_instructions(run: dict[str, Any], path: Path) -> Path | None:

@@ -170,10 +170,16 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("case", cases, ids=[case.id for case in cases])
 
 
-def _row_id(item: pytest.Item) -> str | None:
+def _sweep_case(item: pytest.Item) -> tuple[str, Case] | None:
+    """(workload, case) of a sweep test (``test_<workload>[<case id>]``); None for any other test."""
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get("case") if callspec else None
-    return f"{item.name.split('[')[0].removeprefix('test_')}-{case.id}" if isinstance(case, Case) else None
+    return (item.name.split("[")[0].removeprefix("test_"), case) if isinstance(case, Case) else None
+
+
+def _row_id(item: pytest.Item) -> str | None:
+    found = _sweep_case(item)
+    return f"{found[0]}-{found[1].id}" if found else None
 
 
 @pytest.hookimpl(trylast=True)
@@ -192,10 +198,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """The cells of the session: each selected, runnable case under its (workload, profile, policy, C)."""
     plan = session.config.stash[PLAN_KEY]
     cells: dict[CellKey, list[Case]] = {}
-    for item in session.items:
-        case = getattr(item, "callspec", None) and item.callspec.params.get("case")  # type: ignore[attr-defined]
-        if isinstance(case, Case) and not plan.skip_reason(case):
-            workload = item.name.split("[")[0].removeprefix("test_")
+    for workload, case in filter(None, map(_sweep_case, session.items)):
+        if not plan.skip_reason(case):
             cells.setdefault(cell_key(workload, case), []).append(case)
     session.config.stash[CELLS_KEY] = cells
     if cells:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts, verdict
+from bench.cells import EXTRA_SHARE, HALF_WIDTH
 from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
 from bench.results import (
     FLAG_TEXT,
@@ -339,8 +340,8 @@ def noise_section(run: dict[str, Any]) -> list[str]:
         lines.append(
             f"Rounds: each cell's strategies took turns, one round each per pass, in an order drawn per pass "
             f"(seed {o.get('schedule_seed')}); every row ran {o.get('rounds')} rounds, and up to "
-            f"{o.get('max_rounds')} while its 95 % interval on req/s was wider than ±5 %, within 30 % more time "
-            f"per cell. {stops['precise']} rows stopped precise, {stops['max_rounds']} at the round cap, "
+            f"{o.get('max_rounds')} while its 95 % interval on req/s was wider than ±{HALF_WIDTH * 100:g} %, within "
+            f"{EXTRA_SHARE * 100:g} % more time per cell. {stops['precise']} rows stopped precise, {stops['max_rounds']} at the round cap, "
             f"{stops['budget']} when the cell's budget was spent; {len(rounds)} rounds in all.")
         lines.append("")
     return lines

@@ -25,11 +25,9 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-import psutil
-
 from bench import report
 from bench.cells import Budget, CaseRun, Cell
-from bench.noise import NoiseProbe
+from bench.noise import NoiseProbe, descendant_pids
 from bench.plan import WORKLOADS, Case, Plan
 from bench.results import finish_row, machine_info, new_run
 from bench.runfile import RunFile
@@ -70,7 +68,7 @@ class Sweep:
         self.plan = plan
         self.cells = cells
         self.pinning = choose_pinning()
-        self.probe = NoiseProbe(used_cores(self.pinning), self._own_pids)
+        self.probe = NoiseProbe(used_cores(self.pinning), descendant_pids)  # server, workers and theirs
         self.rng = random.Random(plan.schedule_seed)
         self.server = ServerProcess(plan.server_backend, cpus=self.pinning["server"])
         self.workers: dict[str, WorkerProcess] = {}
@@ -95,16 +93,6 @@ class Sweep:
             cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
             self.workers[name] = WorkerProcess(name, cpus=cpus)
         return self.workers[name]
-
-    def _own_pids(self) -> set[int]:
-        """The server, every worker and their children: the processes whose CPU is not noise."""
-        pids = {self.server.pid, *(worker.pid for worker in self.workers.values())}
-        for worker in self.workers.values():
-            try:
-                pids.update(child.pid for child in psutil.Process(worker.pid).children(recursive=True))
-            except psutil.Error:  # a worker that just died: its round fails anyway
-                pass
-        return pids
 
     def _enter_group(self, group: tuple[str, str, str]) -> None:
         if group != self.group:

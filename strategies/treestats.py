@@ -23,32 +23,38 @@ import psutil
 
 
 class ProcessTree:
-    """The calling process and its descendants, as they are at each call."""
+    """The calling process and its descendants, as they were at the last ``refresh`` (or creation).
+
+    Finding the descendants scans every process of the machine (``/proc/*/stat``, about 2 ms here), so a
+    round takes the snapshot twice, at its start and at its end, instead of once per figure.
+    """
 
     def __init__(self) -> None:
         self.root = psutil.Process(os.getpid())
+        self.descendants: list[psutil.Process] = []
+        self.refresh()
 
-    def descendants(self) -> list[psutil.Process]:
+    def refresh(self) -> None:
         try:
-            return self.root.children(recursive=True)
+            self.descendants = self.root.children(recursive=True)
         except psutil.Error:
-            return []
+            self.descendants = []
 
     def cpu_times(self) -> dict[int, float]:
         """pid -> user+sys seconds. The root is read last: the cost of reading the descendants is not
         charged to the measurement that starts here."""
-        times = _cpu_times(self.descendants())
+        times = _cpu_times(self.descendants)
         times[self.root.pid] = _own_cpu_s()
         return times
 
     def cpu_seconds_since(self, before: dict[int, float]) -> float:
         own = _own_cpu_s()  # first: the cost of reading the descendants lands after it
-        after = _cpu_times(self.descendants())
+        after = _cpu_times(self.descendants)
         after[self.root.pid] = own
         return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
     def reset_peak_rss(self) -> None:
-        for pid in [self.root.pid, *(p.pid for p in self.descendants())]:
+        for pid in self._pids():
             try:
                 with open(f"/proc/{pid}/clear_refs", "w") as handle:
                     handle.write("5")
@@ -59,19 +65,22 @@ class ProcessTree:
         total = _proc_kb(self.root.pid, "status", "VmHWM:")
         if total is None:
             total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        for process in self.descendants():
+        for process in self.descendants:
             peak = _proc_kb(process.pid, "status", "VmHWM:")
             total += peak if peak is not None else _rss_kb(process)
         return total
 
     def pss_kb(self) -> int | None:
         total = 0
-        for pid in [self.root.pid, *(p.pid for p in self.descendants())]:
+        for pid in self._pids():
             pss = _proc_kb(pid, "smaps_rollup", "Pss:")
             if pss is None:
                 return None
             total += pss
         return total
+
+    def _pids(self) -> list[int]:
+        return [self.root.pid, *(process.pid for process in self.descendants)]
 
 
 def _own_cpu_s() -> float:

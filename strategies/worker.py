@@ -164,6 +164,7 @@ class _Host:
         state, self.round_state = self._state(), None
         if state.outcomes is None:
             raise RuntimeError("measure before fetch")
+        state.tree.refresh()  # a process born during the round counts from zero
         cpu_s = state.tree.cpu_seconds_since(state.cpu_before)
         verification = verify(state.urls, state.outcomes)
         return {

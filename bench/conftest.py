@@ -47,12 +47,12 @@ from bench.plan import (
     Plan,
     parse_levels,
     parse_list,
+    parse_strategies,
     plan_of_run,
 )
 from bench.results import UNFINISHED
 from bench.runfile import json_path_of, load_run
 from bench.schema import Run
-from strategies import REGISTRY
 from strategies.base import POLICIES, PROFILES
 from strategies.instructions import InstructionsUnavailable, find_valgrind
 
@@ -75,7 +75,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          f"{','.join(map(str, DEFAULT_CONCURRENCY))}, --quick {','.join(map(str, QUICK_CONCURRENCY))}; "
                          f"as-written up to C={AS_WRITTEN_MAX_C}; the claim workload 10,100)")
     group.addoption("--strategies", default=None,
-                    help="comma-separated strategy names (default: all tuned; the claim's readings as-written)")
+                    help="comma-separated strategy names or sets: default (the default sweep's, tuned; the claim's "
+                         "readings as-written), all (every registered strategy)")
     group.addoption("--workloads", default=None,
                     help=f"comma-separated (default: {','.join(WORKLOAD_NAMES)}; --quick: {','.join(QUICK_WORKLOADS)})")
     group.addoption("--policies", default=None, help="comma-separated (default: close,keepalive)")
@@ -130,7 +131,7 @@ def _plan(config: pytest.Config) -> Plan:
     seed = config.getoption("schedule_seed")
     return Plan(
         concurrency=parse_levels(levels) if levels else None,
-        strategies=parse_list(strategies, tuple(REGISTRY), "strategies") if strategies else None,
+        strategies=parse_strategies(strategies) if strategies else None,
         workloads=parse_list(workloads, WORKLOAD_NAMES, "workloads") if workloads else None,
         policies=parse_list(config.getoption("policies") or ",".join(POLICIES), POLICIES, "policies"),
         profiles=parse_list(config.getoption("profiles") or ",".join(PROFILES), PROFILES, "profiles"),

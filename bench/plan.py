@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.schema import Options
-from strategies import REGISTRY, SELECT_MAX
+from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS
 from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload
 
@@ -151,7 +151,7 @@ class Plan:
     def strategy_names(self, profile: str) -> tuple[str, ...]:
         if self.strategies is not None:
             return self.strategies
-        return tuple(REGISTRY) if profile == "tuned" else CLAIM_STRATEGIES
+        return DEFAULT_STRATEGIES if profile == "tuned" else CLAIM_STRATEGIES
 
     @property
     def workload_names(self) -> tuple[str, ...]:
@@ -226,6 +226,12 @@ def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[s
     if unknown:
         raise ValueError(f"--{what}: unknown {', '.join(unknown)} (choose from {', '.join(allowed or ())})")
     return items
+
+
+def parse_strategies(text: str) -> tuple[str, ...]:
+    """``--strategies``: names and set names (``default``, ``all``), expanded in order, each once."""
+    items = parse_list(text, (*STRATEGY_SETS, *REGISTRY), "strategies")
+    return tuple(dict.fromkeys(name for item in items for name in STRATEGY_SETS.get(item, (item,))))
 
 
 def parse_levels(text: str) -> tuple[int, ...]:

@@ -6,8 +6,15 @@ result, its colour in the charts, and what it cannot do. Modules are imported la
 makes its strategy *unavailable* with an install hint, never an ImportError.
 
 Adding a strategy is its module and its entry here. Everything else derives from the entry (the library
-versions a run records, the chart colour) or is checked against it by a test that fails when it
-disagrees (the pyproject extra, the README's tables).
+versions a run records, the chart colour and line, whether the default sweep runs it, where it sits in the
+model x stack table) or is checked against it by a test that fails when it disagrees (the pyproject extra,
+the README's tables).
+
+Two axes name what a strategy is: its *model* (how requests wait: OS threads, processes, a select loop,
+greenlets, asyncio's loop, uvloop, Twisted's reactor, Tornado's loop) and its *stack* (the HTTP code that
+makes each request: ``codec``, our sans-IO ``strategies.http1`` over the model's own sockets, or a library
+such as ``requests``). Strategies that share a model and differ in stack separate the model's cost per
+request from the library's.
 """
 
 from __future__ import annotations
@@ -26,6 +33,12 @@ PROCESSES_MAX = 100
 SELECT_MAX = 1000
 
 
+#: How requests wait, in the order the charts and tables list them.
+MODELS = ("sequential", "threads", "processes", "select", "greenlets", "asyncio", "uvloop", "twisted", "tornado")
+#: The stack of strategies that speak HTTP through ``strategies.http1`` over the model's own sockets.
+CODEC = "codec"
+
+
 @dataclass(frozen=True)
 class StrategySpec:
     name: str
@@ -42,6 +55,12 @@ class StrategySpec:
     unsupported_policies: dict[str, str] = field(default_factory=dict)
     max_concurrency: int | None = None
     max_concurrency_reason: str = ""
+    #: The concurrency model (one of ``MODELS``): a chart family, a row of the model x stack table.
+    model: str = ""
+    #: The HTTP stack: ``CODEC`` or the library that speaks HTTP for it.
+    stack: str = CODEC
+    #: In the default sweep (``pytest bench/ --benchmark-only``); the others run with ``--strategies all``.
+    default: bool = True
 
     def missing(self) -> list[str]:
         return [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
@@ -71,11 +90,13 @@ REGISTRY: dict[str, StrategySpec] = {
             requires=("requests",), extra="requests",
             max_concurrency=1, max_concurrency_reason="sequential is C=1 by definition",
             libraries=("requests", "urllib3"), colour="#7f7f7f",
+            model="sequential", stack="requests",
         ),
         StrategySpec(
             "threads", "strategies.threads", "ThreadPoolExecutor(C) + requests",
             requires=("requests",), extra="requests",
             libraries=("requests", "urllib3"), colour="#1f77b4",
+            model="threads", stack="requests",
         ),
         StrategySpec(
             "processes", "strategies.processes", "ProcessPoolExecutor(C) + requests",
@@ -83,6 +104,7 @@ REGISTRY: dict[str, StrategySpec] = {
             max_concurrency=PROCESSES_MAX,
             max_concurrency_reason=f"processes: more than {PROCESSES_MAX} interpreters would exhaust memory",
             libraries=("requests", "urllib3"), colour="#aec7e8",
+            model="processes", stack="requests",
         ),
         StrategySpec(
             "select", "strategies.select_strategy", "our callback-style client on select.select",
@@ -90,36 +112,43 @@ REGISTRY: dict[str, StrategySpec] = {
             max_concurrency_reason=f"select.select cannot watch descriptors >= FD_SETSIZE (1024); "
             f"the select client is limited to {SELECT_MAX} sockets",
             libraries=("httptools",), colour="#8c564b",
+            model="select", stack=CODEC,
         ),
         StrategySpec(
             "gevent", "strategies.gevent_requests", "gevent.monkey.patch_all() + requests, gevent Pool(C)",
             requires=("gevent", "requests"), extra="gevent",
             libraries=("gevent", "greenlet", "requests", "urllib3"), colour="#2ca02c",
+            model="greenlets", stack="requests",
         ),
         StrategySpec(
             "grequests", "strategies.grequests_map", "grequests.map(requests, size=C): gevent + requests",
             requires=("grequests", "gevent", "requests"), extra="grequests",
             libraries=("grequests", "gevent", "greenlet", "requests", "urllib3"), colour="#98df8a",
+            model="greenlets", stack="grequests",
         ),
         StrategySpec(
             "asyncio", "strategies.asyncio_streams", "asyncio.open_connection streams, hand-written HTTP",
             libraries=("httptools",), colour="#d62728",
+            model="asyncio", stack=CODEC,
         ),
         StrategySpec(
             "asyncio-executor", "strategies.asyncio_executor",
             "asyncio + requests in loop.run_in_executor (ThreadPoolExecutor(C))",
             requires=("requests",), extra="requests",
             libraries=("requests", "urllib3"), colour="#ff9896",
+            model="asyncio", stack="requests in threads",
         ),
         StrategySpec(
             "aiohttp", "strategies.aiohttp_client", "aiohttp.ClientSession, TCPConnector(limit=C)",
             requires=("aiohttp",), extra="aiohttp",
             libraries=("aiohttp",), colour="#e377c2",
+            model="asyncio", stack="aiohttp",
         ),
         StrategySpec(
             "twisted", "strategies.twisted_agent", "twisted.web.client.Agent, DeferredSemaphore(C)",
             requires=("twisted",), extra="twisted",
             libraries=("Twisted",), colour="#9467bd",
+            model="twisted", stack="Agent",
         ),
         StrategySpec(
             "tornado", "strategies.tornado_client", "tornado AsyncHTTPClient(max_clients=C)",
@@ -129,6 +158,12 @@ REGISTRY: dict[str, StrategySpec] = {
                 "(no keep-alive); the curl client would measure libcurl, not tornado",
             },
             libraries=("tornado",), colour="#ff7f0e",
+            model="tornado", stack="simple_httpclient",
         ),
     )
 }
+
+#: The strategies ``pytest bench/ --benchmark-only`` runs (the tuned profile) when ``--strategies`` is not given.
+DEFAULT_STRATEGIES = tuple(name for name, spec in REGISTRY.items() if spec.default)
+#: Names ``--strategies`` accepts for a set: ``default`` as above, ``all`` every registered strategy.
+STRATEGY_SETS = {"default": DEFAULT_STRATEGIES, "all": tuple(REGISTRY)}

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from bench.plan import AS_WRITTEN_MAX_C, CLAIM_STRATEGIES, Case, Plan
-from strategies import REGISTRY
+import pytest
+
+from bench.plan import AS_WRITTEN_MAX_C, CLAIM_STRATEGIES, Case, Plan, parse_strategies
+from strategies import DEFAULT_STRATEGIES, REGISTRY
 
 
 def _by_profile(cases: list[Case], profile: str) -> list[Case]:
@@ -67,3 +69,12 @@ def test_quick_plan_is_the_latency_and_throughput_workloads_at_10_and_100() -> N
 
 def test_case_ids_name_strategy_profile_policy_and_level() -> None:
     assert Case("gevent", "as-written", "close", 100).id == "gevent-as-written-close-c100"
+
+
+def test_strategy_sets_expand_in_order_each_name_once() -> None:
+    assert parse_strategies("all") == tuple(REGISTRY)
+    assert parse_strategies("default") == DEFAULT_STRATEGIES
+    assert parse_strategies("asyncio,default") == ("asyncio", *(n for n in DEFAULT_STRATEGIES if n != "asyncio"))
+    with pytest.raises(ValueError, match="unknown nope"):
+        parse_strategies("nope")
+    assert Plan().strategy_names("tuned") == DEFAULT_STRATEGIES

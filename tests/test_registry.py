@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bench.results import LIBRARIES
-from strategies import REGISTRY
+from strategies import MODELS, REGISTRY
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -83,3 +83,10 @@ def test_readme_strategy_table_lists_it_with_its_module(name: str) -> None:
 def test_readme_knob_tables_name_it(name: str, title: str) -> None:
     table = [line for line in _section(title).splitlines() if line.startswith("|")]
     assert any(f"`{name}`" in line.split("|")[1] for line in table), f"README {title!r}: no row for {name}"
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_it_names_its_model_and_stack(name: str) -> None:
+    spec = REGISTRY[name]
+    assert spec.model in MODELS, f"{name}: model {spec.model!r} is not one of {MODELS}"
+    assert spec.stack, f"{name}: no stack"

@@ -4,7 +4,8 @@ Rules this module keeps:
 - one PNG per metric, a grid of panels: one row per workload, one column per connection policy, x = the
   concurrency C on a log axis, one line per strategy;
 - a strategy has the same colour and marker in every chart and run, whatever is added to the registry: the
-  colour is its registry entry's (a family shares a hue), the marker a function of its name;
+  colour is its registry entry's (a model's strategies share a hue), the marker a function of its name, the
+  line dash-dotted for a strategy on our codec (``stack == "codec"``) and solid for one on an HTTP library;
 - the metric charts draw the ``tuned`` profile (one line per strategy); ``claim.png`` sets the profiles side
   by side for the claim's members, and marks each point where the server saw fewer than C in flight;
 - a flagged row is never drawn as a clean number: its marker is hollow, and the legend says so;
@@ -30,9 +31,9 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 
-from bench import verdict
+from bench import models, verdict
 from bench.results import ideal_seconds, peak_below_c
-from strategies import REGISTRY
+from strategies import CODEC, REGISTRY
 
 _MARKERS = "osD^vP*Xhp<>"
 
@@ -55,11 +56,12 @@ _PALETTE = [f"C{i}" for i in range(10)]  # the tab10 cycle: distinct, colour-bli
 
 
 def style(strategy: str) -> dict[str, Any]:
-    """Colour and marker of a strategy, stable across charts and runs."""
+    """Colour, marker and line of a strategy, stable across charts and runs."""
     index = sum(map(ord, strategy))  # a name's own number: adding a strategy moves no other's marker
     spec = REGISTRY.get(strategy)
     colour = spec.colour if spec is not None else _PALETTE[index % len(_PALETTE)]
-    return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)]}
+    line = "-." if spec is not None and spec.stack == CODEC else "-"
+    return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)], "linestyle": line}
 
 
 #: metric name -> (file stem, title, y label, value of a row, log y axis)
@@ -98,7 +100,7 @@ def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, 
             continue
         st = style(name)
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        ax.plot(xs, ys, color=st["color"], linewidth=1.4, label=name)
+        ax.plot(xs, ys, color=st["color"], linestyle=st["linestyle"], linewidth=1.4, label=name)
         if metric[0] == "throughput":
             lo = [y - p[2]["summary"]["req_per_s"]["min"] for y, p in zip(ys, pts)]
             hi = [p[2]["summary"]["req_per_s"]["max"] - y for y, p in zip(ys, pts)]
@@ -141,7 +143,8 @@ def _ideal(ax: Axes, rows: list[dict[str, Any]]) -> None:
 
 
 def _legend_handles(strategies: list[str], with_ideal: bool) -> list[Line2D]:
-    handles = [Line2D([], [], color=style(n)["color"], marker=style(n)["marker"], label=n) for n in strategies]
+    handles = [Line2D([], [], color=style(n)["color"], marker=style(n)["marker"], linestyle=style(n)["linestyle"],
+                      label=n) for n in strategies]
     if with_ideal:
         handles.append(Line2D([], [], color="black", linestyle="--", label="ideal N / (⌈N/C⌉ × delay)"))
     handles.append(Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none",
@@ -269,6 +272,37 @@ def draw_instructions(run: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
+def draw_model_vs_library(run: dict[str, Any], path: Path) -> Path | None:
+    """Model × stack (``bench.models``): per cell, each model's strategies as horizontal bars of CPU µs per
+    request (log), its codec row hatched and first, each bar labelled with its req/s."""
+    cells = models.model_cells(run)
+    if not cells:
+        return None
+    keys = list(cells)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5.2 * len(keys), 0.32 * max(map(len, cells.values())) + 1.6),
+                             squeeze=False, sharey=False)
+    for ax, key in zip(axes[0], keys, strict=True):
+        stacks = cells[key]
+        labels = [f"{s.model}: {s.strategy}" for s in stacks]
+        ax.barh(labels, [s.cpu_us_per_req for s in stacks], color=[style(s.strategy)["color"] for s in stacks],
+                hatch=[("//" if s.stack == CODEC else "") for s in stacks], edgecolor="white")
+        for y, s in enumerate(stacks):
+            ax.text(s.cpu_us_per_req, y, f" {s.req_per_s / 1000:,.1f}k req/s", va="center", fontsize=7)
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(_PLAIN)
+        ax.xaxis.set_minor_formatter(_MINOR)
+        ax.invert_yaxis()
+        ax.set_xlim(right=max(s.cpu_us_per_req for s in stacks) * 6)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.set_title(f"{key[2]}, C={key[3]}", fontsize=10)
+        ax.set_xlabel("client CPU µs / request (log; hatched: our codec)")
+    fig.suptitle("The model apart from its HTTP library: throughput workload, tuned", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
     """Every chart of the run into ``out_dir``; returns the files written.
 
@@ -286,7 +320,8 @@ def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS]
     for extra in (draw_claim(run, out_dir / "claim.png"),
-                  draw_instructions(run, out_dir / "instructions_per_request.png")):
+                  draw_instructions(run, out_dir / "instructions_per_request.png"),
+                  draw_model_vs_library(run, out_dir / "model_vs_library.png")):
         if extra is not None:
             paths.append(extra)
     if any(r["workload"] == "latency" for r in run["rows"]):

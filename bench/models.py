@@ -1,0 +1,120 @@
+"""Model × stack: each concurrency model's cost per request apart from its HTTP library's.
+
+A strategy is a model (how requests wait) and a stack (the HTTP code that makes each request; the
+registry's ``model`` and ``stack``). Within one model, its ``codec`` strategy (our sans-IO
+``strategies.http1`` over the model's own sockets) measures the model; each of its library strategies
+measures the model plus that library, so their difference is the library's own cost.
+
+Rules this module keeps:
+- it compares rows of one cell only (workload, profile, policy, C): measured interleaved, close in time;
+- the pairs are the throughput workload's (no delay: the CPU per request is all there is), tuned profile;
+- every ratio comes with its 95 % interval, Welch's on the logarithms of the per-round values
+  (``bench.verdict.compare``), the library row over the model's codec row: CPU per request (how much more
+  the library spends) and req/s (how much of the model's speed it keeps);
+- a model without a codec row in the cell (not run, failed) shows its library rows without a ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from bench import verdict
+from strategies import CODEC, MODELS, REGISTRY
+
+WORKLOAD = "throughput"
+PROFILE = "tuned"
+
+
+@dataclass(frozen=True)
+class StackRow:
+    """One strategy of a model in one cell, and how it compares with the model's codec row."""
+
+    model: str
+    stack: str
+    strategy: str
+    cpu_us_per_req: float
+    req_per_s: float
+    #: library / codec, CPU per request and req/s; ``None`` for the codec row itself or without one.
+    cpu_ratio: verdict.Comparison | None
+    rate_ratio: verdict.Comparison | None
+
+    @property
+    def library_us(self) -> float | None:
+        """The library's own CPU per request: this row's less the codec row's (medians)."""
+        if self.cpu_ratio is None:
+            return None
+        return self.cpu_ratio.median_a - self.cpu_ratio.median_b
+
+
+def _usable(row: dict[str, Any]) -> bool:
+    return row["status"] in ("ok", "flagged") and bool(row.get("rounds")) and not row.get("summary", {}).get(
+        "errors")
+
+
+def _values(row: dict[str, Any], key: str) -> list[float]:
+    return [r[key] for r in row["rounds"] if r.get(key)]
+
+
+def cell_stacks(rows: list[dict[str, Any]]) -> list[StackRow]:
+    """A cell's rows as model × stack, models in ``MODELS`` order, each model's codec row first."""
+    by_model: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        spec = REGISTRY.get(row["strategy"])
+        if spec is not None and _usable(row):
+            by_model.setdefault(spec.model, []).append(row)
+    out = []
+    for model in MODELS:
+        members = sorted(by_model.get(model, []), key=lambda r: (REGISTRY[r["strategy"]].stack != CODEC,
+                                                                 list(REGISTRY).index(r["strategy"])))
+        codec = next((r for r in members if REGISTRY[r["strategy"]].stack == CODEC), None)
+        for row in members:
+            other = codec if codec is not None and row is not codec else None
+            out.append(StackRow(
+                model, REGISTRY[row["strategy"]].stack, row["strategy"],
+                statistics.median(_values(row, "cpu_us_per_req")), statistics.median(_values(row, "req_per_s")),
+                _ratio(row, other, "cpu_us_per_req"), _ratio(row, other, "req_per_s")))
+    return out
+
+
+def _ratio(row: dict[str, Any], codec: dict[str, Any] | None, key: str) -> verdict.Comparison | None:
+    if codec is None:
+        return None
+    return verdict.compare(row["strategy"], _values(row, key), codec["strategy"], _values(codec, key))
+
+
+def model_cells(run: dict[str, Any]) -> dict[tuple[str, str, str, int], list[StackRow]]:
+    """The throughput cells (tuned) where at least one model has both a codec and a library row."""
+    out = {}
+    for key, rows in verdict.cells(run).items():
+        if key[0] == WORKLOAD and key[1] == PROFILE:
+            stacks = cell_stacks(rows)
+            if any(s.cpu_ratio is not None for s in stacks):
+                out[key] = stacks
+    return out
+
+
+def section(run: dict[str, Any]) -> list[str]:
+    """REPORT.md's model × stack section: one table per cell."""
+    cells = model_cells(run)
+    if not cells:
+        return []
+    lines = ["## The model apart from its HTTP library", "",
+             ("Each model runs with our sans-IO codec (`strategies/http1.py` over the model's own sockets: the "
+              "*codec* rows) and with the library its users reach for. On the throughput workload (no delay) "
+              "CPU per request is all a round costs, so the codec row measures the model and the difference is "
+              "the library's own cost. Ratios are the library row over the model's codec row in the same cell, "
+              "with 95 % intervals (Welch on log per-round values). `bench/models.py`."), "",
+             "![model_vs_library](model_vs_library.png)", ""]
+    for (_, _, policy, c), stacks in cells.items():
+        lines += [f"**{policy}, C={c}:**", "",
+                  ("| model | stack | strategy | CPU µs / request | req/s | library's own µs / request | "
+                   "CPU × codec | req/s × codec |"), "|---|---|---|---:|---:|---:|---|---|"]
+        for s in stacks:
+            own = f"{s.library_us:,.0f}" if s.library_us is not None else ""
+            lines.append(f"| {s.model} | {s.stack} | `{s.strategy}` | {s.cpu_us_per_req:,.0f} | "
+                         f"{s.req_per_s:,.0f} | {own} | {s.cpu_ratio.interval_text if s.cpu_ratio else ''} | "
+                         f"{s.rate_ratio.interval_text if s.rate_ratio else ''} |")
+        lines.append("")
+    return lines

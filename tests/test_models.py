@@ -1,0 +1,38 @@
+"""Model × stack (``bench.models``): the codec row of a model against its library rows, in one cell."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench import models
+
+
+def row(strategy: str, cpu_us: list[float], rate: list[float], policy: str = "keepalive") -> dict[str, Any]:
+    return {"id": f"throughput-{strategy}-tuned-{policy}-c10", "strategy": strategy, "workload": "throughput",
+            "profile": "tuned", "policy": policy, "concurrency": 10, "status": "ok", "summary": {"errors": 0},
+            "rounds": [{"cpu_us_per_req": c, "req_per_s": r} for c, r in zip(cpu_us, rate, strict=True)]}
+
+
+def test_a_library_row_is_compared_with_its_models_codec_row() -> None:
+    run = {"rows": [row("aiohttp", [300, 310, 290], [3000, 2900, 3100]),
+                    row("asyncio", [100, 102, 98], [9000, 9100, 8900]),
+                    row("threads", [600, 610, 590], [1500, 1490, 1510])]}
+    (key, stacks), = models.model_cells(run).items()
+    assert key == ("throughput", "tuned", "keepalive", 10)
+    assert [(s.model, s.strategy) for s in stacks] == [("threads", "threads"), ("asyncio", "asyncio"),
+                                                       ("asyncio", "aiohttp")]
+    threads, asyncio, aiohttp = stacks
+    assert threads.cpu_ratio is None and asyncio.cpu_ratio is None  # no codec row for threads; asyncio is it
+    assert aiohttp.library_us == pytest.approx(200)
+    assert aiohttp.cpu_ratio is not None and aiohttp.cpu_ratio.low > 2.5 and aiohttp.cpu_ratio.high < 3.5
+    assert aiohttp.rate_ratio is not None and aiohttp.rate_ratio.ratio == pytest.approx(1 / 3, rel=0.05)
+    section = "\n".join(models.section(run))
+    assert "| asyncio | aiohttp | `aiohttp` | 300 | 3,000 | 200 |" in section
+
+
+def test_failed_rows_and_cells_without_a_pair_are_left_out() -> None:
+    broken = row("aiohttp", [300], [3000])
+    broken["status"] = "failed"
+    assert models.model_cells({"rows": [broken, row("asyncio", [100], [9000])]}) == {}

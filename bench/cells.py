@@ -71,6 +71,8 @@ class CaseRun:
     stopped: str = ""
     #: ``--instructions``: the callgrind pass's result (``InstructionCount.to_dict``) or its error.
     instructions: dict[str, Any] | None = None
+    #: ``--explain``: the profiled round's breakdown (``strategies.explain.explanation``) or its error.
+    explain: dict[str, Any] | None = None
 
     @property
     def live(self) -> bool:

@@ -33,7 +33,7 @@ from matplotlib.ticker import FuncFormatter, NullLocator
 
 from bench import models, verdict
 from bench.results import ideal_seconds, peak_below_c
-from strategies import CODEC, REGISTRY
+from strategies import CODEC, REGISTRY, explain
 
 _MARKERS = "osD^vP*Xhp<>"
 
@@ -164,8 +164,8 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
                              figsize=(6.2 * len(policies), 4.2 * len(workloads) + 0.8))
     for i, workload in enumerate(workloads):
         for j, policy in enumerate(policies):
-            cell = [r for r in rows if r["workload"] == workload and r["policy"] == policy]
-            _panel(axes[i][j], cell, metric, workload, policy)
+            panel = [r for r in rows if r["workload"] == workload and r["policy"] == policy]
+            _panel(axes[i][j], panel, metric, workload, policy)
     strategies = _order([r["strategy"] for r in _drawable(rows)], list(REGISTRY))
     with_ideal = metric[0] == "throughput" and "latency" in workloads
     machine = run.get("machine", {})
@@ -303,6 +303,75 @@ def draw_model_vs_library(run: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
+#: cpu_breakdown.png's cell (``--explain``): the workload of per-request CPU (throughput: no delay, small
+#: bodies), keep-alive (no connection set-up hiding the model's own cost), tuned, at C=10: ten in flight
+#: interleave every model, and every strategy but ``sequential`` runs there. Without it, the nearest cell.
+EXPLAIN_CELL = ("throughput", "tuned", "keepalive", 10)
+#: One fixed colour per category of ``strategies.explain.CATEGORIES``, in every run.
+CATEGORY_COLOURS = dict(zip(explain.CATEGORIES, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#b0b0b0"),
+                            strict=True))
+
+
+def explained_cell(run: dict[str, Any]) -> tuple[tuple[str, str, str, int], list[dict[str, Any]]] | None:
+    """The cell cpu_breakdown.png draws (``EXPLAIN_CELL`` or the nearest with explained rows) and its rows
+    with a breakdown, costliest profiled CPU first; None when no row has one."""
+    explained = {key: [r for r in rows if "categories" in (r.get("explain") or {})]
+                 for key, rows in verdict.cells(run).items()}
+    explained = {key: rows for key, rows in explained.items() if rows}
+    if not explained:
+        return None
+    workload, profile, policy, level = EXPLAIN_CELL
+    key = min(explained, key=lambda k: (k[0] != workload, k[1] != profile, k[2] != policy,
+                                        abs(math.log(k[3] / level)), -len(explained[k])))
+    rows = sorted(explained[key], key=lambda r: -(r["explain"]["cpu_us_per_req"] + r["explain"]["children_us_per_req"]))
+    return key, rows
+
+
+def draw_cpu_breakdown(run: dict[str, Any], path: Path) -> Path | None:
+    """``--explain``: one stacked bar per strategy, the profiled round's CPU per request by category (left,
+    µs; a black tick at the unprofiled CPU; hatched, child processes, not profiled) and as shares (right)."""
+    found = explained_cell(run)
+    if found is None:
+        return None
+    key, rows = found
+    names = [r["strategy"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.36 * len(rows) + 2.2), sharey=True,
+                                      gridspec_kw={"width_ratios": (3, 2)})
+    starts, shares = [0.0] * len(rows), [0.0] * len(rows)
+    for category in explain.CATEGORIES:
+        values = [r["explain"]["categories"][category] for r in rows]
+        parts = [v / r["explain"]["cpu_us_per_req"] * 100 if r["explain"]["cpu_us_per_req"] else 0.0
+                 for v, r in zip(values, rows, strict=True)]
+        left.barh(names, values, left=starts, color=CATEGORY_COLOURS[category], label=category)
+        right.barh(names, parts, left=shares, color=CATEGORY_COLOURS[category])
+        starts = [s + v for s, v in zip(starts, values, strict=True)]
+        shares = [s + p for s, p in zip(shares, parts, strict=True)]
+    children = [r["explain"]["children_us_per_req"] for r in rows]
+    left.barh(names, children, left=starts, color="white", edgecolor="grey", hatch="///",
+              label="child processes (not profiled)")
+    for y, r in enumerate(rows):
+        e = r["explain"]
+        unprofiled = e["reference_cpu_us_per_req"] + e["children_us_per_req"]
+        left.plot([unprofiled], [y], marker="|", markersize=14, markeredgewidth=2.5, color="black",
+                  label="unprofiled CPU" if y == 0 else None)
+        left.text(starts[y] + children[y], y, f" ×{e['overhead']:.1f}" if e["overhead"] else "", va="center",
+                  fontsize=8)
+    left.invert_yaxis()
+    left.set_xlim(0, max(s + c for s, c in zip(starts, children, strict=True)) * 1.12)
+    left.set_xlabel("CPU µs / request in the profiled round (×: its overhead over the unprofiled one)")
+    right.set_xlim(0, 100)
+    right.set_xlabel("share of the profiled process's CPU (%)")
+    for ax in (left, right):
+        ax.grid(True, axis="x", alpha=0.3)
+    fig.suptitle(f"Where a request's CPU goes (yappi, profiled round): {key[0]} workload, {key[1]}, {key[2]}, "
+                 f"C={key[3]}", fontsize=11)
+    fig.legend(loc="lower center", ncol=8, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
     """Every chart of the run into ``out_dir``; returns the files written.
 
@@ -321,7 +390,8 @@ def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
     paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS]
     for extra in (draw_claim(run, out_dir / "claim.png"),
                   draw_instructions(run, out_dir / "instructions_per_request.png"),
-                  draw_model_vs_library(run, out_dir / "model_vs_library.png")):
+                  draw_model_vs_library(run, out_dir / "model_vs_library.png"),
+                  draw_cpu_breakdown(run, out_dir / "cpu_breakdown.png")):
         if extra is not None:
             paths.append(extra)
     if any(r["workload"] == "latency" for r in run["rows"]):

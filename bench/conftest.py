@@ -53,6 +53,7 @@ from bench.plan import (
 from bench.results import UNFINISHED
 from bench.runfile import json_path_of, load_run
 from bench.schema import Run
+from strategies import explain
 from strategies.base import POLICIES, PROFILES
 from strategies.instructions import InstructionsUnavailable, find_valgrind
 
@@ -65,7 +66,7 @@ CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
 #: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
 PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
-                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions")
+                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -95,6 +96,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--instructions", action="store_true", default=None,
                     help="also count each row's user-space instructions per request under callgrind, in an "
                          "untimed pass after its cell (needs valgrind; ~10-60 s per row)")
+    group.addoption("--explain", action="store_true", default=None,
+                    help="also run one untimed, profiled round per row after its cell and break its CPU down by "
+                         "category (strategies/explain.py: yappi; the profiled round costs 5-15x the CPU)")
     group.addoption("--resume", default=None, metavar="RUN",
                     help="finish an interrupted run: RUN is its results/runs/*.json or *.jsonl; runs only the "
                          "rows it lacks, with its recorded options (give no other sweep option)")
@@ -145,6 +149,7 @@ def _plan(config: pytest.Config) -> Plan:
         results_dir=Path(results_dir) if results_dir else config.rootpath / "results",
         schedule_seed=seed if seed is not None else int.from_bytes(os.urandom(4), "big"),
         instructions=bool(config.getoption("instructions")),
+        explain=bool(config.getoption("explain")),
     )
 
 
@@ -160,6 +165,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[PLAN_KEY] = plan = _plan(config)
         if plan.instructions:
             find_valgrind()
+        if plan.explain and explain.unavailable_reason():
+            raise ValueError(f"--explain: {explain.unavailable_reason()}")
     except (ValueError, InstructionsUnavailable) as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -129,5 +129,5 @@ def section(run: dict[str, Any]) -> list[str]:
     lines += ["<details><summary>Every row's bounds (seconds per round)</summary>", "",
               "| row | wall | " + " | ".join(BOUND_NAMES.values()) + " | reading |",
               "|---|" + "---:|" * (1 + len(BOUND_NAMES)) + "---|"]
-    lines += ["| " + " | ".join(cells) + " |" for cells in table]
+    lines += ["| " + " | ".join(fields) + " |" for fields in table]
     return lines + ["", "</details>", ""]

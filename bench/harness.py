@@ -13,6 +13,9 @@ Rules this module keeps:
   group. A worker that dies fails its case with its stderr tail; the next cell starts a fresh one;
 - every case becomes exactly one row (ok, flagged, failed or skipped), appended to the run's row log the
   moment it is finished (``bench.runfile``), so an interrupted sweep keeps it;
+- ``--explain``: once a cell's rounds are all done, each of its cases runs the untimed profiled round of
+  ``strategies.explain`` in its own worker, recorded as the row's ``explain``, apart from its rounds; a
+  failure there is that section's error only (a worker that died of it is replaced for the next cell);
 - ``close`` stops every worker and the server, whatever ended the session.
 """
 
@@ -127,6 +130,9 @@ class Sweep:
             except WorkerError as exc:
                 run.fail(exc)
         Cell(list(runs.values()), self.server.url, self.budget(), self.rng, self.probe).run()
+        if self.plan.explain:
+            for run in runs.values():
+                run.explain = self._explain(run) if run.rounds and run.live else None
         for run in runs.values():
             if run.worker_died:
                 self.workers.pop(run.key.strategy).close()
@@ -143,6 +149,17 @@ class Sweep:
         try:
             return count_instructions(run.key.strategy, workload, cpus=cpus).to_dict()
         except (InstructionCountError, WorkerError) as exc:
+            return {"error": _tail(str(exc), 500)}
+
+    def _explain(self, run: CaseRun) -> dict[str, Any]:
+        """The untimed, profiled round of one case (``strategies.explain``), in its worker after every timed
+        round of its cell, on the row's workload. Its failure is the row's ``explain`` error, nothing more; a
+        worker that died of it is replaced for the next cell."""
+        assert run.worker is not None
+        try:
+            return run.worker.explain_round(run.workload)
+        except WorkerError as exc:
+            run.worker_died = not exc.alive
             return {"error": _tail(str(exc), 500)}
 
     # -- rows ------------------------------------------------------------------------------------------
@@ -178,6 +195,8 @@ class Sweep:
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
         if self.plan.instructions:
             row["instructions"] = run.instructions
+        if self.plan.explain:
+            row["explain"] = run.explain
         if run.failure is not None:
             row.update(status="failed", reason=_tail(run.failure))
         if run.rounds:

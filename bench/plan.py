@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.schema import Options
+from bench.verdict import MEANINGS
 from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS
 from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload
@@ -54,7 +55,8 @@ QUICK_MAX_ROUNDS = 5
 
 #: Every reading of the claim's members ("gevent" may be gevent+requests or grequests; "asyncio" raw streams,
 #: aiohttp or requests in the default executor): the strategies the as-written profile runs by default.
-CLAIM_STRATEGIES = ("gevent", "grequests", "twisted", "tornado", "asyncio", "aiohttp", "asyncio-executor")
+#: Derived from the claim's definition (``bench.verdict.MEANINGS``), so a new reading is run without a change.
+CLAIM_STRATEGIES = tuple(name for names in MEANINGS.values() for name in names)
 #: The as-written profile's highest default level. A capped recipe serialises a round: at C=1000 tornado's
 #: 10 clients need N / 10 x delay = 2000 / 10 x 50 ms = 10 s a round and the default executor's 6 threads
 #: 17 s, which alone would take a third of the 10-minute budget; the cap already shows at C=100 (10x and 17x
@@ -141,6 +143,8 @@ class Plan:
     schedule_seed: int = 0
     #: ``--instructions``: an untimed callgrind pass per row after its cell (``strategies.instructions``).
     instructions: bool = False
+    #: ``--explain``: an untimed, profiled round per row after its cell (``strategies.explain``).
+    explain: bool = False
 
     def levels(self, workload: str, profile: str) -> tuple[int, ...]:
         if self.concurrency is not None:
@@ -199,7 +203,7 @@ class Plan:
                 "workloads": list(self.workload_names), "policies": list(self.policies),
                 "profiles": list(self.profiles), "rounds": self.rounds, "max_rounds": self.max_rounds,
                 "warmup_rounds": self.warmup_rounds, "schedule_seed": self.schedule_seed,
-                "instructions": self.instructions, "requests": self.requests, "quick": self.quick,
+                "instructions": self.instructions, "explain": self.explain, "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
                 "server_backend": self.server_backend}
 
@@ -215,7 +219,7 @@ def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
                 warmup_rounds=options["warmup_rounds"], requests=options.get("requests"), quick=options["quick"],
                 benchmark_disabled=options["benchmark_disabled"], server_backend=options["server_backend"],
                 results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0,
-                instructions=bool(options.get("instructions")))
+                instructions=bool(options.get("instructions")), explain=bool(options.get("explain")))
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

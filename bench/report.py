@@ -32,6 +32,7 @@ from bench.results import (
     peak_below_c,
 )
 from bench.runfile import load_run
+from strategies import explain
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
@@ -52,7 +53,7 @@ def _fmt(value: float | None, digits: int = 3) -> str:
 
 def _table(header: list[str], lines: list[list[str]]) -> list[str]:
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines]
+    out += ["| " + " | ".join(text.replace("|", "\\|") for text in line) + " |" for line in lines]
     return out
 
 
@@ -380,6 +381,47 @@ def instructions_section(run: dict[str, Any]) -> list[str]:
     return lines
 
 
+def explain_section(run: dict[str, Any]) -> list[str]:
+    """``--explain``: where a request's CPU goes, by category, in the charted cell; failed breakdowns listed."""
+    found = charts.explained_cell(run)
+    failed = [r for r in run["rows"] if (r.get("explain") or {}).get("error")]
+    if found is None and not failed:
+        return []
+    lines = ["## Where a request's CPU goes (profiled round)", "",
+             ("One extra round per row, after its timed rounds and untimed, under the yappi profiler (CPU clock, "
+              "every thread, greenlet-aware; `strategies/explain.py`), each function's self CPU mapped to a "
+              "category by module and function: *event loop / scheduling* (asyncio, selectors, gevent, "
+              "Twisted's reactor, Tornado's IOLoop, threading and queue locks, the process pool's messages), "
+              "*HTTP parse and build* (our codec, httptools, http.client, URL parsing, the libraries' parsers "
+              "and writers), *socket system calls* (the socket methods and socket.py), *library glue* (the "
+              "rest of the HTTP libraries), *harness* (our strategy and outcome code), *other*; builtins and "
+              "generic standard-library helpers count for their caller. The figures are CPU *as profiled*: "
+              "every call costs the profiler about 2 µs, so a stack of many small calls (requests: ~3,500 per "
+              "request) is inflated more than one of few costly ones; *×* is the profiled CPU over the same "
+              "worker's unprofiled round, and *calls/req* (exact) says where the inflation lands. Child "
+              "processes (`processes`) are not profiled: their CPU is shown whole."), ""]
+    if found is not None:
+        key, rows = found
+        title = f"**{key[0]} workload, {key[1]}, {key[2]}, C={key[3]}** (N={rows[0]['explain']['requests']}):"
+        lines += [title, "", "![cpu_breakdown](cpu_breakdown.png)", ""]
+        table = []
+        for r in rows:
+            e = r["explain"]
+            shares = [f"{e['categories'][c]:,.0f} ({e['categories'][c] / e['cpu_us_per_req']:.0%}, "
+                      f"{e['calls'][c]:,.0f})" if e["cpu_us_per_req"] else "-" for c in explain.CATEGORIES]
+            table.append([r["strategy"], _fmt((r.get("summary") or {}).get("cpu_us_per_req")),
+                          _fmt(e["reference_cpu_us_per_req"]), _fmt(e["cpu_us_per_req"]),
+                          f"×{e['overhead']:.1f}" if e["overhead"] else "-", f"{e['calls_per_req']:,.0f}",
+                          *shares, _fmt(e["children_us_per_req"])])
+        lines += _table(["strategy", "CPU µs/req (timed rounds)", "unprofiled", "profiled", "×", "calls/req",
+                         *(f"{c}: µs (share, calls)" for c in explain.CATEGORIES), "children µs"], table)
+        lines.append("")
+    if failed:
+        lines += [f"- no breakdown for {_where(r)}: {r['explain']['error'].splitlines()[-1]}" for r in failed]
+        lines.append("")
+    return lines
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
 
@@ -430,7 +472,8 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
     verdicts = verdict.judge_run(run)
     body = why_section(run, verdicts) + verdict_section(run, verdicts) + machine_section(run)
     body += models.section(run) + costs.section(run)
-    body += noise_section(run) + instructions_section(run) + tables_section(run) + problems_section(run)
+    body += noise_section(run) + instructions_section(run) + explain_section(run) + tables_section(run)
+    body += problems_section(run)
     body += overhead_section(run)
     body += how_to_read() + ["## All charts", ""] + [line for img in images for line in (img, "")]
     return "\n".join(head + body)

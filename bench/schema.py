@@ -122,8 +122,41 @@ class BenchmarkStats(TypedDict):
     rounds: int
 
 
+class ExplainFunction(TypedDict):
+    """One of a category's costliest functions in the profiled round."""
+    function: str
+    us_per_req: float
+    calls_per_req: float
+
+
+class Explain(TypedDict):
+    """``--explain`` (``strategies.explain.explanation``): the profiled round's CPU per request by category,
+    as profiled (summing, with ``unattributed_us_per_req``, to ``cpu_us_per_req``), beside the same
+    process's CPU in an unprofiled round just before (``reference_cpu_us_per_req``) and the overhead."""
+    requests: int
+    started_at: float
+    wall_s: float
+    errors: int
+    profiler: str
+    cpu_us_per_req: float
+    reference_cpu_us_per_req: float
+    overhead: float | None
+    calls_per_req: float
+    call_cost_ns: float | None
+    unattributed_us_per_req: float
+    children_us_per_req: float
+    categories: dict[str, float]
+    calls: dict[str, float]
+    top: dict[str, list[ExplainFunction]]
+
+
+class ExplainFailure(TypedDict):
+    """The profiled round failed: the row's timed rounds stand, only this section is missing."""
+    error: str
+
+
 class Row(TypedDict):
-    """One case of the sweep: (workload, strategy, profile, policy, C), whatever became of it."""
+    """One row of the sweep: a case (strategy, profile, policy, C) on one workload, whatever became of it."""
     id: str
     strategy: str
     workload: str
@@ -146,6 +179,8 @@ class Row(TypedDict):
     pytest_benchmark_stats: BenchmarkStats | None
     #: ``--instructions``: the untimed callgrind pass (``strategies.instructions``).
     instructions: NotRequired[dict[str, Any] | None]
+    #: ``--explain``: the untimed, profiled round's CPU by category, or why it failed.
+    explain: NotRequired[Explain | ExplainFailure | None]
 
 
 class Pinning(TypedDict):
@@ -180,6 +215,7 @@ class Options(TypedDict):
     benchmark_disabled: bool
     server_backend: str
     instructions: NotRequired[bool]
+    explain: NotRequired[bool]
     wall_s: NotRequired[float]
     #: The signal that stopped the sweep ("SIGINT", "SIGTERM"), or null when it ran to the end.
     interrupted: NotRequired[str | None]

@@ -112,7 +112,7 @@ def raw_clients(url: str, seconds: float, mode: str) -> dict[str, Any]:
         "requests_per_s": requests / max(r["seconds"] for r in results),
         "requests": requests,
         "errors": sum(r["errors"] for r in results),
-        "non_2xx": 0,
+        "non_2xx": sum(r["non_2xx"] for r in results),
         "load_generator": f"bench.server_load x{processes} ({per_process} connections each)",
     }
 

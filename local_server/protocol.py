@@ -29,7 +29,7 @@ MAX_HEAD_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class Request(NamedTuple):
+class ParsedRequest(NamedTuple):
     """One complete request. ``target`` is the raw request-target (path and query), as sent."""
 
     method: bytes
@@ -40,16 +40,16 @@ class Request(NamedTuple):
     body: bytes
 
 
-class ProtocolError(NamedTuple):
+class Rejection(NamedTuple):
     """The stream is not acceptable HTTP from this point on: answer ``status`` and close."""
 
     status: int
     reason: str
 
 
-Event = Request | ProtocolError
+Event = ParsedRequest | Rejection
 
-#: Builds a Request from a tuple in C, skipping NamedTuple's Python-level __new__ (it runs per request).
+#: Builds a ParsedRequest from a tuple in C, skipping NamedTuple's Python-level __new__ (run per request).
 _new_request = tuple.__new__
 
 
@@ -58,7 +58,7 @@ class _Abort(Exception):
 
 
 class RequestReader:
-    """Turns the bytes of one connection into ``Request`` / ``ProtocolError`` events.
+    """Turns the bytes of one connection into ``ParsedRequest`` / ``Rejection`` events.
 
     Only four llhttp callbacks are defined (url, header, body, message complete): a GET costs two plus one
     per header. Head size is bounded two ways, both lower bounds of the true size so neither can refuse a
@@ -75,7 +75,7 @@ class RequestReader:
         self._clean = True  # False once bytes were received that are not part of a complete request
         self._parser = httptools.HttpRequestParser(self)
         self._events: list[Event] = []
-        self._error: ProtocolError | None = None
+        self._error: Rejection | None = None
         self._head = 0  # head bytes the callbacks reported for the current request
         self._head_fed = 0  # bytes of whole feeds that were all head of the current request
         self._url = b""  # non-empty from the request line on: a request is in progress
@@ -101,7 +101,7 @@ class RequestReader:
             # The request that asked to switch protocols is complete; what follows is not HTTP.
             self.closed = True
             self._clean = False
-            if events and events[-1].__class__ is Request:
+            if events and events[-1].__class__ is ParsedRequest:
                 events[-1] = events[-1]._replace(keep_alive=False)  # type: ignore[union-attr]
             return events
         except httptools.HttpParserError as exc:
@@ -110,17 +110,17 @@ class RequestReader:
             if not events:  # no request ended in this feed, so all of it was head
                 self._head_fed += len(data)
             if max(self._head, self._head_fed) > self.max_head_bytes:
-                return self._fail(ProtocolError(431, "request head too large"))
+                return self._fail(Rejection(431, "request head too large"))
         return events
 
-    def _fail(self, error: ProtocolError) -> list[Event]:
+    def _fail(self, error: Rejection) -> list[Event]:
         self.closed = True
         self._clean = False
         self._events.append(error)
         return self._events
 
     def _abort(self, status: int, reason: str) -> _Abort:
-        self._error = ProtocolError(status, reason)
+        self._error = Rejection(status, reason)
         return _Abort(reason)
 
     # httptools callbacks -------------------------------------------------------------------------------
@@ -150,9 +150,9 @@ class RequestReader:
     def on_message_complete(self) -> None:
         parser = self._parser
         version = self._check_head()
-        self._events.append(_new_request(Request, (parser.get_method(), self._url, version,
-                                                    parser.should_keep_alive(), self._content_type,
-                                                    self._body)))
+        self._events.append(_new_request(ParsedRequest, (parser.get_method(), self._url, version,
+                                                          parser.should_keep_alive(), self._content_type,
+                                                          self._body)))
         self._head = 0
         self._url = b""
         if self._in_body or self._head_fed or self._content_type is not None:  # rare: skip the stores
@@ -171,12 +171,12 @@ class RequestReader:
         return version
 
 
-def _classify(exc: Exception) -> ProtocolError:
+def _classify(exc: Exception) -> Rejection:
     """Map an llhttp failure to the status we answer."""
     message = str(exc) or exc.__class__.__name__
     if "version" in message.lower() or "PRI" in message:  # "Invalid HTTP version", HTTP/2 preface
-        return ProtocolError(505, message)
-    return ProtocolError(400, message)
+        return Rejection(505, message)
+    return Rejection(400, message)
 
 
 # Responses ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import time
 from typing import Any
 
 from local_server.backends import BACKENDS, ERROR, READ, WRITE
-from local_server.protocol import ProtocolError, Request, RequestReader, encode_response
+from local_server.protocol import ParsedRequest, Rejection, RequestReader, encode_response
 from local_server.routes import JSON, TEXT, Control, Reply, route
 
 #: Default idle timeout. Longer than any pause between benchmark rounds, so a client's pooled keep-alive
@@ -288,20 +288,20 @@ class Server:
         else:
             self._set_mask(conn, WRITE if conn.out else 0)
 
-    def _on_events(self, conn: Conn, events: list[Request | ProtocolError]) -> None:
+    def _on_events(self, conn: Conn, events: list[ParsedRequest | Rejection]) -> None:
         conn.deadline = self.now + self.idle_timeout
         queue = conn.queue
         if len(events) == 1 and not queue and not conn.out:
             # Fast path (nearly every request of a benchmark): one request, nothing pending before it.
             event = events[0]
-            slot = self._answer(conn, event) if event.__class__ is Request else self._error(event)  # type: ignore[arg-type]
+            slot = self._answer(conn, event) if event.__class__ is ParsedRequest else self._error(event)  # type: ignore[arg-type]
             if slot[0] and not slot[3]:
                 self._write_direct(conn, slot[1], slot[2])
                 return
             queue.append(slot)
         else:
             for event in events:
-                slot = self._answer(conn, event) if event.__class__ is Request else self._error(event)  # type: ignore[arg-type]
+                slot = self._answer(conn, event) if event.__class__ is ParsedRequest else self._error(event)  # type: ignore[arg-type]
                 queue.append(slot)
                 if slot[3]:  # nothing after a closing answer is answered
                     break
@@ -324,13 +324,13 @@ class Server:
         conn.marks.append((conn.queued, counted))
         self._set_mask(conn, READ | WRITE)
 
-    def _error(self, error: ProtocolError) -> Slot:
+    def _error(self, error: Rejection) -> Slot:
         self.bad_requests += 1
         self.status_counts[error.status] += 1
         return (True, encode_response(error.status, TEXT, error.reason.encode() + b"\n", keep_alive=False), 0,
                 _END_CLOSE)
 
-    def _answer(self, conn: Conn, request: Request) -> Slot:
+    def _answer(self, conn: Conn, request: ParsedRequest) -> Slot:
         action = route(request)
         if action.__class__ is Control:
             body = json.dumps(self.stats()).encode()

@@ -49,7 +49,8 @@ class StrategySpec:
     #: Distributions whose versions decide its result: recorded in every run's JSON.
     libraries: tuple[str, ...] = ()
     #: Its colour in every chart, fixed here so adding a strategy recolours no other; a family of models
-    #: shares a hue (greens: greenlets, reds: asyncio's loop, blues: OS threads and processes).
+    #: shares a hue (greens: greenlets, reds: asyncio's loop, blues: OS threads and processes, purples:
+    #: Twisted's reactor, oranges: Tornado's loop, cyan: uvloop's).
     colour: str = "#000000"
     #: policy -> why this strategy cannot run it honestly.
     unsupported_policies: dict[str, str] = field(default_factory=dict)
@@ -99,12 +100,24 @@ REGISTRY: dict[str, StrategySpec] = {
             model="threads", stack="requests",
         ),
         StrategySpec(
+            "threads-raw", "strategies.threads_raw", "ThreadPoolExecutor(C) + our codec on blocking sockets",
+            libraries=("httptools",), colour="#08519c",  # threads' blue, darker
+            model="threads", stack=CODEC, default=False,
+        ),
+        StrategySpec(
             "processes", "strategies.processes", "ProcessPoolExecutor(C) + requests",
             requires=("requests",), extra="requests",
             max_concurrency=PROCESSES_MAX,
             max_concurrency_reason=f"processes: more than {PROCESSES_MAX} interpreters would exhaust memory",
             libraries=("requests", "urllib3"), colour="#aec7e8",
             model="processes", stack="requests",
+        ),
+        StrategySpec(
+            "processes-raw", "strategies.processes_raw", "ProcessPoolExecutor(C) + our codec on blocking sockets",
+            max_concurrency=PROCESSES_MAX,
+            max_concurrency_reason=f"processes: more than {PROCESSES_MAX} interpreters would exhaust memory",
+            libraries=("httptools",), colour="#6baed6",  # processes' light blue, darker
+            model="processes", stack=CODEC, default=False,
         ),
         StrategySpec(
             "select", "strategies.select_strategy", "our callback-style client on select.select",
@@ -119,6 +132,12 @@ REGISTRY: dict[str, StrategySpec] = {
             requires=("gevent", "requests"), extra="gevent",
             libraries=("gevent", "greenlet", "requests", "urllib3"), colour="#2ca02c",
             model="greenlets", stack="requests",
+        ),
+        StrategySpec(
+            "gevent-raw", "strategies.gevent_raw", "gevent.monkey.patch_all() + our codec, gevent Pool(C)",
+            requires=("gevent",), extra="gevent",
+            libraries=("gevent", "greenlet", "httptools"), colour="#006d2c",  # gevent's green, darker
+            model="greenlets", stack=CODEC, default=False,
         ),
         StrategySpec(
             "grequests", "strategies.grequests_map", "grequests.map(requests, size=C): gevent + requests",
@@ -145,10 +164,35 @@ REGISTRY: dict[str, StrategySpec] = {
             model="asyncio", stack="aiohttp",
         ),
         StrategySpec(
+            "uvloop", "strategies.uvloop_streams", "the asyncio strategy's code on uvloop's event loop",
+            requires=("uvloop",), extra="uvloop",
+            libraries=("uvloop", "httptools"), colour="#17becf",  # its own model, so its own hue
+            model="uvloop", stack=CODEC, default=False,
+        ),
+        StrategySpec(
+            "httpx", "strategies.httpx_client", "httpx.AsyncClient, Limits(max_connections=C)",
+            requires=("httpx",), extra="httpx",
+            libraries=("httpx", "httpcore", "h11", "anyio"), colour="#ad494a",
+            model="asyncio", stack="httpx", default=False,
+        ),
+        StrategySpec(
             "twisted", "strategies.twisted_agent", "twisted.web.client.Agent, DeferredSemaphore(C)",
             requires=("twisted",), extra="twisted",
             libraries=("Twisted",), colour="#9467bd",
             model="twisted", stack="Agent",
+        ),
+        StrategySpec(
+            "twisted-raw", "strategies.twisted_raw",
+            "our sans-IO HTTP on a Twisted Protocol per connection, DeferredSemaphore(C)",
+            requires=("twisted",), extra="twisted",
+            libraries=("Twisted", "httptools"), colour="#c5b0d5",  # twisted's purple, lighter
+            model="twisted", stack=CODEC, default=False,
+        ),
+        StrategySpec(
+            "treq", "strategies.treq_client", "treq.request on HTTPConnectionPool(maxPersistentPerHost=C)",
+            requires=("treq", "twisted"), extra="treq",
+            libraries=("treq", "Twisted"), colour="#6a3d9a",  # twisted's purple, darker
+            model="twisted", stack="treq", default=False,
         ),
         StrategySpec(
             "tornado", "strategies.tornado_client", "tornado AsyncHTTPClient(max_clients=C)",
@@ -159,6 +203,13 @@ REGISTRY: dict[str, StrategySpec] = {
             },
             libraries=("tornado",), colour="#ff7f0e",
             model="tornado", stack="simple_httpclient",
+        ),
+        StrategySpec(
+            "tornado-raw", "strategies.tornado_raw",
+            "our sans-IO HTTP on tornado's TCPClient/IOStream, C admission tasks",
+            requires=("tornado",), extra="tornado",
+            libraries=("tornado", "httptools"), colour="#ffbb78",  # tornado's orange, lighter
+            model="tornado", stack=CODEC, default=False,
         ),
     )
 }

@@ -5,17 +5,20 @@
     python -m strategies run select --url http://127.0.0.1:8080/ -n 2000 -c 100 --policy close
     python -m strategies run tornado -n 200 -c 100 --delay-ms 200 --policy close --profile as-written
     python -m strategies run asyncio -n 150 -c 10 --instructions
+    python -m strategies run asyncio -n 500 -c 10 --explain
 
 ``run`` runs the workload in the strategy's worker process for ``--rounds`` rounds, against ``--url`` or,
 without it, against the bundled server it starts (and stops) itself. Output: one line per round, readable,
 or with ``--json`` one JSON object per round (a single object for the default single round).
 ``--instructions`` replaces the rounds by the callgrind pass of ``strategies.instructions``: one line, or one
-JSON object, with the instructions per request.
+JSON object, with the instructions per request. ``--explain`` adds, after the rounds, the profiled round of
+``strategies.explain`` in the same worker: where the CPU of a request goes, by category (readable lines, or
+with ``--json`` one more object, ``{"strategy": NAME, "explain": {...}}``).
 
 Exit codes: 0 all rounds clean; 1 a round had errors or the worker failed (the message says which);
 2 a bad argument, including a strategy that cannot run as asked: unknown name, a library that is not
 installed (with its install hint), a policy it does not support or a C above its limit (with the reason),
-and ``--instructions`` without valgrind.
+and ``--instructions`` without valgrind or ``--explain`` without yappi.
 """
 
 from __future__ import annotations
@@ -26,9 +29,9 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from strategies import REGISTRY, instructions
+from strategies import REGISTRY, explain, instructions
 from strategies.base import POLICIES, PROFILES
 from strategies.runner import RoundResult, WorkerError, WorkerProcess
 from strategies.workload import Workload
@@ -53,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             instructions.find_valgrind()  # before the server starts: its log lines would follow the error
         except instructions.InstructionsUnavailable as exc:
             parser.error(f"--instructions: {exc}")
+        if args.explain:
+            parser.error("--explain does not apply to --instructions: run them apart")
+    if args.explain and explain.unavailable_reason():
+        parser.error(f"--explain: {explain.unavailable_reason()}")
     with _server(args.url, args.backend, args.cpus) as url:
         try:
             workload = Workload(url, args.requests, args.concurrency, policy=args.policy,
@@ -62,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
         if args.instructions:
             return _count(args.name, workload, args.json, args.cpus)
-        return _run(args.name, workload, args.rounds or 1, args.json, args.cpus)
+        return _run(args.name, workload, args.rounds or 1, args.json, args.cpus, args.explain)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -99,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
                      "callgrind: one worker, a warm-up round of N, then fetches of N and 3N counted, (I3N - IN) "
                      f"/ 2N; -n is N ({instructions.DEFAULT_REQUESTS} is a good one); needs valgrind; "
                      "6-70 s per strategy at N=150, C=10")
+    run.add_argument("--explain", action="store_true",
+                     help="after the rounds, one unprofiled and one profiled (yappi) round in the same worker, "
+                     "untimed: CPU per request by category (event loop, HTTP, socket calls, library glue, "
+                     "harness, other); the profiled round costs 5-15x the CPU")
     return parser
 
 
@@ -146,7 +157,8 @@ def _server(url: str | None, backend: str, worker_cpus: set[int] | None) -> Iter
         yield server.url
 
 
-def _run(name: str, workload: Workload, rounds: int, as_json: bool, cpus: set[int] | None) -> int:
+def _run(name: str, workload: Workload, rounds: int, as_json: bool, cpus: set[int] | None,
+         explained: bool = False) -> int:
     clean = True
     try:
         with WorkerProcess(name, cpus=cpus) as worker:
@@ -154,6 +166,11 @@ def _run(name: str, workload: Workload, rounds: int, as_json: bool, cpus: set[in
                 result = worker.run_round(workload)
                 clean = clean and result.errors == 0
                 print(json.dumps(result.to_dict()) if as_json else _line(number, result), flush=True)
+            if explained:
+                breakdown = worker.explain_round(workload)
+                clean = clean and breakdown["errors"] == 0
+                print(json.dumps({"strategy": name, "explain": breakdown}) if as_json
+                      else "\n".join(_explain_lines(name, breakdown)), flush=True)
     except WorkerError as exc:
         print(f"python -m strategies: {exc}", file=sys.stderr)
         return 1
@@ -180,6 +197,21 @@ def _instructions_line(c: instructions.InstructionCount) -> str:
     if not c.clean:
         text += f"; NOT CLEAN: {c.errors} errors {c.error_kinds}"
     return text
+
+
+def _explain_lines(name: str, e: dict[str, Any]) -> list[str]:
+    """The profiled round in a few lines: its CPU against the reference, then each category."""
+    head = (f"{name} explain ({e['profiler']}): {e['cpu_us_per_req']:.0f} us CPU/req profiled, "
+            f"{e['reference_cpu_us_per_req']:.0f} unprofiled (overhead x{e['overhead'] or 0:.1f}; "
+            f"{e['calls_per_req']:.0f} calls/req, {(e['call_cost_ns'] or 0) / 1000:.1f} us each); children "
+            f"{e['children_us_per_req']:.0f} us/req, not profiled; {e['errors']} errors")
+    lines = [head]
+    width = max(map(len, explain.CATEGORIES))
+    for category in explain.CATEGORIES:
+        top = ", ".join(f"{f['function']} {f['us_per_req']:.0f}" for f in e["top"].get(category, [])[:3])
+        lines.append(f"  {category:<{width}} {e['categories'][category]:8.0f} us/req "
+                     f"{e['calls'][category]:7.0f} calls/req  {top}")
+    return lines
 
 
 def _line(number: int, r: RoundResult) -> str:

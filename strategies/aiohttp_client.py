@@ -4,17 +4,17 @@ Knobs, all explicit:
 - ``TCPConnector(limit=C, limit_per_host=C)``: the defaults (100 in total, unlimited per host) would cap
   C above 100 and let a pool grow past C; ``force_close=True`` under ``close`` opens a new connection per
   request, closes it after the response and makes aiohttp send ``Connection: close`` itself;
-- ``asyncio.Semaphore(C)`` in front of the connector (``strategies._aio``): the connector alone would also
+- C admission tasks in front of the connector (``strategies._aio``): the connector alone would also
   hold C, but aiohttp starts a request's ``ClientTimeout`` before it waits for a free connection, so at
   N >> C healthy requests time out without ever being sent (21 of 40 at limit=1, delay 50 ms, total=1 s);
 - ``ClientTimeout(total=timeout_s)``, passed with each request (so both profiles set it in one place),
   bounds it from connect to last body byte (the default is 300 s total, 30 s to connect);
 - the session is made on the fetcher's loop and closed before it, so no transport is left unclosed.
 
-as-written: ``async with aiohttp.request(method, url) as response`` per URL, under the same semaphore.
+as-written: ``async with aiohttp.request(method, url) as response`` per URL, under the same admission.
 Defaults kept: ``aiohttp.request`` makes a ClientSession with its own ``TCPConnector(force_close=True)``
 per call and closes both after it, so every request opens its own connection (aiohttp sends
-``Connection: close`` itself) and the connector's default ``limit=100`` never binds: the semaphore's C is
+``Connection: close`` itself) and the connector's default ``limit=100`` never binds: the admission's C is
 the only cap. Only the default ``ClientTimeout`` (300 s total) is replaced, by ``total=timeout_s``.
 """
 

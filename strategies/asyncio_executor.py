@@ -1,7 +1,8 @@
 """asyncio-executor: asyncio + requests, ``await loop.run_in_executor(executor, request, url)`` per URL.
 
 Knobs, all explicit:
-- ``asyncio.Semaphore(C)`` caps requests in flight; one task per URL waits on it (``strategies._aio``);
+- C admission tasks cap requests in flight, each taking the next URL when its request is done
+  (``strategies._aio``);
 - an explicit ``ThreadPoolExecutor(C)``, all C threads started in ``start`` (outside the timed region, as
   ``threads`` does): the loop's default executor would cap C at its own size (below) and start its
   threads one per call during the first round;
@@ -16,8 +17,9 @@ Knobs, all explicit:
 as-written: the recipe ``await loop.run_in_executor(None, requests.get, url)``. Defaults kept:
 - ``None``: the loop's default executor, made on first use (in the first round) as
   ``ThreadPoolExecutor()``: ``min(32, os.cpu_count() + 4)`` threads, 6 on 2 cores (5 x cpus before
-  Python 3.8; ``os.process_cpu_count()`` from 3.13, so there an affinity mask lowers it). The Semaphore
-  hands it C requests, but only that many are in flight; the rest wait in its queue, inside their latency;
+  Python 3.8; ``os.process_cpu_count()`` from 3.13, so there an affinity mask lowers it). The admission
+  tasks hand it C requests, but only that many are in flight; the rest wait in its queue, inside their
+  latency;
 - ``requests.get``: a Session per call, so every request opens and closes its own connection
   (``strategies._requests.Requester``);
 - ``close`` joins the default executor's threads (``loop.shutdown_default_executor``): ``loop.close()``
@@ -32,8 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from strategies._aio import LoopRunner
 from strategies._requests import Requester
+from strategies._threads import started_executor
 from strategies.base import ClientConfig, Outcome
-from strategies.threads import started_executor
 
 
 class ExecutorFetcher:

@@ -1,12 +1,14 @@
 """asyncio: ``asyncio.open_connection`` streams, HTTP through the sans-IO ``strategies.http1``.
 
 Knobs, all explicit:
-- ``asyncio.Semaphore(C)`` caps requests in flight; one task per URL waits on it (``strategies._aio``);
-- keep-alive: a LIFO list of idle (reader, writer) pairs; only a request holding the semaphore takes or
-  returns one, so at most C connections ever exist;
+- C admission tasks cap requests in flight, each taking the next URL when its request is done
+  (``strategies._aio``);
+- keep-alive: a LIFO list of idle (reader, writer) pairs; only a request in flight takes or returns one,
+  so at most C connections ever exist;
 - ``asyncio.timeout(timeout_s)`` bounds each request from connect to last body byte;
 - one event loop, made in ``start`` and reused by every ``fetch``: loop creation stays out of the timed
-  region, like every other strategy's setup.
+  region, like every other strategy's setup. Which loop is ``new_loop``'s choice: asyncio's own here, uvloop's
+  in ``strategies.uvloop_streams``, the same code on both.
 
 as-written: the same code. asyncio's streams have no hidden cap (no pool, no client limit) to keep at a
 default; the recipe's hand-written HTTP/1.0 request opens a connection per request, which is what
@@ -17,23 +19,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
-from strategies._aio import LoopRunner
+from strategies._aio import LoopRunner, NewLoop, exchange
 from strategies.base import ClientConfig, Outcome
-from strategies.http1 import ResponseParser, build_request
-
-#: StreamReader.read chunk: a small response in one call, a 256 KiB body in a few.
-READ_BYTES = 65536
+from strategies.http1 import build_request, split_url
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class AsyncioFetcher:
-    def __init__(self, config: ClientConfig):
+    def __init__(self, config: ClientConfig, new_loop: NewLoop = asyncio.new_event_loop):
         self._config = config
         self._keepalive = config.policy == "keepalive"
-        self._runner = LoopRunner(config.concurrency)
+        self._runner = LoopRunner(config.concurrency, new_loop)
         self._idle: list[Connection] = []
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
@@ -46,28 +44,20 @@ class AsyncioFetcher:
         conn: Connection | None = None
         try:
             async with asyncio.timeout(self._config.timeout_s):
-                parts = urlsplit(url)
-                host, port = parts.hostname or "127.0.0.1", parts.port or 80
+                host, port, target = split_url(url)
                 conn = self._idle.pop() if self._idle else await asyncio.open_connection(host, port)
-                target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-                conn[1].write(build_request(
-                    self._config.method, f"{host}:{port}", target,
-                    keepalive=self._keepalive, body=self._config.body))
-                parser = ResponseParser()
-                while True:
-                    data = await conn[0].read(READ_BYTES)
-                    if parser.feed(data) if data else parser.feed_eof():
-                        break
+                request = build_request(self._config.method, f"{host}:{port}", target,
+                                        keepalive=self._keepalive, body=self._config.body)
+                response, reusable = await exchange(request, conn[1].write, conn[0].read)
         except BaseException:
             if conn is not None:
                 conn[1].close()
             raise
-        if self._keepalive and parser.keep_alive and not parser.trailing and data:
+        if self._keepalive and reusable:
             self._idle.append(conn)
         else:
             conn[1].close()
-        assert parser.response is not None
-        return Outcome.ok(parser.response.status, parser.response.body, started)
+        return Outcome.ok(response.status, response.body, started)
 
     def close(self) -> None:
         for _, writer in self._idle:

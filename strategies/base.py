@@ -27,7 +27,7 @@ Rules a strategy keeps (the comparison is only fair if all of them do):
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,7 +39,9 @@ PROFILES = ("tuned", "as-written")
 #: Why ``as-written`` has no keep-alive: every tutorial recipe opens a connection per request by itself
 #: (``requests.get`` and grequests make and close a Session per call, ``aiohttp.request`` a ClientSession,
 #: the default ``Agent`` pool is not persistent, tornado's simple client and the raw HTTP/1.0 recipes always
-#: close), so reusing connections is a tuning, not the recipe.
+#: close), so reusing connections is a tuning, not the recipe. One exception: ``treq.get``'s global pool is
+#: persistent, so treq's as-written row, a ``close`` row like every other, keeps connections alive as its
+#: recipe does (``strategies.treq_client``).
 AS_WRITTEN_KEEPALIVE_REASON = (
     "as-written recipes open a new connection per request (requests.get, grequests and aiohttp.request make "
     "a session per call; Agent's default pool is not persistent): keep-alive is a tuning"
@@ -98,3 +100,18 @@ class Fetcher(Protocol):
     def fetch(self, urls: Sequence[str]) -> list[Outcome]: ...
 
     def close(self) -> None: ...
+
+
+class Stack(Protocol):
+    """An HTTP stack for the models that block per request (threads, greenlets, processes): ``stack(url)``
+    makes one request on the calling thread, greenlet or process and returns its ``Outcome``, never raising;
+    ``close()`` releases its connections. ``strategies._requests.Requester`` (requests) and
+    ``strategies._blocking_codec.CodecRequester`` (our codec) are the two, so a model is written once."""
+
+    def __call__(self, url: str) -> Outcome: ...
+
+    def close(self) -> None: ...
+
+
+#: How such a model builds its stack: ``new_stack(config, pool_size)``, pool_size the connections it may keep.
+NewStack = Callable[[ClientConfig, int], Stack]

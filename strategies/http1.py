@@ -11,28 +11,57 @@ Rules this module keeps (h11's discipline):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import functools
+import re
+from urllib.parse import urlsplit
 
 import httptools
 
 #: Statuses that never carry a body whatever the headers say (RFC 9112 section 6.3).
 _BODYLESS = frozenset({204, 304})
+#: The headers that delimit a body; a response with neither has a body that runs until EOF.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 
 class ProtocolError(Exception):
     """The peer sent something that is not a complete, well-formed HTTP/1.x response."""
 
 
-@dataclass
 class Response:
-    status: int
-    #: Header names lower-cased, in the order received (repeated headers appear repeatedly).
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
+    """A complete response. ``headers``: names lower-cased, in the order received (repeated headers appear
+    repeatedly). A ``ResponseParser``'s response keeps its header bytes and decodes them the first time
+    ``headers`` is read: most callers only want the status and body."""
+
+    __slots__ = ("_head", "_headers", "body", "status")
+
+    def __init__(self, status: int, headers: list[tuple[str, str]] | None = None, body: bytes = b""):
+        self.status = status
+        self.body = body
+        #: None until parsed from ``_head``, the bytes a ``ResponseParser`` kept (none: no headers).
+        self._headers = headers
+        self._head: list[bytes] = []
+
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        if self._headers is None:
+            self._headers = _parse_head(self._head) or []
+            self._head = []
+        return self._headers
 
     def header(self, name: str) -> str | None:
         name = name.lower()
         return next((value for key, value in self.headers if key == name), None)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Response):
+            return NotImplemented
+        return (self.status, self.headers, self.body) == (other.status, other.headers, other.body)
+
+    # Mutable, so unhashable, as the dataclass it replaced.
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Response(status={self.status!r}, headers={self.headers!r}, body={self.body!r})"
 
 
 def build_request(
@@ -46,26 +75,91 @@ def build_request(
 ) -> bytes:
     """The bytes of one HTTP/1.1 request. ``host`` is the Host header value (``"127.0.0.1:8080"``);
     ``target`` the path and query. A POST body is sent as application/x-www-form-urlencoded."""
-    lines = [f"{method} {target or '/'} HTTP/1.1", f"Host: {host}",
-             f"Connection: {'keep-alive' if keepalive else 'close'}"]
+    # One f-string, not lines joined: 30 % fewer instructions, on every request.
+    connection = "keep-alive" if keepalive else "close"
+    head = f"{method} {target or '/'} HTTP/1.1\r\nHost: {host}\r\nConnection: {connection}\r\n"
     if body or method == "POST":
-        lines.append("Content-Type: application/x-www-form-urlencoded")
-        lines.append(f"Content-Length: {len(body)}")
+        head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
     if headers:
-        lines.extend(f"{name}: {value}" for name, value in headers.items())
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+        head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    return (head + "\r\n").encode("latin-1") + body
+
+
+#: An absolute URL as ``urlsplit`` divides it: scheme://authority, path, ?query, #fragment. A URL with a space
+#: or a control character (which ``urlsplit`` strips or removes) does not match, and is left to ``urlsplit``.
+_URL = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.-]*://[^/?#\x00-\x20]*)"  # the origin
+    r"([^?#\x00-\x20]*)(\?[^#\x00-\x20]*)?(?:#[^\x00-\x20]*)?"  # path, query, fragment
+)
+
+
+def split_url(url: str) -> tuple[str, int, str]:
+    """``http://host:port/path?query`` -> ``(host, port, target)``: where to connect, and what to ask for.
+
+    What ``urlsplit`` gives, for under a quarter of its cost: ``urlsplit`` of a URL (and its ``hostname``
+    and ``port``) costs ~47,000 instructions, its cache never hitting since every URL is new: a third of
+    the select strategy's whole request, before this. A run's URLs share their origin, so that part is
+    split once (``_origin``); the target is the rest of the URL, the fragment and an empty query dropped."""
+    match = _URL.fullmatch(url)
+    if match is None:
+        parts = urlsplit(url)
+        target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+        return parts.hostname or "127.0.0.1", parts.port or 80, target
+    origin, path, query = match.groups()
+    host, port = _origin(origin)
+    return host, port, path + query if query and len(query) > 1 else path
+
+
+#: Origins kept split: a run talks to one server; a few more cost nothing.
+@functools.lru_cache(maxsize=64)
+def _origin(origin: str) -> tuple[str, int]:
+    parts = urlsplit(origin)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+class _Head:
+    """Collects a response's headers from an httptools parser of its own (see ``ResponseParser``); not the
+    trailer fields of a chunked body, which llhttp reports the same way but which are not headers."""
+
+    def __init__(self) -> None:
+        self.headers: list[tuple[str, str]] = []
+        self.complete = False
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self.complete:
+            self.headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        self.complete = True
+
+
+def _parse_head(chunks: list[bytes]) -> list[tuple[str, str]] | None:
+    """The headers of the response that begins with ``chunks``, None if they end before its header does.
+    An error past the header is not this parse's to report: the response's own parser judged those bytes."""
+    head = _Head()
+    try:
+        httptools.HttpResponseParser(head).feed_data(b"".join(chunks))
+    except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+        pass
+    return head.headers if head.complete else None
 
 
 class ResponseParser:
     """Incremental parser for one response. ``feed(data)`` and ``feed_eof()`` return True once the
-    response is complete (then read ``response`` and ``keep_alive``); both raise ProtocolError."""
+    response is complete (then read ``response`` and ``keep_alive``); both raise ProtocolError.
+
+    It asks httptools only for what every response needs (status, body, end, keep-alive), not the headers:
+    a callback per header and two decodes cost ~13,000 of the ~35,000 instructions a small response took.
+    The bytes fed until the body begins are kept instead, and parsed again, by a parser of their own, only
+    when asked: ``Response.headers``, or at EOF to tell a body that runs until EOF from one cut short."""
+
+    __slots__ = ("_body", "_head", "_parser", "complete", "keep_alive", "response", "trailing")
 
     def __init__(self) -> None:
         self._parser = httptools.HttpResponseParser(self)
-        self._headers: list[tuple[str, str]] = []
+        #: What was fed until the body began: the status line and header, and perhaps the body's start.
+        self._head: list[bytes] = []
         self._body: list[bytes] = []
-        self._headers_done = False
-        self._until_eof = False
         self.complete = False
         #: Bytes that arrived after the complete response: a well-behaved server sends none (we never
         #: pipeline), so a caller must not reuse a connection that has any.
@@ -78,23 +172,6 @@ class ResponseParser:
     def on_message_begin(self) -> None:
         self.trailing = self.complete
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if self.complete:
-            return
-        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        if self.complete:
-            return
-        self._headers_done = True
-        status = self._parser.get_status_code()
-        names = {name for name, _ in self._headers}
-        # No length and not chunked: the body runs until the server closes (RFC 9112 section 6.3, rule 8).
-        self._until_eof = (
-            status >= 200 and status not in _BODYLESS
-            and "content-length" not in names and "transfer-encoding" not in names
-        )
-
     def on_body(self, body: bytes) -> None:
         if not self.complete:
             self._body.append(body)
@@ -106,12 +183,15 @@ class ResponseParser:
     def _finish(self, keep_alive: bool) -> None:
         self.complete = True
         self.keep_alive = keep_alive
-        self.response = Response(self._parser.get_status_code(), self._headers, b"".join(self._body))
+        self.response = Response(self._parser.get_status_code(), None, b"".join(self._body))
+        self.response._head = self._head
 
     def feed(self, data: bytes) -> bool:
         if self.complete:
             self.trailing = self.trailing or bool(data)
             return True
+        if not self._body:
+            self._head.append(data)
         try:
             self._parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -126,10 +206,14 @@ class ResponseParser:
         an error (nothing at all, headers cut short, or a body shorter than its declared length)."""
         if self.complete:
             return True
-        if self._headers_done and self._until_eof:
+        headers = _parse_head(self._head)
+        if headers is None:
+            raise ProtocolError("connection closed before a complete response header")
+        # No length and not chunked: the body runs until the server closes (RFC 9112 section 6.3, rule 8).
+        status = self._parser.get_status_code()
+        framed = any(name in _FRAMING for name, _ in headers)
+        if status >= 200 and status not in _BODYLESS and not framed:
             self._finish(keep_alive=False)
             return True
-        if not self._headers_done:
-            raise ProtocolError("connection closed before a complete response header")
         received = sum(len(chunk) for chunk in self._body)
         raise ProtocolError(f"connection closed mid-body (truncated after {received} body bytes)")

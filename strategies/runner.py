@@ -7,6 +7,7 @@ Stable API (the bench and the CLI use exactly this)::
         result = worker.run_round(workload)          # RoundResult; .to_dict() for JSON
         # or in three steps, so that a harness timing the round trip times only the fetch:
         worker.prepare_round(workload); worker.fetch_round(); result = worker.measure_round()
+        explained = worker.explain_round(workload)   # untimed, profiled: CPU by category (strategies.explain)
     # WorkerError: the worker crashed, hung past its deadline, or its strategy raised (see .stderr)
 
 Rules this module keeps:
@@ -188,6 +189,16 @@ class WorkerProcess:
             delay_ms=workload.delay_ms, size=workload.size, method=workload.method,
             cold_start_s=self.setup_info.cold_start_s, import_s=self.import_s, **measured,
         )
+
+    def explain_round(self, workload: Workload, deadline_s: float | None = None) -> dict[str, Any]:
+        """Where a round's CPU goes (``strategies.explain.explanation``), from an unprofiled and a profiled
+        fetch of ``workload``, never timed ones. The deadline covers both fetches: twice a round's."""
+        config = workload.client_config()
+        if self.config != config or self.setup_info is None:
+            self.setup(config)
+        timeout = deadline_s if deadline_s is not None else 2 * workload.deadline_s()
+        explained: dict[str, Any] = self._call({"cmd": "explain", "workload": workload.to_dict()}, timeout)["explain"]
+        return explained
 
     def teardown(self) -> None:
         self._call({"cmd": "teardown"}, self.start_timeout_s)

@@ -10,7 +10,7 @@ Usage::
 Each callback receives a ``Response`` (status, headers, body) or a ``RequestError`` (message); every
 request gets exactly one of them, exactly once, also when the client is closed before it ran or finished.
 A ``RequestError``'s message starts with the name of the error, e.g. ``ConnectionRefusedError: ...``, taken
-from the socket's own error code. The object returned by ``add_request`` also holds the
+from the socket's own error code. The ``RequestHandle`` returned by ``add_request`` also holds the
 result and its timing, for callers that prefer to read results after ``run()``.
 
 Rules this module keeps:
@@ -42,7 +42,7 @@ from typing import Self
 
 from strategies.http1 import ProtocolError, Response, ResponseParser, build_request
 
-__all__ = ["FD_SETSIZE", "Request", "RequestError", "Response", "SelectClient"]
+__all__ = ["FD_SETSIZE", "RequestError", "RequestHandle", "Response", "SelectClient"]
 
 #: The fixed size of ``select``'s descriptor bitmap on Linux (glibc); CPython raises ValueError above it.
 FD_SETSIZE = 1024
@@ -62,8 +62,9 @@ Result = Response | RequestError
 Callback = Callable[[Result], None]
 
 
-class Request:
-    """One queued request; after ``run()``, ``result`` is set and ``elapsed_s`` is its latency."""
+class RequestHandle:
+    """What ``add_request`` returns: one queued request; after ``run()``, ``result`` is set and
+    ``elapsed_s`` is its latency."""
 
     __slots__ = ("callbacks", "data", "elapsed_s", "keepalive", "key", "result", "started")
 
@@ -84,7 +85,7 @@ class _Connection:
         self.sock = sock
         self.fd = sock.fileno()
         self.key = key
-        self.request: Request | None = None
+        self.request: RequestHandle | None = None
         self.parser: ResponseParser | None = None
         self.out = b""
         self.connecting = False
@@ -98,7 +99,7 @@ class SelectClient:
         self.max_connections = max_connections
         self.timeout_s = timeout_s
         self.keepalive = keepalive
-        self._pending: deque[Request] = deque()
+        self._pending: deque[RequestHandle] = deque()
         self._active: dict[int, _Connection] = {}  # fd -> connection carrying a request
         self._idle: dict[int, _Connection] = {}  # fd -> keep-alive connection waiting for a request
         self._addresses: dict[tuple[str, int], tuple[int, tuple]] = {}
@@ -113,12 +114,12 @@ class SelectClient:
         headers: dict[str, str] | None = None,
         callbacks: Sequence[Callback] = (),
         keepalive: bool | None = None,
-    ) -> Request:
+    ) -> RequestHandle:
         keepalive = self.keepalive if keepalive is None else keepalive
         name = f"[{host}]" if ":" in host else host  # an IPv6 literal is bracketed in Host (RFC 9110 7.2)
         host_header = name if port == 80 else f"{name}:{port}"
         data = build_request(method, host_header, path, keepalive=keepalive, body=body, headers=headers)
-        request = Request((host, port), data, callbacks, keepalive)
+        request = RequestHandle((host, port), data, callbacks, keepalive)
         self._pending.append(request)
         return request
 
@@ -285,7 +286,7 @@ class SelectClient:
                 self._drop_idle(self._idle[fd])
 
     @staticmethod
-    def _deliver(request: Request, result: Result) -> None:
+    def _deliver(request: RequestHandle, result: Result) -> None:
         request.elapsed_s = time.perf_counter() - request.started
         request.result = result
         for callback in request.callbacks:

@@ -10,10 +10,10 @@ as-written is the same: the client is ours, so there is no library default to ke
 from __future__ import annotations
 
 from collections.abc import Sequence
-from urllib.parse import urlsplit
 
 from strategies.base import ClientConfig, Outcome
-from strategies.select_client import Request, Response, SelectClient
+from strategies.http1 import split_url
+from strategies.select_client import RequestHandle, Response, SelectClient
 
 
 class SelectFetcher:
@@ -24,11 +24,9 @@ class SelectFetcher:
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
         requests = []
         for url in urls:
-            parts = urlsplit(url)
-            target = f"{parts.path}?{parts.query}" if parts.query else parts.path
+            host, port, target = split_url(url)
             requests.append(self._client.add_request(
-                parts.hostname or "127.0.0.1", parts.port or 80, target,
-                method=self._config.method, body=self._config.body))
+                host, port, target, method=self._config.method, body=self._config.body))
         self._client.run()
         return [_outcome(request) for request in requests]
 
@@ -36,7 +34,7 @@ class SelectFetcher:
         self._client.close()
 
 
-def _outcome(request: Request) -> Outcome:
+def _outcome(request: RequestHandle) -> Outcome:
     result = request.result
     if isinstance(result, Response):
         return Outcome(result.status, result.body, None, request.elapsed_s)

@@ -6,7 +6,7 @@ Knobs, all explicit:
   the class-wide ``configure()``, so no setting outlives the fetcher: the next setup in this worker (another
   C, or as-written) starts from tornado's defaults. ``force_instance=True`` makes the client ours alone
   rather than the loop's shared cached instance, so ``close`` may close it;
-- ``asyncio.Semaphore(C)`` in front of the client (``strategies._aio``), so tornado's own queue stays
+- C admission tasks in front of the client (``strategies._aio``), so tornado's own queue stays
   empty: a request queued there fails with "Timeout in request queue" after ``min(connect_timeout,
   request_timeout)`` without ever being sent (20 of 40 at max_clients=1, delay 50 ms, timeout 1 s);
 - ``connect_timeout`` and ``request_timeout`` are ``timeout_s`` (both default to 20 s); ``request_timeout``
@@ -17,7 +17,7 @@ Knobs, all explicit:
 - ``raise_error=False``: a non-200 status is a status, not an error; transport failures and timeouts
   (tornado's code 599) still raise, and become the slot's error.
 
-as-written: ``AsyncHTTPClient()`` as the tutorials write it, under the same semaphore. Defaults kept:
+as-written: ``AsyncHTTPClient()`` as the tutorials write it, under the same admission. Defaults kept:
 - ``max_clients=10`` (``SimpleAsyncHTTPClient.initialize``; nothing in this process calls ``configure``):
   at most 10 requests in flight whatever C is. The rest wait in tornado's queue, and one that waits there
   longer than ``min(connect_timeout, request_timeout)`` fails with "Timeout in request queue" unsent: a

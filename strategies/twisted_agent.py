@@ -1,12 +1,8 @@
 """twisted: ``twisted.web.client.Agent`` on an ``HTTPConnectionPool``, ``DeferredSemaphore(C)``, one reactor.
 
 Knobs, all explicit:
-- the reactor runs once per process (it cannot be restarted), in a daemon thread started by the first
-  ``start`` with ``installSignalHandlers=False`` (signals belong to the main thread), and is stopped at
-  interpreter exit. Every Twisted call is made in that thread through ``blockingCallFromThread``, so one
-  worker runs many rounds and several ``start``/``close`` cycles with different C;
-- ``DeferredSemaphore(C)`` caps requests in flight; ``started`` is taken when a request is admitted, and a
-  ``DeferredList`` gathers the outcomes in URL order;
+- the reactor (once per process, in a thread), ``DeferredSemaphore(C)`` admission and ``addTimeout`` per
+  request are ``strategies._twisted``'s, shared with ``twisted-raw`` and ``treq``;
 - ``keepalive``: ``HTTPConnectionPool(persistent=True)`` with ``maxPersistentPerHost=C``. The default of 2
   keeps only 2 idle connections, so every round after the first reopened 48 of them at C=50;
 - ``close``: ``HTTPConnectionPool(persistent=False)``; the agent then sends ``Connection: close`` itself
@@ -30,22 +26,17 @@ and ``addTimeout`` stay (the harness's admission and the workload's timeout). De
 
 from __future__ import annotations
 
-import atexit
-import threading
-import time
 import warnings
 from collections.abc import Sequence
 from io import BytesIO
-from typing import Any, cast
+from typing import cast
 
-from twisted.internet import reactor as _installed_reactor
-from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore
-from twisted.internet.threads import blockingCallFromThread
-from twisted.python.failure import Failure
+from twisted.internet.defer import Deferred
 from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
+from strategies._twisted import ReactorRunner, reactor
 from strategies.base import ClientConfig, Outcome
 
 # readBody warns on every call that the response's transport (a TransportProxyProducer) has no
@@ -58,31 +49,12 @@ warnings.filterwarnings(
     DeprecationWarning,
 )
 
-#: The process's reactor (epoll on Linux, installed by the import). Any: Twisted types it as a module.
-reactor: Any = _installed_reactor
-_reactor_thread: threading.Thread | None = None
-
-
-def _ensure_reactor_running() -> None:
-    global _reactor_thread
-    if _reactor_thread is None:
-        _reactor_thread = threading.Thread(
-            target=reactor.run, kwargs={"installSignalHandlers": False}, name="twisted-reactor", daemon=True,
-        )
-        _reactor_thread.start()
-        atexit.register(_stop_reactor, _reactor_thread)
-
-
-def _stop_reactor(thread: threading.Thread) -> None:
-    reactor.callFromThread(reactor.stop)
-    thread.join()
-
 
 class TwistedFetcher:
     def __init__(self, config: ClientConfig):
         self._config = config
-        _ensure_reactor_running()
-        self._pool, self._agent = blockingCallFromThread(reactor, self._open_agent)
+        self._runner = ReactorRunner(config.concurrency, config.timeout_s)
+        self._pool, self._agent = self._runner.call(self._open_agent)
         headers = {b"Content-Type": [b"application/x-www-form-urlencoded"]} if config.method == "POST" else {}
         self._headers = Headers(headers)
 
@@ -94,47 +66,22 @@ class TwistedFetcher:
         return pool, Agent(reactor, pool=pool)
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
-        return blockingCallFromThread(reactor, self._fetch_all, urls)
+        return self._runner.fetch(urls, self._request)
 
-    def _fetch_all(self, urls: Sequence[str]) -> Deferred[list[Outcome]]:
-        semaphore = DeferredSemaphore(self._config.concurrency)
-        gathered = DeferredList([semaphore.run(self._fetch_one, url) for url in urls])
-        return gathered.addCallback(lambda results: [outcome for _, outcome in results])
-
-    def _fetch_one(self, url: str) -> Deferred[Outcome]:
-        started = time.perf_counter()
+    def _request(self, url: str, started: float) -> Deferred[Outcome]:
         body = None
         if self._config.method == "POST":
             body = cast(IBodyProducer, FileBodyProducer(BytesIO(self._config.body)))
         request = self._agent.request(self._config.method.encode(), url.encode(), self._headers, body)
-        request.addCallback(_read_response, started)
-        request.addTimeout(self._config.timeout_s, reactor, onTimeoutCancel=_timed_out)
-        # every failure is this slot's outcome, never fetch's exception: the semaphore's Deferred never fails
-        return request.addErrback(lambda failure: Outcome.failed(_describe(failure), started))
+        return request.addCallback(_read_response, started)
 
     def close(self) -> None:
         if self._pool is not None:  # a non-persistent pool (as-written's) caches no connection
-            blockingCallFromThread(reactor, self._pool.closeCachedConnections)
+            self._runner.call(self._pool.closeCachedConnections)
 
 
 def _read_response(response: IResponse, started: float) -> Deferred[Outcome]:
     return readBody(response).addCallback(lambda body: Outcome.ok(response.code, body, started))
-
-
-def _timed_out(result: object, timeout: float) -> object:
-    if isinstance(result, Failure):
-        raise TimeoutError(f"no complete response within {timeout} s")
-    return result
-
-
-def _describe(failure: Failure) -> str:
-    """The error's type, plus the first underlying reason for Twisted's wrapper exceptions."""
-    error = failure.value
-    # ResponseFailed, ResponseNeverReceived and RequestGenerationFailed carry a list of Failures.
-    reasons = getattr(error, "reasons", None)
-    if reasons:
-        return f"{type(error).__name__}: {type(reasons[0].value).__name__}: {reasons[0].value}"
-    return f"{type(error).__name__}: {error}"
 
 
 def start(config: ClientConfig) -> TwistedFetcher:

@@ -10,6 +10,7 @@ library can never corrupt the channel). Every reply has ``"ok"``; failures carry
     -> {"cmd": "prepare", "workload": {Workload fields}}   <- {"ok": true}
     -> {"cmd": "fetch"}                                    <- {"ok": true, "wall_s": 0.52}
     -> {"cmd": "measure"}                                  <- {"ok": true, "result": {measurements}}
+    -> {"cmd": "explain", "workload": {Workload fields}}   <- {"ok": true, "explain": {breakdown}}
     -> {"cmd": "teardown"}                                 <- {"ok": true}
     -> {"cmd": "exit"}                                     <- {"ok": true}, then the process exits
 
@@ -17,6 +18,9 @@ library can never corrupt the channel). Every reply has ``"ok"``; failures carry
 many configurations. A strategy exception in setup or round is an error reply; the worker lives on.
 ``round`` is ``prepare`` + ``fetch`` + ``measure`` in one exchange; a harness that times the round trip
 itself (pytest-benchmark) sends the three apart, so that only ``fetch`` is inside its timer.
+``explain`` is never a timed round: the workload's fetch once unprofiled (a reference CPU), then once under
+the profiler, measured like a round, and the CPU breakdown of ``strategies.explain`` (which imports the
+profiler only then); ``errors`` counts both fetches' failed requests.
 
 Rules this module keeps:
 - the strategy module is imported before anything that imports socket, threading or select (psutil does):
@@ -78,6 +82,8 @@ def main(argv: list[str]) -> int:
                 reply = {"wall_s": host.fetch()}
             elif command == "measure":
                 reply = {"result": host.measure()}
+            elif command == "explain":
+                reply = {"explain": host.explain(Workload.from_dict(message["workload"]))}
             elif command in ("teardown", "exit"):
                 host.teardown()
                 reply = {}
@@ -155,6 +161,35 @@ class _Host:
         state.outcomes = self.fetcher.fetch(state.urls)
         state.wall_s = time.perf_counter() - started
         return state.wall_s
+
+    def explain(self, workload: Any) -> dict[str, Any]:
+        """Where a round's CPU goes (``strategies.explain``): the workload's fetch once unprofiled, for this
+        process's reference CPU, then once profiled, measured like a round."""
+        from strategies import explain
+        from strategies.workload import verify
+
+        self.prepare(workload)
+        urls = self._state().urls
+        started = time.process_time()
+        outcomes = self.fetcher.fetch(urls)
+        reference_s = time.process_time() - started
+        errors = verify(urls, outcomes).errors
+        started_at = time.time()
+        self.prepare(workload)  # the profiled round's own CPU snapshot and peak
+        state = self._state()
+        own_s = time.process_time()
+        with explain.profiled() as profile:
+            started = time.perf_counter()
+            state.outcomes = self.fetcher.fetch(state.urls)
+            state.wall_s = time.perf_counter() - started
+        own_s = time.process_time() - own_s
+        measured = self.measure()
+        measured["errors"] += errors
+        # The tree's CPU less this process's: its children's (none without children: reading the tree costs
+        # this process a little CPU outside the bracket, which must not pass for a child's).
+        children_s = max(measured["cpu_s"] - own_s, 0.0) if state.tree.descendants else 0.0
+        explained = explain.explanation(profile, measured, reference_s, children_s)
+        return {**explained, "started_at": started_at}
 
     def measure(self) -> dict[str, Any]:
         """The round's figures, verification included. CPU is read here, after the fetch reply: the tree

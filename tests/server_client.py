@@ -1,28 +1,23 @@
 """A raw-socket HTTP client for the server tests: send exact bytes, read what comes back.
 
-Rules this module keeps: every read has a timeout (a broken server fails a test, never hangs it); responses
-are parsed with httptools' response parser, so the tests do not trust a hand-written parser either.
+Rules this module keeps: every read has a timeout (a broken server fails a test, never hangs it); requests
+are the tests' own bytes, sent as given (malformed ones included), while responses are parsed by the
+suite's one response parser, ``strategies.http1``, one ``ResponseParser`` per response as it requires.
 """
 
 from __future__ import annotations
 
+import bisect
 import selectors
 import socket
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import httptools
+from strategies.http1 import ProtocolError, Response, ResponseParser
 
 #: Per-read timeout: generous for a loaded 2-core CI box, short enough to fail fast on a hang.
 READ_TIMEOUT_S = 10.0
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[bytes, bytes]
-    body: bytes
 
 
 @dataclass
@@ -33,28 +28,59 @@ class Exchange:
     closed: bool = False  # the server closed (EOF) or reset the connection
     reset: bool = False
     garbage: bool = False  # bytes that are not an HTTP response
+    #: Why the server's close left a response incomplete (``strategies.http1``'s message), e.g. a body
+    #: shorter than its Content-Length; empty when it did not.
+    truncated: str = ""
 
 
-class _Collector:
+def _response_end(data: bytes, low: int) -> int:
+    """Length of the response at the start of ``data``, known to be longer than ``low`` bytes.
+
+    ``ResponseParser`` reads one response and cannot say where it ended (httptools reports no offset), but
+    pipelined responses arrive back to back. A prefix of ``data`` completes a fresh parser if and only if it
+    holds the whole first response, so the end is the shortest such prefix, found by bisection."""
+    return bisect.bisect_left(range(len(data) + 1), True, lo=low + 1,
+                              key=lambda size: ResponseParser().feed(data[:size]))
+
+
+class _Reader:
+    """The responses of one connection, in order, from the bytes received on it."""
+
     def __init__(self) -> None:
-        self.done: list[Response] = []
-        self.headers: dict[bytes, bytes] = {}
-        self.body = b""
-        self.status = 0
-        self.parser = httptools.HttpResponseParser(self)
+        self.result = Exchange()
+        self._parser = ResponseParser()
+        self._pending = bytearray()  # bytes received since the response being read began
 
-    def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+    def receive(self, data: bytes) -> None:
+        """Feed what one recv returned; ``b""`` is the server's close (it ends an EOF-delimited body)."""
+        result = self.result
+        if not data:
+            result.closed = True
+            try:
+                if self._parser.feed_eof():
+                    result.responses.append(self._take())
+            except ProtocolError as exc:
+                if self._pending:  # else nothing had begun: a close between responses is no error
+                    result.truncated = str(exc)
+            return
+        self._pending += data
+        try:
+            while self._parser.feed(data):
+                trailing = self._parser.trailing  # the next response began in the same bytes
+                received = bytes(self._pending) if trailing else b""
+                result.responses.append(self._take())
+                if not trailing:
+                    return
+                data = received[_response_end(received, len(received) - len(data)):]
+                self._pending += data
+        except ProtocolError:
+            result.garbage = True
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers[name.lower()] = value
-
-    def on_body(self, body: bytes) -> None:
-        self.body += body
-
-    def on_message_complete(self) -> None:
-        self.done.append(Response(self.status, self.headers, self.body))
-        self.headers, self.body = {}, b""
+    def _take(self) -> Response:
+        response = self._parser.response
+        assert response is not None
+        self._parser, self._pending = ResponseParser(), bytearray()
+        return response
 
 
 def address(url: str) -> tuple[str, int]:
@@ -72,24 +98,16 @@ def connect(url: str) -> socket.socket:
 def read_responses(sock: socket.socket, count: int | None = None,
                    timeout: float = READ_TIMEOUT_S) -> Exchange:
     """Read until ``count`` responses arrived (None: until the server closes)."""
-    collector = _Collector()
-    result = Exchange(collector.done)
+    reader = _Reader()
+    result = reader.result
     deadline = time.monotonic() + timeout
-    while count is None or len(collector.done) < count:
+    while (count is None or len(result.responses) < count) and not result.closed and not result.garbage:
         sock.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             data = sock.recv(65536)
         except ConnectionResetError:
-            result.closed = result.reset = True
-            break
-        if not data:
-            result.closed = True
-            break
-        try:
-            collector.parser.feed_data(data)
-        except httptools.HttpParserError:
-            result.garbage = True
-            break
+            data, result.reset = b"", True
+        reader.receive(data)
     return result
 
 
@@ -115,8 +133,7 @@ def get(url: str, target: str, headers: str = "", version: str = "1.1") -> Respo
 
 def read_many(socks: list[socket.socket], count: int = 1, timeout: float = 30.0) -> list[Exchange]:
     """Read ``count`` responses from each socket concurrently (one selector, no threads)."""
-    collectors = [_Collector() for _ in socks]
-    results = [Exchange(c.done) for c in collectors]
+    readers = [_Reader() for _ in socks]
     pending = {}
     with selectors.DefaultSelector() as selector:
         for index, sock in enumerate(socks):
@@ -127,19 +144,14 @@ def read_many(socks: list[socket.socket], count: int = 1, timeout: float = 30.0)
         while pending and time.monotonic() < deadline:
             for key, _ in selector.select(max(0.0, deadline - time.monotonic())):
                 index = key.data
-                result, collector = results[index], collectors[index]
+                result = readers[index].result
                 try:
                     data = pending[index].recv(65536)
                 except BlockingIOError:
                     continue
                 except ConnectionResetError:
                     data, result.reset = b"", True
-                try:
-                    collector.parser.feed_data(data)
-                except httptools.HttpParserError:
-                    result.garbage = True
-                if not data:
-                    result.closed = True
-                if not data or result.garbage or len(result.responses) >= count:
+                readers[index].receive(data)
+                if result.closed or result.garbage or len(result.responses) >= count:
                     selector.unregister(pending.pop(index))
-    return results
+    return [reader.result for reader in readers]

@@ -21,7 +21,7 @@ def test_default_plan_runs_as_written_only_where_the_claim_is_judged() -> None:
     assert {case.strategy for case in written} == set(CLAIM_STRATEGIES)
     assert max(case.concurrency for case in written) == AS_WRITTEN_MAX_C
     tuned = _by_profile(plan.cases("latency"), "tuned")
-    assert {case.strategy for case in tuned} == set(REGISTRY)
+    assert {case.strategy for case in tuned} == set(DEFAULT_STRATEGIES)
     assert max(case.concurrency for case in tuned) == 1000
 
 

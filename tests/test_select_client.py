@@ -99,7 +99,7 @@ def test_close_calls_back_every_unfinished_request(server: tuple[str, str, int])
 @pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
 def test_ipv6_host_is_bracketed_and_fetched() -> None:
     try:
-        with running_server(host="::1") as url:
+        with running_server(host="::1") as url:  # its own server: conftest's listens on 127.0.0.1
             port = urlsplit(url).port or 80
             with SelectClient() as client:
                 request = client.add_request("::1", port, "/work?size=16&id=3")

@@ -26,6 +26,7 @@ IDLE = 0.5
 
 @pytest.fixture(scope="module", params=["select", "epoll"])
 def url(request: pytest.FixtureRequest) -> Iterator[str]:
+    # Not conftest's ``server_url``: the slow-client tests need a short idle timeout, on two backends.
     with running_server(backend=request.param, extra_args=("--idle-timeout", str(IDLE))) as base:
         yield base
 
@@ -48,7 +49,7 @@ def test_bad_input_gets_a_status_then_close(url: str, data: bytes, status: int) 
     reset_stats(url)
     result = exchange(url, data)
     assert [r.status for r in result.responses] == [status] and result.closed
-    assert result.responses[0].headers[b"connection"] == b"close"
+    assert result.responses[0].header("connection") == "close"
     stats = fetch_stats(url)
     assert stats["bad_requests"] == 1 and stats["status_counts"] == {str(status): 1}
     assert_still_serves(url)
@@ -138,6 +139,7 @@ def test_fuzz_live_server_never_crashes_and_always_answers_or_closes(url: str, d
 
 
 # Process and CLI ----------------------------------------------------------------------------------------
+# Each test here starts (or fails to start) a server of its own: the process itself is under test.
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_shuts_down_cleanly_with_status_0(signum: int) -> None:

@@ -1,0 +1,47 @@
+"""The threads model: ``ThreadPoolExecutor(C)``, one shared stack called in its threads, results through futures.
+
+``threads`` (requests) and ``threads-raw`` (our codec) are this model with their stack: diff the two modules
+and only the stack differs.
+
+Knobs, all explicit:
+- C threads, all started in construction (outside the timed region): the executor otherwise starts them one
+  per ``submit`` during the first round;
+- one stack shared by the C threads, allowed C connections: each reused under ``keepalive``;
+- ``started`` is taken in the thread (by the stack), when the request is issued, not when it is queued.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from strategies.base import ClientConfig, NewStack, Outcome
+
+#: How long construction waits for its C threads to exist: thread creation takes microseconds; this only
+#: guards against a machine so loaded that something is badly wrong.
+WARM_TIMEOUT_S = 60.0
+
+
+class ThreadsFetcher:
+    def __init__(self, config: ClientConfig, new_stack: NewStack):
+        self._request = new_stack(config, config.concurrency)
+        self._pool = started_executor(config.concurrency)
+
+    def fetch(self, urls: Sequence[str]) -> list[Outcome]:
+        futures = [self._pool.submit(self._request, url) for url in urls]
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._request.close()
+
+
+def started_executor(threads: int) -> ThreadPoolExecutor:
+    """A ``ThreadPoolExecutor(threads)`` whose threads all exist already (it otherwise starts one per
+    ``submit``): each warm-up task blocks until ``threads`` of them run at once."""
+    executor = ThreadPoolExecutor(threads, thread_name_prefix="concbench")
+    barrier = threading.Barrier(threads)
+    for future in [executor.submit(barrier.wait, WARM_TIMEOUT_S) for _ in range(threads)]:
+        future.result()
+    return executor

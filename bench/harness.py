@@ -130,14 +130,12 @@ class Sweep:
         for run in runs.values():
             if run.worker_died:
                 self.workers.pop(run.key.strategy).close()
-        if self.plan.instructions:
-            for run in runs.values():
-                run.instructions = self._count_instructions(run) if run.rounds else None
         self.measured[key] = runs
 
     def _count_instructions(self, run: CaseRun) -> dict[str, Any]:
-        """The untimed callgrind pass of one case (after its cell, so no timed round shares the machine with
-        valgrind): N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size."""
+        """The untimed callgrind pass of one case, in its row's test (after its whole cell, so no timed round
+        shares the machine with valgrind, and each test holds one pass, well within pytest's timeout):
+        N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size."""
         workload = dataclasses.replace(run.workload, requests=max(DEFAULT_REQUESTS, run.workload.concurrency))
         cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
         try:
@@ -176,8 +174,8 @@ class Sweep:
         run = self.measured[key].pop(case)
         row = self._row(workload_name, case)
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
-        if self.plan.instructions:
-            row["instructions"] = run.instructions
+        if self.plan.instructions:  # in the row's own test: one callgrind pass per test, within its timeout
+            row["instructions"] = self._count_instructions(run) if run.rounds else None
         if run.failure is not None:
             row.update(status="failed", reason=_tail(run.failure))
         if run.rounds:

@@ -356,10 +356,13 @@ def instructions_section(run: dict[str, Any]) -> list[str]:
     lines = ["## Instructions per request (callgrind)", "",
              ("User-space instructions per request, counted by callgrind in an untimed pass after each row's "
               "rounds (`strategies/instructions.py`: a warm-up round of N, then the fetch of N and of 3N "
-              "counted over the worker's whole process tree; the figure is the difference over 2N). Unlike "
-              "CPU seconds they do not move with the machine's neighbours (two passes agree to well under "
-              "1 %), so the order below holds on any machine of this architecture and Python build. They do "
-              "not count time blocked, the kernel's work beyond the system call, or the server."), "",
+              "counted over the worker's whole process tree; the figure is the difference over 2N). They move "
+              "far less than CPU seconds with the machine's neighbours: single-threaded clients repeat to "
+              "within 0.5 % on a quiet or a loaded machine, while clients with threads (threads, the executor, "
+              "Twisted's resolver pool) or greenlets counted a few per cent more under load, because how much "
+              "work one wake-up or loop turn batches depends on timing. Orders that differ by more than that "
+              "hold on any machine of this architecture and Python build. They do not count time blocked, the "
+              "kernel's work beyond the system call, or the server."), "",
              "![instructions_per_request](instructions_per_request.png)", ""]
     for (workload, profile, policy, c), rows in cells.items():
         cheapest = rows[0]["instructions"]["instructions_per_request"]

@@ -468,14 +468,21 @@ def readme_why(run: dict[str, Any], chart: str) -> str:
     return "\n".join([f"![the claim's members as written and tuned]({chart})", "", *lines]).strip()
 
 
-def update_readme(readme: Path, run: dict[str, Any], chart: str) -> None:
+#: The generated section's first line names the run it quotes, so that a later sweep (which rewrites
+#: results/latest.json) does not make the README look stale: ``<!-- source: results/runs/NAME.json -->``.
+SOURCE_LINE = "<!-- source: {} -->"
+
+
+def update_readme(readme: Path, run: dict[str, Any], chart: str, source: str) -> None:
+    """Rewrite ``readme``'s generated section from ``run``, naming ``source`` (the run's path from the
+    README's directory) in its first line."""
     text = readme.read_text()
     begin, end = WHY_MARKERS
     if begin not in text or end not in text:
         raise ValueError(f"{readme}: no generated section (the lines {begin!r} and {end!r})")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{begin}\n{readme_why(run, chart)}\n{end}{tail}")
+    readme.write_text(f"{head}{begin}\n{SOURCE_LINE.format(source)}\n{readme_why(run, chart)}\n{end}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -488,8 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = make_report(args.json, args.out)
         if args.readme is not None:
-            chart = os.path.relpath(report.resolve().parent / "claim.png", args.readme.resolve().parent)
-            update_readme(args.readme, load_run(args.json), chart)
+            home = args.readme.resolve().parent
+            chart = os.path.relpath(report.resolve().parent / "claim.png", home)
+            update_readme(args.readme, load_run(args.json), chart, os.path.relpath(args.json.resolve(), home))
     except (OSError, ValueError, KeyError) as exc:
         print(f"bench.report: {exc}", file=sys.stderr)
         return 1

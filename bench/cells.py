@@ -69,10 +69,6 @@ class CaseRun:
     failure: str | None = None
     worker_died: bool = False
     stopped: str = ""
-    #: ``--instructions``: the callgrind pass's result (``InstructionCount.to_dict``) or its error.
-    instructions: dict[str, Any] | None = None
-    #: ``--explain``: the profiled round's breakdown (``strategies.explain.explanation``) or its error.
-    explain: dict[str, Any] | None = None
 
     @property
     def live(self) -> bool:

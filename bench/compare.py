@@ -6,7 +6,8 @@ Prints Markdown (and writes it to ``--out``): every row both runs measured, B ag
 95 % confidence interval (``bench.verdict.compare``: Welch on log req/s over the two runs' rounds), marked
 *changed* only where that interval excludes "no change" by at least ``MIN_EFFECT``; every cell's verdict
 per reading in both runs; and the reproducibility of what the report states: how much each within-cell
-ratio (a strategy against the cell's fastest) moved from A to B, as a median and 90th percentile.
+ratio moved from A to B, as a median and 90th percentile: a strategy against the cell's fastest (per row),
+and every two strategies of a cell (per cell, the median over its pairs).
 
 Rules this module keeps:
 - it reads the two JSON files and nothing else, and judges them with the report's own functions, so
@@ -73,6 +74,34 @@ def ratio_movement(a: dict[str, Any], b: dict[str, Any]) -> dict[Key, float]:
     return {k: abs(rb[k] / ra[k] - 1) for k in ra if k in rb and (ra[k], rb[k]) != (1.0, 1.0)}
 
 
+def pair_movement(a: dict[str, Any], b: dict[str, Any]) -> dict[tuple[tuple[str, str, str, int], str, str], float]:
+    """(cell, x, y) -> |B's ratio x/y / A's - 1| for every two strategies of a cell both runs measured.
+    Unlike ``ratio_movement`` it has no reference row, so one noisy row (often the cell's fastest, the
+    likeliest to be server-bound) moves its own pairs, not every row of its cell."""
+    medians_a, medians_b = _cell_medians(a), _cell_medians(b)
+    out = {}
+    for key, rates_a in medians_a.items():
+        rates_b = medians_b.get(key, {})
+        names = [name for name in rates_a if name in rates_b]
+        for i, x in enumerate(names):
+            for y in names[i + 1:]:
+                out[(key, x, y)] = abs(rates_b[x] / rates_b[y] / (rates_a[x] / rates_a[y]) - 1)
+    return out
+
+
+def per_cell(pairs: dict[tuple[tuple[str, str, str, int], str, str], float]) -> list[float]:
+    """Each cell's median over its pairs."""
+    cells: dict[tuple[str, str, str, int], list[float]] = {}
+    for (key, _, _), moved in pairs.items():
+        cells.setdefault(key, []).append(moved)
+    return [statistics.median(values) for values in cells.values()]
+
+
+def _cell_medians(run: dict[str, Any]) -> dict[tuple[str, str, str, int], dict[str, float]]:
+    return {key: {row["strategy"]: statistics.median(rates) for row in rows if (rates := _rates(row))}
+            for key, rows in verdict.cells(run).items()}
+
+
 def verdict_agreement(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[tuple[str, str, str, int],
                                                                           tuple[str, ...], str, str]]:
     """(cell, reading, verdict in A, verdict in B) for every cell and reading judged in both runs."""
@@ -89,6 +118,8 @@ def _percentile(values: list[float], q: float) -> float:
 def render(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> str:
     changes = row_changes(a, b)
     moved = list(ratio_movement(a, b).values())
+    moved_pairs = pair_movement(a, b)
+    pairs, cells = list(moved_pairs.values()), per_cell(moved_pairs)
     agreement = verdict_agreement(a, b)
     agreeing = sum(va == vb for _, _, va, vb in agreement)
     changed = [(k, c) for k, c in changes if c.decisive]
@@ -104,6 +135,11 @@ def render(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> str:
              f"- Within-cell ratios (each strategy against its cell's fastest), relative movement A → B: median "
              f"{statistics.median(moved):.1%}, p90 {_percentile(moved, 90):.1%} over {len(moved)} rows."
              if moved else "- Within-cell ratios: no cell with two strategies in both runs.",
+             (f"- Within-cell ratios of every two strategies, relative movement A → B: median "
+              f"{statistics.median(pairs):.1%}, p90 {_percentile(pairs, 90):.1%} over {len(pairs)} pairs; each "
+              f"cell's median over its pairs: median {statistics.median(cells):.1%}, p90 "
+              f"{_percentile(cells, 90):.1%} over {len(cells)} cells.")
+             if pairs else "- Pair ratios: no cell with two strategies in both runs.",
              f"- Verdicts (cell × reading judged in both): {agreeing} of {len(agreement)} agree.", ""]
     lines += ["## Verdicts that differ", ""]
     differ = [(k, r, va, vb) for k, r, va, vb in agreement if va != vb]

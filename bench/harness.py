@@ -13,9 +13,11 @@ Rules this module keeps:
   group. A worker that dies fails its case with its stderr tail; the next cell starts a fresh one;
 - every case becomes exactly one row (ok, flagged, failed or skipped), appended to the run's row log the
   moment it is finished (``bench.runfile``), so an interrupted sweep keeps it;
-- ``--explain``: once a cell's rounds are all done, each of its cases runs the untimed profiled round of
-  ``strategies.explain`` in its own worker, recorded as the row's ``explain``, apart from its rounds; a
-  failure there is that section's error only (a worker that died of it is replaced for the next cell);
+- ``--explain`` and ``--instructions``: once a cell's rounds are all done, each row's test runs its untimed
+  pass (the profiled round of ``strategies.explain`` in the row's worker; the callgrind pass in a worker of
+  its own), one pass per test so that each stays within pytest's timeout. Each is recorded in the row
+  apart from its rounds; a failure there is that section's error only (a worker that died of it is
+  replaced for the next cell);
 - ``close`` stops every worker and the server, whatever ended the session.
 """
 
@@ -130,20 +132,15 @@ class Sweep:
             except WorkerError as exc:
                 run.fail(exc)
         Cell(list(runs.values()), self.server.url, self.budget(), self.rng, self.probe).run()
-        if self.plan.explain:
-            for run in runs.values():
-                run.explain = self._explain(run) if run.rounds and run.live else None
         for run in runs.values():
             if run.worker_died:
                 self.workers.pop(run.key.strategy).close()
-        if self.plan.instructions:
-            for run in runs.values():
-                run.instructions = self._count_instructions(run) if run.rounds else None
         self.measured[key] = runs
 
     def _count_instructions(self, run: CaseRun) -> dict[str, Any]:
-        """The untimed callgrind pass of one case (after its cell, so no timed round shares the machine with
-        valgrind): N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size."""
+        """The untimed callgrind pass of one case, in its row's test (after its whole cell, so no timed round
+        shares the machine with valgrind, and each test holds one pass, well within pytest's timeout):
+        N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size."""
         workload = dataclasses.replace(run.workload, requests=max(DEFAULT_REQUESTS, run.workload.concurrency))
         cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
         try:
@@ -159,7 +156,9 @@ class Sweep:
         try:
             return run.worker.explain_round(run.workload)
         except WorkerError as exc:
-            run.worker_died = not exc.alive
+            worker = self.workers.pop(run.key.strategy, None) if not exc.alive else None
+            if worker is not None:  # the next cell of its group gets a new one
+                worker.close()
             return {"error": _tail(str(exc), 500)}
 
     # -- rows ------------------------------------------------------------------------------------------
@@ -193,10 +192,10 @@ class Sweep:
         run = self.measured[key].pop(case)
         row = self._row(workload_name, case)
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
-        if self.plan.instructions:
-            row["instructions"] = run.instructions
-        if self.plan.explain:
-            row["explain"] = run.explain
+        if self.plan.instructions:  # in the row's own test: one callgrind pass per test, within its timeout
+            row["instructions"] = self._count_instructions(run) if run.rounds else None
+        if self.plan.explain:  # likewise: one profiled round per test
+            row["explain"] = self._explain(run) if run.rounds and run.live else None
         if run.failure is not None:
             row.update(status="failed", reason=_tail(run.failure))
         if run.rounds:

@@ -357,10 +357,13 @@ def instructions_section(run: dict[str, Any]) -> list[str]:
     lines = ["## Instructions per request (callgrind)", "",
              ("User-space instructions per request, counted by callgrind in an untimed pass after each row's "
               "rounds (`strategies/instructions.py`: a warm-up round of N, then the fetch of N and of 3N "
-              "counted over the worker's whole process tree; the figure is the difference over 2N). Unlike "
-              "CPU seconds they do not move with the machine's neighbours (two passes agree to well under "
-              "1 %), so the order below holds on any machine of this architecture and Python build. They do "
-              "not count time blocked, the kernel's work beyond the system call, or the server."), "",
+              "counted over the worker's whole process tree; the figure is the difference over 2N). They move "
+              "far less than CPU seconds with the machine's neighbours: single-threaded clients repeat to "
+              "within 0.5 % on a quiet or a loaded machine, while clients with threads (threads, the executor, "
+              "Twisted's resolver pool) or greenlets counted a few per cent more under load, because how much "
+              "work one wake-up or loop turn batches depends on timing. Orders that differ by more than that "
+              "hold on any machine of this architecture and Python build. They do not count time blocked, the "
+              "kernel's work beyond the system call, or the server."), "",
              "![instructions_per_request](instructions_per_request.png)", ""]
     for (workload, profile, policy, c), rows in cells.items():
         cheapest = rows[0]["instructions"]["instructions_per_request"]
@@ -509,14 +512,21 @@ def readme_why(run: dict[str, Any], chart: str) -> str:
     return "\n".join([f"![the claim's members as written and tuned]({chart})", "", *lines]).strip()
 
 
-def update_readme(readme: Path, run: dict[str, Any], chart: str) -> None:
+#: The generated section's first line names the run it quotes, so that a later sweep (which rewrites
+#: results/latest.json) does not make the README look stale: ``<!-- source: results/runs/NAME.json -->``.
+SOURCE_LINE = "<!-- source: {} -->"
+
+
+def update_readme(readme: Path, run: dict[str, Any], chart: str, source: str) -> None:
+    """Rewrite ``readme``'s generated section from ``run``, naming ``source`` (the run's path from the
+    README's directory) in its first line."""
     text = readme.read_text()
     begin, end = WHY_MARKERS
     if begin not in text or end not in text:
         raise ValueError(f"{readme}: no generated section (the lines {begin!r} and {end!r})")
     head, rest = text.split(begin, 1)
     _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{begin}\n{readme_why(run, chart)}\n{end}{tail}")
+    readme.write_text(f"{head}{begin}\n{SOURCE_LINE.format(source)}\n{readme_why(run, chart)}\n{end}{tail}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -529,8 +539,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = make_report(args.json, args.out)
         if args.readme is not None:
-            chart = os.path.relpath(report.resolve().parent / "claim.png", args.readme.resolve().parent)
-            update_readme(args.readme, load_run(args.json), chart)
+            home = args.readme.resolve().parent
+            chart = os.path.relpath(report.resolve().parent / "claim.png", home)
+            update_readme(args.readme, load_run(args.json), chart, os.path.relpath(args.json.resolve(), home))
     except (OSError, ValueError, KeyError) as exc:
         print(f"bench.report: {exc}", file=sys.stderr)
         return 1

@@ -36,6 +36,7 @@ def test_identical_runs_change_nothing_and_agree() -> None:
     assert changes and not any(c.decisive for _, c in changes)
     assert all(c.ratio == pytest.approx(1.0) for _, c in changes)
     assert set(compare.ratio_movement(a, a).values()) == {0.0}
+    assert set(compare.pair_movement(a, a).values()) == {0.0}
     agreement = compare.verdict_agreement(a, a)
     assert agreement and all(va == vb for _, _, va, vb in agreement)
 
@@ -49,6 +50,9 @@ def test_a_doubled_row_is_changed_and_moves_its_cell(runs: tuple[dict[str, Any],
     moved = {k: m for k, m in compare.ratio_movement(a, b).items() if m > 0}
     assert moved and all(k[:4] == key[:4] for k in moved)  # only tornado's cell moved
     assert moved[key] > 0.1
+    pairs = {k: m for k, m in compare.pair_movement(a, b).items() if m > 0}
+    assert pairs and all(cell == key[:4] and "tornado" in (x, y) for cell, x, y in pairs)
+    assert {round(m, 6) for m in pairs.values()} <= {0.5, 1.0}  # x/tornado halved, tornado/y doubled
     differ = [(k, va, vb) for k, _, va, vb in compare.verdict_agreement(a, b) if va != vb]
     assert differ and all(k == ("latency", "tuned", "close", 10) for k, _, _ in differ)
 

@@ -282,26 +282,31 @@ def test_report_explains_the_claim_and_draws_it(tmp_path: Path) -> None:
     assert "](claim.png)" in text
 
 
-def test_readme_quotes_the_committed_run() -> None:
-    """The README's generated section is what ``--readme`` makes of results/latest.json, to the letter."""
+def test_readme_quotes_the_committed_run_it_names() -> None:
+    """The README's generated section is what ``--readme`` makes of the committed run it names, to the
+    letter; that run is a file of results/runs/, which no later sweep rewrites (latest.json it does)."""
     root = FIXTURE.parent.parent.parent
     begin, end = report.WHY_MARKERS
     readme = (root / "README.md").read_text()
-    quoted = readme.split(begin, 1)[1].split(end, 1)[0].strip()
-    assert quoted == report.readme_why(load_run(root / "results" / "latest.json"), "results/claim.png"), (
-        "README.md's generated section is stale: python -m bench.report results/latest.json --readme README.md")
+    source_line, quoted = readme.split(begin, 1)[1].split(end, 1)[0].strip().split("\n", 1)
+    source = source_line.removeprefix("<!-- source: ").removesuffix(" -->")
+    assert source_line == report.SOURCE_LINE.format(source) and source.startswith("results/runs/"), source_line
+    assert quoted.strip() == report.readme_why(load_run(root / source), "results/claim.png"), (
+        f"README.md's generated section is stale: python -m bench.report {source} --out results "
+        "--readme README.md")
 
 
 def test_readme_rewrite_keeps_the_rest(tmp_path: Path) -> None:
     begin, end = report.WHY_MARKERS
     readme = tmp_path / "README.md"
     readme.write_text(f"# top\n\n{begin}\nold\n{end}\n\n# bottom\n")
-    report.update_readme(readme, load_run(FIXTURE), "results/claim.png")
+    report.update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
     text = readme.read_text()
+    assert f"{begin}\n<!-- source: results/runs/x.json -->\n" in text
     assert text.startswith("# top\n\n") and text.endswith(f"{end}\n\n# bottom\n") and "old" not in text
     readme.write_text("# no markers\n")
     with pytest.raises(ValueError, match="no generated section"):
-        report.update_readme(readme, load_run(FIXTURE), "results/claim.png")
+        report.update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
 
 
 def test_a_partial_run_is_reported_as_partial(tmp_path: Path) -> None:

@@ -23,8 +23,15 @@ SWEEP = ["--benchmark-only", "--workloads=latency", "--profiles=tuned", "--concu
          "-p", "no:cacheprovider", "-q"]
 
 
+#: pytest with Ctrl-C as a terminal gives it: a test run started in the background of a non-interactive
+#: shell inherits SIGINT ignored, and Python then leaves it ignored (while the server, which sets its own
+#: handler, would still stop on it).
+INTERRUPTIBLE_PYTEST = ("import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                        "sys.exit(pytest.console_main())")
+
+
 def _pytest(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "bench/test_sweep.py", *args]
+    return [sys.executable, "-c", INTERRUPTIBLE_PYTEST, "bench/test_sweep.py", *args]
 
 
 def _rows_logged(log: Path) -> int:

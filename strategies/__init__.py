@@ -22,7 +22,7 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import dataclass, field
 
-from strategies.base import AS_WRITTEN_KEEPALIVE_REASON
+from strategies.base import AS_WRITTEN_CLOSE_REASON, AS_WRITTEN_KEEPALIVE_REASON
 
 #: Above this, ``processes`` would start one interpreter per request slot (~25 MB each): 1000 of them
 #: exhaust a small machine. Rows above it are skipped with this reason rather than run another way.
@@ -62,6 +62,9 @@ class StrategySpec:
     stack: str = CODEC
     #: In the default sweep (``pytest bench/ --benchmark-only``); the others run with ``--strategies all``.
     default: bool = True
+    #: The connection policy its as-written recipe really has: ``close`` for every recipe but one (see
+    #: ``strategies.base.AS_WRITTEN_KEEPALIVE_REASON``), so an as-written row is labelled with what it did.
+    as_written_policy: str = "close"
 
     def missing(self) -> list[str]:
         return [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
@@ -74,8 +77,8 @@ class StrategySpec:
 
     def skip_reason(self, concurrency: int, policy: str, profile: str = "tuned") -> str | None:
         """Why this strategy cannot run at (concurrency, policy, profile), or None when it can."""
-        if profile == "as-written" and policy == "keepalive":
-            return AS_WRITTEN_KEEPALIVE_REASON
+        if profile == "as-written" and policy != self.as_written_policy:
+            return AS_WRITTEN_KEEPALIVE_REASON if policy == "keepalive" else AS_WRITTEN_CLOSE_REASON.format(self.name)
         if policy in self.unsupported_policies:
             return self.unsupported_policies[policy]
         if self.max_concurrency is not None and concurrency > self.max_concurrency:
@@ -192,7 +195,7 @@ REGISTRY: dict[str, StrategySpec] = {
             "treq", "strategies.treq_client", "treq.request on HTTPConnectionPool(maxPersistentPerHost=C)",
             requires=("treq", "twisted"), extra="treq",
             libraries=("treq", "Twisted"), colour="#6a3d9a",  # twisted's purple, darker
-            model="twisted", stack="treq", default=False,
+            model="twisted", stack="treq", default=False, as_written_policy="keepalive",
         ),
         StrategySpec(
             "tornado", "strategies.tornado_client", "tornado AsyncHTTPClient(max_clients=C)",

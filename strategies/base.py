@@ -40,12 +40,15 @@ PROFILES = ("tuned", "as-written")
 #: (``requests.get`` and grequests make and close a Session per call, ``aiohttp.request`` a ClientSession,
 #: the default ``Agent`` pool is not persistent, tornado's simple client and the raw HTTP/1.0 recipes always
 #: close), so reusing connections is a tuning, not the recipe. One exception: ``treq.get``'s global pool is
-#: persistent, so treq's as-written row, a ``close`` row like every other, keeps connections alive as its
-#: recipe does (``strategies.treq_client``).
+#: persistent, so treq's recipe keeps connections alive, and its as-written rows are ``keepalive`` rows
+#: (``StrategySpec.as_written_policy``; ``strategies.treq_client``).
 AS_WRITTEN_KEEPALIVE_REASON = (
     "as-written recipes open a new connection per request (requests.get, grequests and aiohttp.request make "
     "a session per call; Agent's default pool is not persistent): keep-alive is a tuning"
 )
+#: Why the one recipe that keeps connections alive has no as-written ``close`` row.
+AS_WRITTEN_CLOSE_REASON = ("{}'s recipe keeps connections alive (its library's global pool is persistent): its "
+                           "as-written rows are keepalive rows")
 
 
 @dataclass(frozen=True)
@@ -69,8 +72,6 @@ class ClientConfig:
             raise ValueError(f"method must be GET or POST, got {self.method!r}")
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
-        if self.as_written and self.policy != "close":
-            raise ValueError(AS_WRITTEN_KEEPALIVE_REASON)
 
     @property
     def as_written(self) -> bool:

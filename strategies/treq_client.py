@@ -33,9 +33,9 @@ and ``addTimeout`` kept (the harness's admission and the workload's timeout). De
   ``cachedConnectionTimeout=240``: **the recipe keeps connections alive**, the one recipe here that does.
   No ``Connection: close`` is sent, and a connection whose response is done is back in the pool before
   the next request is admitted, so C connections carry a whole round; between rounds only 2 stay cached
-  (one more going idle closes the oldest), so every round after the first opens C - 2. Its rows are
-  ``close`` rows, as every as-written row, yet they reuse connections; no cap on requests in flight (the
-  pool caches idle connections, it never queues);
+  (one more going idle closes the oldest), so every round after the first opens C - 2. Its as-written
+  rows are therefore ``keepalive`` rows, the only ones of the profile (the registry's
+  ``as_written_policy``); no cap on requests in flight (the pool caches idle connections, it never queues);
 - the global pool is the process's and outlives the fetcher: ``close`` closes its cached connections, so
   none stays open after the fetcher, and the next as-written fetcher in the worker gets the same, empty,
   pool.

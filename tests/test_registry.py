@@ -17,6 +17,7 @@ import pytest
 
 from bench.results import LIBRARIES
 from strategies import MODELS, REGISTRY
+from strategies.base import POLICIES
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -90,3 +91,12 @@ def test_it_names_its_model_and_stack(name: str) -> None:
     spec = REGISTRY[name]
     assert spec.model in MODELS, f"{name}: model {spec.model!r} is not one of {MODELS}"
     assert spec.stack, f"{name}: no stack"
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_its_as_written_rows_carry_the_policy_its_recipe_has(name: str) -> None:
+    spec = REGISTRY[name]
+    runnable = {policy for policy in POLICIES if spec.skip_reason(1, policy, "as-written") is None}
+    assert runnable <= {spec.as_written_policy}
+    other = "close" if spec.as_written_policy == "keepalive" else "keepalive"
+    assert spec.skip_reason(1, other, "as-written")

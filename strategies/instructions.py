@@ -11,6 +11,10 @@ fork server count too; the server is not under valgrind) and, in that one worker
 3. instructions per request = (I(3N) - I(N)) / 2N, the Ir counts of the dumps summed over the tree: what is
    paid once per fetch (the command, a loop's start, a per-round task) cancels.
 
+The figures below were measured to choose the method, before the shared per-request path was made lean
+(select 117k -> 57k, asyncio 243k -> 123k; README, "What the shared code costs per request"): they compare
+methods on one code base, and the comparisons stand.
+
 Why zero/dump in one worker rather than two whole-process runs (N and 3N) subtracted, both measured on the
 throughput workload (N=150, C=10, keep-alive): the whole-process difference also counts the harness's
 per-URL work around the fetch (building URLs, verifying every body: urlsplit, parse_qs, blake2b), about

@@ -85,6 +85,14 @@ def build_request(
     return (head + "\r\n").encode("latin-1") + body
 
 
+@functools.lru_cache(maxsize=64)
+def host_header(host: str, port: int) -> str:
+    """The Host header value for ``host``:``port``: an IPv6 literal bracketed (RFC 9110 7.2), the default
+    port 80 left out. Cached: a run talks to one server, so every request after the first is a lookup."""
+    name = f"[{host}]" if ":" in host else host
+    return name if port == 80 else f"{name}:{port}"
+
+
 #: An absolute URL as ``urlsplit`` divides it: scheme://authority, path, ?query, #fragment. A URL with a space
 #: or a control character (which ``urlsplit`` strips or removes) does not match, and is left to ``urlsplit``.
 _URL = re.compile(

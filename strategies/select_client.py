@@ -40,7 +40,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Self
 
-from strategies.http1 import ProtocolError, Response, ResponseParser, build_request
+from strategies.http1 import ProtocolError, Response, ResponseParser, build_request, host_header
 
 __all__ = ["FD_SETSIZE", "RequestError", "RequestHandle", "Response", "SelectClient"]
 
@@ -116,9 +116,7 @@ class SelectClient:
         keepalive: bool | None = None,
     ) -> RequestHandle:
         keepalive = self.keepalive if keepalive is None else keepalive
-        name = f"[{host}]" if ":" in host else host  # an IPv6 literal is bracketed in Host (RFC 9110 7.2)
-        host_header = name if port == 80 else f"{name}:{port}"
-        data = build_request(method, host_header, path, keepalive=keepalive, body=body, headers=headers)
+        data = build_request(method, host_header(host, port), path, keepalive=keepalive, body=body, headers=headers)
         request = RequestHandle((host, port), data, callbacks, keepalive)
         self._pending.append(request)
         return request

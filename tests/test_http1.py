@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.http1 import ProtocolError, Response, ResponseParser, build_request, split_url
+from strategies.http1 import ProtocolError, Response, ResponseParser, build_request, host_header, split_url
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -228,3 +228,10 @@ def test_any_url_splits_as_urlsplit_splits_it(scheme: str, host: str, port: str,
 def test_split_url_raises_for_a_bad_port_as_urlsplit_does() -> None:
     with pytest.raises(ValueError):
         split_url("http://h:99999/p")
+
+
+@pytest.mark.parametrize(("host", "port", "expected"), [
+    ("127.0.0.1", 8080, "127.0.0.1:8080"), ("::1", 8080, "[::1]:8080"), ("example.test", 80, "example.test"),
+])
+def test_host_header_brackets_ipv6_and_leaves_out_port_80(host: str, port: int, expected: str) -> None:
+    assert host_header(host, port) == expected

@@ -383,7 +383,8 @@ class Server:
                     conn.waiting += 1
                     self._add_timer(slot[4].next_at() - self.now, conn, slot)
                     break
-                _, data, counted, end, _ = queue.popleft()
+                queue.popleft()
+                counted, end = slot[2], slot[3]
             else:
                 _, data, counted, end = queue.popleft()
                 if data:

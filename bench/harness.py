@@ -172,7 +172,7 @@ class Sweep:
                 "requests": self.plan.requests_per_round(workload_name, case), "delay_ms": spec.delay_ms,
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
                 "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
-                "harness_overhead_pct": None, "pytest_benchmark_stats": None}
+                "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded()}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
         row = self._row(workload_name, case)

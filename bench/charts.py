@@ -10,7 +10,10 @@ Rules this module keeps:
   by side for the claim's members, and marks each point where the server saw fewer than C in flight;
 - a flagged row is never drawn as a clean number: its marker is hollow, and the legend says so;
   failed and skipped rows are not drawn at all (REPORT.md lists them);
-- the latency workload's throughput panels carry the ideal line N / (ceil(N/C) × delay);
+- the throughput panels of workloads that wait carry the ideal line N / ideal round (``bench.shapes``:
+  N / (ceil(N/C) × delay) when every request waits alike);
+- ``web_p99.png`` (a run with the web workload): p99 latency against C, over the floor no client can beat,
+  the p99 of the round's drawn service times (each request's latency is at least its own);
 - ``sequential`` runs only at C=1: it is drawn as that one point plus a dotted reference line.
 """
 
@@ -33,8 +36,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 from bench import models, verdict
-from bench.results import ideal_seconds, peak_below_c
+from bench.results import peak_below_c
+from bench.shapes import row_service_seconds
 from strategies import CODEC, REGISTRY, explain
+from strategies.workload import percentile
 
 _MARKERS = "osD^vP*Xhp<>"
 
@@ -77,6 +82,11 @@ METRICS: list[Metric] = [
     ("p99_latency", "p99 request latency (median of rounds)", "p99 latency (ms)",
      lambda s: s["latency_ms"]["p99"], True),
 ]
+#: web_p99.png: the p99 panel of the web workload, with its floor (``_p99_floor``).
+WEB_P99: Metric = ("web_p99", "web workload: p99 request latency (median of rounds)", "p99 latency (ms)",
+                   lambda s: s["latency_ms"]["p99"], False)  # linear: values sit within a decade of the floor
+IDEAL_LABEL = "ideal: N / the round's least time (⌈N/C⌉ × delay when alike)"
+P99_FLOOR_LABEL = "floor: p99 of the drawn delays (+ transfer)"
 
 
 def _drawable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -116,6 +126,8 @@ def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, 
             ax.axhline(ys[0], color=st["color"], linestyle=":", linewidth=1)
     if metric[0] == "throughput":
         _ideal(ax, _drawable(rows))  # drawn only where the rows have a delay
+    if metric is WEB_P99:
+        _p99_floor(ax, _drawable(rows))
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
@@ -132,22 +144,30 @@ def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, 
 
 
 def _ideal(ax: Axes, rows: list[dict[str, Any]]) -> None:
-    points = {}
-    for row in rows:
-        if row.get("delay_ms"):
-            c, n = row["concurrency"], row["requests"]
-            points[c] = n / ideal_seconds(n, c, row["delay_ms"])
+    points = {row["concurrency"]: row["requests"] / row["summary"]["ideal_s"] for row in rows
+              if row["summary"].get("ideal_s")}
     if points:
         xs = sorted(points)
-        ax.plot(xs, [points[x] for x in xs], color="black", linestyle="--", linewidth=1,
-                label="ideal N / (⌈N/C⌉ × delay)")
+        ax.plot(xs, [points[x] for x in xs], color="black", linestyle="--", linewidth=1, label=IDEAL_LABEL)
 
 
-def _legend_handles(strategies: list[str], with_ideal: bool) -> list[Line2D]:
+def _p99_floor(ax: Axes, rows: list[dict[str, Any]]) -> None:
+    """The p99 (nearest rank, as measured) of each level's service times: sorted latencies are each at least
+    the sorted service times, so no round's p99 can be lower."""
+    points = {row["concurrency"]: percentile(sorted(row_service_seconds(row)), 99) * 1000 for row in rows}
+    if points:
+        xs = sorted(points)
+        ax.plot(xs, [points[x] for x in xs], color="black", linestyle=":", linewidth=1.2, marker="_", markersize=16,
+                label=P99_FLOOR_LABEL)  # the marker: a single level has no line to show
+
+
+def _legend_handles(strategies: list[str], with_ideal: bool, with_floor: bool = False) -> list[Line2D]:
     handles = [Line2D([], [], color=style(n)["color"], marker=style(n)["marker"], linestyle=style(n)["linestyle"],
                       label=n) for n in strategies]
     if with_ideal:
-        handles.append(Line2D([], [], color="black", linestyle="--", label="ideal N / (⌈N/C⌉ × delay)"))
+        handles.append(Line2D([], [], color="black", linestyle="--", label=IDEAL_LABEL))
+    if with_floor:
+        handles.append(Line2D([], [], color="black", linestyle=":", label=P99_FLOOR_LABEL))
     handles.append(Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none",
                           label="hollow = flagged (see REPORT.md)"))
     return handles
@@ -162,19 +182,20 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
     workloads = workloads or _order([r["workload"] for r in rows], ["latency", "throughput", "payload"])
     policies = _order([r["policy"] for r in rows], ["keepalive", "close"])
     fig, axes = plt.subplots(len(workloads), len(policies), squeeze=False,
-                             figsize=(6.2 * len(policies), 4.2 * len(workloads) + 0.8))
+                             figsize=(max(6.2 * len(policies), 10), 4.2 * len(workloads) + 0.8))  # room for the legend
     for i, workload in enumerate(workloads):
         for j, policy in enumerate(policies):
             panel = [r for r in rows if r["workload"] == workload and r["policy"] == policy]
             _panel(axes[i][j], panel, metric, workload, policy)
     strategies = _order([r["strategy"] for r in _drawable(rows)], list(REGISTRY))
-    with_ideal = metric[0] == "throughput" and "latency" in workloads
+    with_ideal = metric[0] == "throughput" and any(w in workloads for w in ("latency", "web", "slow-link"))
     machine = run.get("machine", {})
     height = fig.get_figheight()
     fig.suptitle(f"{metric[1]}, tuned profile — {machine.get('cpu_count', '?')} CPUs, "
                  f"Python {machine.get('python', '?')}",
                  y=1.0 - 0.1 / height, va="top", fontsize=12)
-    fig.legend(handles=_legend_handles(strategies, with_ideal), loc="upper center", ncol=6, fontsize=9,
+    fig.legend(handles=_legend_handles(strategies, with_ideal, metric is WEB_P99), loc="upper center", ncol=6,
+               fontsize=9,
                bbox_to_anchor=(0.5, 1.0 - 0.4 / height), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / height))
     fig.savefig(path, dpi=90)
@@ -406,6 +427,8 @@ def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
                   draw_cpu_breakdown(run, out_dir / "cpu_breakdown.png")):
         if extra is not None:
             paths.append(extra)
-    if any(r["workload"] == "latency" for r in run["rows"]):
+    if any(r["workload"] == "web" and r.get("profile", "tuned") == "tuned" for r in _drawable(run["rows"])):
+        paths.append(draw_metric(run, WEB_P99, out_dir / "web_p99.png", workloads=["web"]))
+    if any(r["workload"] == "latency" for r in run["rows"]):  # last: REPORT.md shows it on top
         paths.append(draw_metric(run, METRICS[0], out_dir / "headline.png", workloads=["latency"]))
     return paths

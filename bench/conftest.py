@@ -37,12 +37,14 @@ from bench.plan import (
     DEFAULT_MAX_ROUNDS,
     DEFAULT_ROUNDS,
     DEFAULT_WARMUP,
+    OPT_IN_WORKLOADS,
     QUICK_CONCURRENCY,
     QUICK_MAX_ROUNDS,
     QUICK_ROUNDS,
     QUICK_WARMUP,
     QUICK_WORKLOADS,
     WORKLOAD_NAMES,
+    WORKLOADS,
     Case,
     Plan,
     parse_levels,
@@ -79,7 +81,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated strategy names or sets: default (the default sweep's, tuned; the claim's "
                          "readings as-written), all (every registered strategy)")
     group.addoption("--workloads", default=None,
-                    help=f"comma-separated (default: {','.join(WORKLOAD_NAMES)}; --quick: {','.join(QUICK_WORKLOADS)})")
+                    help=f"comma-separated (default: {','.join(WORKLOAD_NAMES)}; --quick: {','.join(QUICK_WORKLOADS)}; "
+                         f"opt-in: {','.join(OPT_IN_WORKLOADS)})")
     group.addoption("--policies", default=None, help="comma-separated (default: close,keepalive)")
     group.addoption("--profiles", default=None,
                     help="comma-separated: tuned (every hidden cap set to C), as-written (the tutorials' recipes, "
@@ -136,7 +139,7 @@ def _plan(config: pytest.Config) -> Plan:
     return Plan(
         concurrency=parse_levels(levels) if levels else None,
         strategies=parse_strategies(strategies) if strategies else None,
-        workloads=parse_list(workloads, WORKLOAD_NAMES, "workloads") if workloads else None,
+        workloads=parse_list(workloads, tuple(WORKLOADS), "workloads") if workloads else None,
         policies=parse_list(config.getoption("policies") or ",".join(POLICIES), POLICIES, "policies"),
         profiles=parse_list(config.getoption("profiles") or ",".join(PROFILES), PROFILES, "profiles"),
         rounds=rounds,
@@ -173,16 +176,21 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" in metafunc.fixturenames:
-        workload = metafunc.function.__name__.removeprefix("test_")
+        workload = _workload_of(metafunc.function.__name__)
         cases = metafunc.config.stash[PLAN_KEY].cases(workload)
         metafunc.parametrize("case", cases, ids=[case.id for case in cases])
+
+
+def _workload_of(test_name: str) -> str:
+    """The workload a sweep test measures: ``test_slow_link`` -> ``slow-link`` (a test name has no dash)."""
+    return test_name.split("[")[0].removeprefix("test_").replace("_", "-")
 
 
 def _sweep_case(item: pytest.Item) -> tuple[str, Case] | None:
     """(workload, case) of a sweep test (``test_<workload>[<case id>]``); None for any other test."""
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get("case") if callspec else None
-    return (item.name.split("[")[0].removeprefix("test_"), case) if isinstance(case, Case) else None
+    return (_workload_of(item.name), case) if isinstance(case, Case) else None
 
 
 def _row_id(item: pytest.Item) -> str | None:

@@ -140,7 +140,10 @@ class Sweep:
     def _count_instructions(self, run: CaseRun) -> dict[str, Any]:
         """The untimed callgrind pass of one case, in its row's test (after its whole cell, so no timed round
         shares the machine with valgrind, and each test holds one pass, well within pytest's timeout):
-        N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size."""
+        N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size. A workload of
+        per-request paths (web) has no N to scale: its row says so instead."""
+        if run.workload.paths:
+            return {"error": "instructions are counted on uniform /work workloads; this one draws each request"}
         workload = dataclasses.replace(run.workload, requests=max(DEFAULT_REQUESTS, run.workload.concurrency))
         cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
         try:
@@ -172,7 +175,7 @@ class Sweep:
                 "requests": self.plan.requests_per_round(workload_name, case), "delay_ms": spec.delay_ms,
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
                 "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
-                "harness_overhead_pct": None, "pytest_benchmark_stats": None}
+                "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded()}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
         row = self._row(workload_name, case)

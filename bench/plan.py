@@ -24,12 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.schema import Options
+from bench.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.verdict import MEANINGS
 from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS
 from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload
 
 WORKLOAD_NAMES = ("latency", "claim", "throughput", "payload")
+#: Opt-in workloads (``--workloads web,slow-link``): each costs minutes of its own, so the default sweep,
+#: which keeps its 10-minute budget, does not run them.
+OPT_IN_WORKLOADS = ("web", "slow-link")
 
 #: 1 (no concurrency), 10 (the tutorials' scale), 100, 1000 (where models separate, near FD_SETSIZE).
 DEFAULT_CONCURRENCY = (1, 10, 100, 1000)
@@ -73,6 +77,11 @@ class WorkloadSpec:
     profiles: tuple[str, ...] = ("tuned",)
     #: Its default levels, when not the sweep's (``None``): ``--concurrency`` overrides both.
     concurrency: tuple[int, ...] | None = None
+    #: Set: each request's delay and size are drawn from ``seed`` (``bench.shapes.web_request``), and
+    #: ``delay_ms`` and ``size`` above are only the distributions' medians, recorded as such.
+    seed: int | None = None
+    #: Set: every body is paced at this many kbit/s (``local_server.pacing``).
+    rate_kbps: int = 0
 
     def requests(self, concurrency: int, quick: bool) -> int:
         """N for one round at this C (the same for every strategy); N >= C always, so C can be reached."""
@@ -90,8 +99,27 @@ class WorkloadSpec:
             # with perf_counter, so still precise) and ~0.4 s for requests-based ones; "a few thousand" would
             # multiply the sweep's longest rows without changing their per-request figures.
             return max(concurrency, 200 if quick else 500)
+        if self.name == "web":
+            # N = 10 x C, at most 2000: several waves, so a slot freed by a short request is refilled while
+            # a long one holds another (what the heavy tail is about), and at least 10 requests (C=1) to
+            # 100 (C=10) per p99. Ideal rounds (seed 1): 1.8 s (C=1), 2.2 s (10), 2.8 s (100), 1.9 s
+            # (1000: the longest draws set it). --quick: 5 x C, at most 1000.
+            return max(concurrency, min((5 if quick else 10) * concurrency, 1000 if quick else 2000))
+        if self.name == "slow-link":
+            # One wave of C bodies trickling at once (what the workload is about); the ideal is one
+            # transfer, 64 KiB at 256 kbit/s = 2.05 s, whatever C.
+            return concurrency
         # payload: 100 x 256 KiB = 25 MiB per round takes 0.05-0.3 s depending on the client.
         return max(concurrency, 50 if quick else 100)
+
+    def paths(self, requests: int) -> tuple[str, ...]:
+        """Explicit per-request paths when requests differ (``seed``); () for the uniform /work URLs."""
+        return web_paths(self.seed, requests, self.rate_kbps) if self.seed is not None else ()
+
+    def recorded(self) -> dict[str, int]:
+        """What a row records beyond delay and size, so its ideal can be recomputed (``bench.shapes``)."""
+        return {**({"seed": self.seed} if self.seed is not None else {}),
+                **({"rate_kbps": self.rate_kbps} if self.rate_kbps else {})}
 
 
 WORKLOADS = {
@@ -107,6 +135,15 @@ WORKLOADS = {
     # 256 KiB: large enough that copying and buffering, not per-request overhead, dominate. Up to C=100: at
     # C=1000 a round is 1000 bodies (256 MB), which cost 126 s of the budget; --concurrency adds it back.
     "payload": WorkloadSpec("payload", delay_ms=0, size=256 * 1024, concurrency=(1, 10, 100)),
+    # Opt-in. Web-shaped: heavy-tailed delays and sizes per request (``bench.shapes``: median 100 ms, p99
+    # 1 s; median 16 KiB, p99 256 KiB). 10 to 1000 (C=1 is sequential's): where a tail that holds one
+    # slot while the others turn over separates the models that refill slots promptly.
+    "web": WorkloadSpec("web", delay_ms=WEB_DELAY_MS.median, size=WEB_SIZE.median, concurrency=(10, 100, 1000),
+                        seed=WEB_SEED),
+    # Opt-in. Many slow bodies at once: 64 KiB at 256 kbit/s (a poor mobile link), 2.05 s each, no delay:
+    # the client holds C connections that each deliver ~1600 bytes every 50 ms. Up to C=1000.
+    "slow-link": WorkloadSpec("slow-link", delay_ms=0, size=64 * 1024, concurrency=(10, 100, 1000),
+                              rate_kbps=256),
 }
 
 
@@ -183,8 +220,9 @@ class Plan:
 
     def workload(self, name: str, base_url: str, case: Case) -> Workload:
         spec = WORKLOADS[name]
-        return Workload(base_url, self.requests_per_round(name, case), case.concurrency, case.policy,
-                        spec.delay_ms, spec.size, profile=case.profile)
+        requests = self.requests_per_round(name, case)
+        return Workload(base_url, requests, case.concurrency, case.policy, spec.delay_ms, spec.size,
+                        paths=spec.paths(requests), profile=case.profile, rate_kbps=spec.rate_kbps)
 
     def skip_reason(self, case: Case) -> str | None:
         spec = REGISTRY[case.strategy]

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import charts, costs, models, verdict
+from bench import charts, costs, models, ranking, verdict
 from bench.cells import EXTRA_SHARE, HALF_WIDTH
 from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
 from bench.results import (
@@ -40,7 +40,19 @@ _WORKLOAD_TEXT = {
              "the recipes as written",
     "throughput": "no delay, small bodies: the per-request CPU cost of each model",
     "payload": "no delay, large bodies: the cost of moving bytes",
+    "web": "web-shaped: each request's delay and body size drawn from heavy-tailed distributions (a function of "
+           "its id and the seed), identical for every strategy",
+    "slow-link": "many slow bodies at once: every body paced by the server like a slow link",
 }
+
+
+def _workload_detail(row: dict[str, Any]) -> str:
+    """What every request of a row's workload asks of the server, from the row alone."""
+    if row.get("seed") is not None:
+        return (f"delays and sizes drawn per request (seed {row['seed']}; medians {row['delay_ms']} ms and "
+                f"{row['size']} bytes, `bench/shapes.py`)")
+    pace = f", paced at {row['rate_kbps']} kbit/s" if row.get("rate_kbps") else ""
+    return f"delay {row['delay_ms']} ms, body {row['size']} bytes{pace}"
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -251,7 +263,8 @@ def _row_line(row: dict[str, Any]) -> list[str]:
 def tables_section(run: dict[str, Any]) -> list[str]:
     lines = ["## Results per workload", "",
              ("Medians over the measured rounds. *efficiency* = ideal time / measured time, with ideal = "
-             "⌈N/C⌉ × delay (workloads with a delay). *peak in flight* = the smallest of the per-round peaks "
+             "⌈N/C⌉ × delay (workloads with a delay; with per-request delays or paced bodies, the least time of "
+             "the requests admitted in id order into C slots, `bench/shapes.py`). *peak in flight* = the smallest of the per-round peaks "
              "the server saw. *server CPU* = the server's CPU time / the rounds' wall time, summed over the rounds. *overhead* = "
              "how much longer pytest-benchmark's timing of a round was than the worker's own, in %. "
              "*cold start* = worker setup time for the row (pools, sessions; not timed)."), ""]
@@ -261,7 +274,7 @@ def tables_section(run: dict[str, Any]) -> list[str]:
         rows = [r for r in run["rows"] if r["workload"] == workload]
         first = rows[0]
         lines += [f"### {workload}", "",
-                  f"{_WORKLOAD_TEXT.get(workload, '')}; delay {first['delay_ms']} ms, body {first['size']} bytes.",
+                  f"{_WORKLOAD_TEXT.get(workload, '')}; {_workload_detail(first)}.",
                   ""]
         rows.sort(key=lambda r: (r.get("profile", "tuned"), r["policy"], r["concurrency"], -_rate(r)))
         lines += _table(header, [_row_line(r) for r in rows if r["status"] != "skipped"])
@@ -272,6 +285,17 @@ def tables_section(run: dict[str, Any]) -> list[str]:
 def _rate(row: dict[str, Any]) -> float:
     s = row.get("summary")
     return float(s["req_per_s"]["median"]) if s else 0.0
+
+
+def ranking_section(run: dict[str, Any]) -> list[str]:
+    """The opt-in workloads (``bench.ranking``): every strategy of each cell in order; empty without them."""
+    found = ranking.tables(run)
+    if not found:
+        return []
+    lines = ["## The opt-in workloads, strategy by strategy", "", ranking.INTRO, ""]
+    for workload, table in found.items():
+        lines += [f"### Ranking: {workload}", ""] + _table(ranking.HEADER, table) + [""]
+    return lines
 
 
 def problems_section(run: dict[str, Any]) -> list[str]:
@@ -455,7 +479,9 @@ def how_to_read() -> list[str]:
             "Filled markers are clean rows; **hollow markers are flagged rows** (see above) — read them as "
             "\"this number is not clean\". Failed and skipped rows are not drawn. On throughput, bars span the "
             "slowest to the fastest round; on the latency workload the dashed black line is the ideal "
-            "N / (⌈N/C⌉ × delay): a strategy on it spends no time of its own. `sequential` runs only at C=1; "
+            "N / (⌈N/C⌉ × delay) (on web and slow-link, N / the round's ideal): a strategy on it spends no time "
+            "of its own. `web_p99.png` (web workload) sets each p99 above its dotted floor, the p99 of the "
+            "drawn delays. `sequential` runs only at C=1; "
             f"its dotted line is that reference level. A server CPU ratio above {SATURATION_RATIO:.0%} means "
             "the server was the bottleneck. Every charted figure comes from the worker's own measurement of "
             "the fetch alone (wall time, CPU, RSS, latencies), never from pytest-benchmark's round-trip time."), ""]
@@ -474,7 +500,7 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
     body = why_section(run, verdicts) + verdict_section(run, verdicts) + machine_section(run)
-    body += models.section(run) + costs.section(run)
+    body += ranking_section(run) + models.section(run) + costs.section(run)
     body += noise_section(run) + instructions_section(run) + explain_section(run) + tables_section(run)
     body += problems_section(run)
     body += overhead_section(run)

@@ -181,6 +181,11 @@ class Row(TypedDict):
     instructions: NotRequired[dict[str, Any] | None]
     #: ``--explain``: the untimed, profiled round's CPU by category, or why it failed.
     explain: NotRequired[Explain | ExplainFailure | None]
+    #: The web workload: each request's delay and size were drawn from this seed (``bench.shapes``);
+    #: ``delay_ms`` and ``size`` are then the distributions' medians.
+    seed: NotRequired[int]
+    #: The slow-link workload: every body was paced at this many kbit/s (1 kbit = 1000 bits).
+    rate_kbps: NotRequired[int]
 
 
 class Pinning(TypedDict):

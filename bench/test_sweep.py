@@ -42,3 +42,11 @@ def test_throughput(case: Case, sweep: Sweep, benchmark: Any) -> None:
 
 def test_payload(case: Case, sweep: Sweep, benchmark: Any) -> None:
     _measure("payload", case, sweep, benchmark)
+
+
+def test_web(case: Case, sweep: Sweep, benchmark: Any) -> None:
+    _measure("web", case, sweep, benchmark)
+
+
+def test_slow_link(case: Case, sweep: Sweep, benchmark: Any) -> None:
+    _measure("slow-link", case, sweep, benchmark)

@@ -6,7 +6,10 @@ Rules this module keeps (h11's discipline):
 - parsing is httptools (llhttp), not hand-written; this module only adds what llhttp leaves to the caller:
   EOF-delimited bodies, truncated bodies, and whether the connection may carry another request;
 - one ``ResponseParser`` per response: a reused connection gets a fresh parser, so no state leaks from one
-  response into the next.
+  response into the next;
+- a finished response costs its body and its header, nothing more: the parser lets go of its body chunks
+  and of httptools' parser (a reference cycle) at once, and keeps at most 4 KiB of body bytes with its
+  header.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ _BODYLESS = frozenset({204, 304})
 #: has begun: kept whole, a response would carry the first recv of its body (64 KiB of a 256 KiB body: +25 %
 #: memory per body held) until its headers were read. Smaller chunks (a small response) are kept as they
 #: are, since cutting them costs more than it saves.
-HEAD_CHUNK_MAX = 4096
+_HEAD_CHUNK_MAX = 4096
 #: The headers that delimit a body; a response with neither has a body that runs until EOF.
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
 
@@ -220,7 +223,7 @@ class ResponseParser:
                 self.trailing = True
                 return True
             raise ProtocolError(f"malformed response: {exc}") from None
-        if in_head and len(data) > HEAD_CHUNK_MAX and (self._body or self.complete):
+        if in_head and len(data) > _HEAD_CHUNK_MAX and (self._body or self.complete):
             self._head = _header_only(self._head)
         return self.complete
 

@@ -50,7 +50,7 @@ class StrategySpec:
     libraries: tuple[str, ...] = ()
     #: Its colour in every chart, fixed here so adding a strategy recolours no other; a family of models
     #: shares a hue (greens: greenlets, reds: asyncio's loop, blues: OS threads and processes, purples:
-    #: Twisted's reactor, oranges: Tornado's loop, cyan: uvloop's).
+    #: Twisted's reactor, oranges: Tornado's loop, cyan: uvloop's, browns: our select/epoll loop).
     colour: str = "#000000"
     #: policy -> why this strategy cannot run it honestly.
     unsupported_policies: dict[str, str] = field(default_factory=dict)
@@ -129,6 +129,11 @@ REGISTRY: dict[str, StrategySpec] = {
             f"the select client is limited to {SELECT_MAX} sockets",
             libraries=("httptools",), colour="#8c564b",
             model="select", stack=CODEC,
+        ),
+        StrategySpec(
+            "epoll", "strategies.epoll_strategy", "our callback-style client on select.epoll",
+            libraries=("httptools",), colour="#c49c94",  # select's brown, lighter: the same client
+            model="select", stack=CODEC, default=False,
         ),
         StrategySpec(
             "gevent", "strategies.gevent_requests", "gevent.monkey.patch_all() + requests, gevent Pool(C)",

@@ -15,7 +15,11 @@ Rules this file keeps:
 - rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md are written
   at session end, also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the
   sweep measured or skipped at least one case (a run of test_server.py alone writes nothing);
-- ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks.
+- ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks;
+- the server is the session's ``bench.target``: ``--server-url`` is checked once more in
+  ``pytest_configure``, so a URL that is not our server is one line before anything runs; a ``--link``
+  namespace lives as long as the ``sweep`` fixture and goes with it (SIGTERM is turned into
+  KeyboardInterrupt before it is made).
 """
 
 from __future__ import annotations
@@ -293,7 +297,8 @@ def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
             session_sweep = Sweep(config.stash[PLAN_KEY], config.stash.get(CELLS_KEY, {}),
                                   config.stash.get(CHECK_KEY, None), config.stash.get(RESUMED_KEY, None))
         except (LinkError, TargetError) as exc:  # one line, like a bad option: nothing was measured
-            pytest.exit(str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+            link = config.stash[PLAN_KEY].link
+            pytest.exit(f"--link {link}: {exc}" if link else str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
         config.stash[SWEEP_KEY] = session_sweep
         try:
             yield session_sweep

@@ -2,10 +2,9 @@
 perhaps on another machine) or behind a shaped link (``--link``, started here in a namespace, ``bench.netns``).
 
 Rules this module keeps:
-- the sweep sees one URL whatever the kind, and treats all three alike: before any row, the URL must be
-  our server (``check_server``: its ``GET /stats`` answers 200 with the counters the sweep reads) and its
-  round-trip time is measured (``measure_rtt``); both go through the suite's one HTTP codec
-  (``strategies.http1``) on plain blocking sockets;
+- the sweep sees one URL whatever the kind, and treats all three alike: before any row, ``check_server``
+  makes sure the URL is our server (its ``GET /stats`` answers 200 with the counters the sweep reads) and
+  times the round trip to it, through the suite's one HTTP codec (``strategies.http1``) on plain sockets;
 - every network wait is bounded (``TIMEOUT_S``), and every way a URL can be wrong (not an http:// URL, not
   reachable, not our server) is one line (``TargetError``), never a traceback;
 - the server's CPU time is the server's own (``/stats``'s ``cpu_s``), so it is known for every kind; what is
@@ -145,8 +144,9 @@ def check_server(url: str, samples: int = RTT_SAMPLES) -> tuple[dict[str, Any], 
     connects = []
     for _ in range(samples):
         started = time.perf_counter()
-        _connect(url, address).close()
+        sock = _connect(url, address)
         connects.append(time.perf_counter() - started)
+        sock.close()
     requests = []
     with contextlib.closing(_connect(url, address)) as sock:
         status, body, keep_alive = _get(url, sock, request)

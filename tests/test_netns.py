@@ -132,6 +132,27 @@ def test_link_is_removed_when_its_setup_or_block_fails(monkeypatch: pytest.Monke
 
 
 @needs_root
+def test_sweep_without_tbf_is_one_line(tmp_path: Path) -> None:
+    """A kernel without tbf (a ``tc`` that says so, first on PATH): the sweep stops with one line, nothing
+    measured, no namespace left."""
+    fake = tmp_path / "bin" / "tc"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'Specified qdisc kind is unknown.' >&2\nexit 2\n")
+    fake.chmod(0o755)
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "bench/test_sweep.py", "--benchmark-disable", "--requests=10",
+         "--concurrency=1", "--strategies=asyncio", "--workloads=latency", "--profiles=tuned", "--link=10mbit",
+         f"--results-dir={tmp_path / 'results'}", "-p", "no:cacheprovider", "-q"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PATH": f"{fake.parent}:{os.environ['PATH']}"})
+    output, _ = sweep.communicate(timeout=120)
+    assert sweep.returncode == pytest.ExitCode.USAGE_ERROR, output[-2000:]
+    stops = [line for line in output.splitlines() if "--link 10mbit: tc qdisc add" in line]
+    assert len(stops) == 1 and "qdisc kind is unknown" in stops[0] and "Traceback" not in output, output[-2000:]
+    assert _leftovers(*netns.names(sweep.pid)[:2]) == [] and not (tmp_path / "results").exists()
+
+
+@needs_root
 def test_remove_stale_deletes_what_a_killed_sweep_left() -> None:
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()

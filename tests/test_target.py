@@ -5,7 +5,8 @@ The external server is the bundled one on 127.0.0.2, a second loopback address (
 127.0.0.0/8 to lo), so that it is reached at an address the sweep's own server never has. Servers that are
 not ours: the stdlib ``http.server`` of ``tests/stdlib_server.py``, a stdlib server whose /stats is JSON
 without our counters, a listener that answers bytes that are not HTTP, one that never answers, a closed port.
-Through the real sweep (pytest in a subprocess) each must be one line and a non-zero exit status.
+Through the real sweep (pytest in a subprocess) each must be one line and a non-zero exit status. As root
+with iproute2, the server is also reached as a second host, in a network namespace of the test's own.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from bench import target
+from bench import netns, target
 from bench.conftest import _resumed_server_url
+from bench.netns import linked_server, parse_rate
 from bench.report import render
 from bench.target import TargetError, check_server, parse_server_url
 from local_server.api import running_server
@@ -196,6 +198,19 @@ def test_sweep_against_an_external_server(tmp_path: Path, external_url: str) -> 
         assert row["summary"]["errors"] == 0 and row["summary"]["peak_in_flight_max"] == row["concurrency"]
         assert row["summary"]["server_cpu_ratio"] is not None  # the external server's own CPU time, from /stats
     assert f"an external local_server at {external_url}" in (tmp_path / "results" / "REPORT.md").read_text()
+
+
+@pytest.mark.skipif(netns.unavailable_reason() is not None, reason=f"{netns.unavailable_reason()}")
+def test_sweep_against_a_server_in_a_network_namespace(tmp_path: Path) -> None:
+    """The server as a second host: in a namespace of the test's own (``bench.netns``, a 1 Gbit/s link),
+    reached by its address there and nowhere else."""
+    with linked_server(parse_rate("1gbit")) as running:
+        done = _sweep(tmp_path, f"--server-url={running.url}")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    run = json.loads((tmp_path / "results" / "latest.json").read_text())
+    assert run["server"]["kind"] == "external" and run["server"]["url"] == running.url
+    assert run["server"]["rtt"]["connect_ms"]["median"] > 0
+    assert run["rows"] and all(row["summary"]["errors"] == 0 for row in run["rows"])
 
 
 def test_sweep_refuses_what_is_not_our_server_in_one_line(tmp_path: Path) -> None:

@@ -15,11 +15,16 @@ Rules this file keeps:
 - rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md are written
   at session end, also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the
   sweep measured or skipped at least one case (a run of test_server.py alone writes nothing);
-- ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks.
+- ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks;
+- the server is the session's ``bench.target``: ``--server-url`` is checked once more in
+  ``pytest_configure``, so a URL that is not our server is one line before anything runs; a ``--link``
+  namespace lives as long as the ``sweep`` fixture and goes with it (SIGTERM is turned into
+  KeyboardInterrupt before it is made).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 from collections.abc import Iterator
@@ -29,7 +34,9 @@ from typing import Any, cast
 
 import pytest
 
+from bench import netns
 from bench.harness import CellKey, Sweep, cell_key, choose_pinning, used_cores
+from bench.netns import LinkError
 from bench.noise import system_check, system_check_text
 from bench.plan import (
     AS_WRITTEN_MAX_C,
@@ -55,6 +62,7 @@ from bench.plan import (
 from bench.results import UNFINISHED
 from bench.runfile import json_path_of, load_run
 from bench.schema import Run
+from bench.target import TargetError, check_server, parse_server_url
 from strategies import explain
 from strategies.base import POLICIES, PROFILES
 from strategies.instructions import InstructionsUnavailable, find_valgrind
@@ -68,7 +76,7 @@ CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
 #: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
 PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
-                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain")
+                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain", "link")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -107,6 +115,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "rows it lacks, with its recorded options (give no other sweep option)")
     group.addoption("--server-backend", default=None, choices=("select", "poll", "epoll"),
                     help="the bundled server's multiplexer (default epoll)")
+    group.addoption("--server-url", default=None, metavar="URL",
+                    help="run against an already running bundled server (`python -m local_server --host 0.0.0.0 "
+                         "--port P --backend epoll` on another machine): checked and its round trip timed first")
+    group.addoption("--link", default=None, metavar="RATE",
+                    help="the bundled server in a network namespace behind a veth pair shaped by tbf to RATE "
+                         "(tc's units: 500kbit, 10mbit, 1gbit); needs root and iproute2")
     group.addoption("--results-dir", default=None, help="where JSON, charts and REPORT.md go (default results/)")
 
 
@@ -124,7 +138,8 @@ def _plan(config: pytest.Config) -> Plan:
             raise ValueError(f"--resume {resume}: {exc}") from None
         plan = plan_of_run(run["options"], Path(results_dir) if results_dir else path.parent.parent)
         config.stash[RESUMED_KEY] = (json_path_of(path), _without_unfinished(run))
-        return plan
+        return dataclasses.replace(plan, server_url=_resumed_server_url(resume, plan.server_url,
+                                                                        config.getoption("server_url")))
     quick = bool(config.getoption("quick"))
     levels = config.getoption("concurrency")
     rounds = config.getoption("rounds")
@@ -134,6 +149,12 @@ def _plan(config: pytest.Config) -> Plan:
     workloads = config.getoption("workloads")
     if any(value is not None and value < 1 for value in (rounds, requests, max_rounds)):
         raise ValueError("--rounds, --max-rounds and --requests must be >= 1")
+    server_url, link = config.getoption("server_url"), config.getoption("link")
+    if server_url and link:
+        raise ValueError("--link starts its own server behind the link: drop --server-url")
+    if server_url and config.getoption("server_backend"):
+        raise ValueError("--server-backend: an external server runs the backend it was started with "
+                         "(python -m local_server --backend)")
     rounds = rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS)
     seed = config.getoption("schedule_seed")
     return Plan(
@@ -153,7 +174,27 @@ def _plan(config: pytest.Config) -> Plan:
         schedule_seed=seed if seed is not None else int.from_bytes(os.urandom(4), "big"),
         instructions=bool(config.getoption("instructions")),
         explain=bool(config.getoption("explain")),
+        server_url=parse_server_url(server_url) if server_url else None,
+        link=_link(link) if link else None,
     )
+
+
+def _link(text: str) -> str:
+    """--link as recorded: checked by parsing (one line on garbage), kept in tc's words ("10mbit")."""
+    netns.parse_rate(text)
+    return text.strip().lower()
+
+
+def _resumed_server_url(resume: str, recorded: str | None, given: str | None) -> str | None:
+    """--resume with --server-url: required when the run was measured against an external server (its URL
+    may have changed: the server restarted), refused when it was not (one run, one kind of server)."""
+    if recorded and not given:
+        raise ValueError(f"--resume {resume}: it was measured against an external server ({recorded}): "
+                         f"give --server-url with that server's URL now")
+    if given and not recorded:
+        raise ValueError(f"--resume {resume}: it was measured against the sweep's own server; --server-url "
+                         f"would mix two servers in one run")
+    return parse_server_url(given) if given else None
 
 
 def _without_unfinished(run: dict[str, Any]) -> Run:
@@ -170,8 +211,26 @@ def pytest_configure(config: pytest.Config) -> None:
             find_valgrind()
         if plan.explain and explain.unavailable_reason():
             raise ValueError(f"--explain: {explain.unavailable_reason()}")
-    except (ValueError, InstructionsUnavailable) as exc:
+        if plan.link and netns.unavailable_reason():
+            raise ValueError(netns.unavailable_reason())
+        if plan.server_url:
+            config.stash[PLAN_KEY] = _with_external_backend(plan, config.stash.get(RESUMED_KEY, None) is not None)
+    except (ValueError, InstructionsUnavailable, TargetError) as exc:  # TargetError: a malformed URL
         raise pytest.UsageError(str(exc)) from None
+
+
+def _with_external_backend(plan: Plan, resumed: bool) -> Plan:
+    """The plan against an external server, once it is known to be ours: its backend is the server's own
+    (the skip rules depend on it). A resumed run must find the backend it was measured with."""
+    assert plan.server_url is not None
+    try:
+        stats, _ = check_server(plan.server_url, samples=1)
+    except TargetError as exc:
+        raise ValueError(f"--server-url {exc}") from None
+    if resumed and stats["backend"] != plan.server_backend:
+        raise ValueError(f"--server-url {plan.server_url} runs the {stats['backend']} backend; the resumed run "
+                         f"was measured with {plan.server_backend}")
+    return dataclasses.replace(plan, server_backend=stats["backend"])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -219,7 +278,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
             cells.setdefault(cell_key(workload, case), []).append(case)
     session.config.stash[CELLS_KEY] = cells
     if cells:
-        check = system_check(used_cores(choose_pinning()))
+        check = system_check(used_cores(choose_pinning(external=plan.server_url is not None)))
         session.config.stash[CHECK_KEY] = check
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
@@ -239,15 +298,22 @@ def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
         config.stash[INTERRUPTED_KEY] = "SIGTERM"
         raise KeyboardInterrupt
 
-    session_sweep = Sweep(config.stash[PLAN_KEY], config.stash.get(CELLS_KEY, {}), config.stash.get(CHECK_KEY, None),
-                          config.stash.get(RESUMED_KEY, None))
-    config.stash[SWEEP_KEY] = session_sweep
+    # Before the server starts: a SIGTERM during its start (a --link namespace's setup) must unwind it too.
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        yield session_sweep
+        try:
+            session_sweep = Sweep(config.stash[PLAN_KEY], config.stash.get(CELLS_KEY, {}),
+                                  config.stash.get(CHECK_KEY, None), config.stash.get(RESUMED_KEY, None))
+        except (LinkError, TargetError) as exc:  # one line, like a bad option: nothing was measured
+            link = config.stash[PLAN_KEY].link
+            pytest.exit(f"--link {link}: {exc}" if link else str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        config.stash[SWEEP_KEY] = session_sweep
+        try:
+            yield session_sweep
+        finally:
+            session_sweep.close()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        session_sweep.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -19,10 +19,12 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import netns
 from bench.schema import Options
 from bench.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.verdict import MEANINGS
@@ -66,6 +68,12 @@ CLAIM_STRATEGIES = tuple(name for names in MEANINGS.values() for name in names)
 #: 17 s, which alone would take a third of the 10-minute budget; the cap already shows at C=100 (10x and 17x
 #: below the ideal). ``--concurrency 10,100,1000`` runs it there on purpose.
 AS_WRITTEN_MAX_C = 100
+#: Under --link a request's timeout grows by 3x the time its body needs when C bodies share the link: a slow
+#: link must make requests slow, never failed (at 10mbit, C=100 x 256 KiB take 21 s, past the 10 s default);
+#: 3x absorbs TCP's unfair shares between connections and a retransmission or two.
+LINK_HEADROOM = 3.0
+#: A response's status line and headers, on top of its body (the server's are ~100 bytes; TCP/IP adds ~5 %).
+RESPONSE_HEAD_BYTES = 200
 
 
 @dataclass(frozen=True)
@@ -182,6 +190,14 @@ class Plan:
     instructions: bool = False
     #: ``--explain``: an untimed, profiled round per row after its cell (``strategies.explain``).
     explain: bool = False
+    #: ``--server-url``: an external server's normalized URL (``bench.target``); None: the sweep starts one.
+    server_url: str | None = None
+    #: ``--link``: the server behind a veth pair shaped to this rate (tc's units, ``bench.netns``).
+    link: str | None = None
+
+    @property
+    def link_bit_s(self) -> int | None:
+        return netns.parse_rate(self.link) if self.link else None
 
     def levels(self, workload: str, profile: str) -> tuple[int, ...]:
         if self.concurrency is not None:
@@ -221,8 +237,13 @@ class Plan:
     def workload(self, name: str, base_url: str, case: Case) -> Workload:
         spec = WORKLOADS[name]
         requests = self.requests_per_round(name, case)
-        return Workload(base_url, requests, case.concurrency, case.policy, spec.delay_ms, spec.size,
-                        paths=spec.paths(requests), profile=case.profile, rate_kbps=spec.rate_kbps)
+        workload = Workload(base_url, requests, case.concurrency, case.policy, spec.delay_ms, spec.size,
+                            paths=spec.paths(requests), profile=case.profile, rate_kbps=spec.rate_kbps)
+        rate = self.link_bit_s
+        if rate is None:
+            return workload
+        share_s = case.concurrency * (spec.size + RESPONSE_HEAD_BYTES) * 8 / rate  # C bodies cross the link
+        return dataclasses.replace(workload, timeout_s=workload.timeout_s + LINK_HEADROOM * share_s)
 
     def skip_reason(self, case: Case) -> str | None:
         spec = REGISTRY[case.strategy]
@@ -243,7 +264,7 @@ class Plan:
                 "warmup_rounds": self.warmup_rounds, "schedule_seed": self.schedule_seed,
                 "instructions": self.instructions, "explain": self.explain, "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
-                "server_backend": self.server_backend}
+                "server_backend": self.server_backend, "server_url": self.server_url, "link": self.link}
 
 
 def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
@@ -257,7 +278,8 @@ def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
                 warmup_rounds=options["warmup_rounds"], requests=options.get("requests"), quick=options["quick"],
                 benchmark_disabled=options["benchmark_disabled"], server_backend=options["server_backend"],
                 results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0,
-                instructions=bool(options.get("instructions")), explain=bool(options.get("explain")))
+                instructions=bool(options.get("instructions")), explain=bool(options.get("explain")),
+                server_url=options.get("server_url"), link=options.get("link"))
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

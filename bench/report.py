@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import charts, costs, models, ranking, verdict
+from bench import charts, costs, models, ranking, target, verdict
 from bench.cells import EXTRA_SHARE, HALF_WIDTH
 from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
 from bench.results import (
@@ -461,7 +461,7 @@ def machine_section(run: dict[str, Any]) -> list[str]:
              f"({m.get('implementation')}); {m.get('platform')}"),
              (f"- Pinning: server on CPUs {pin.get('server')}, workers on CPUs {pin.get('worker')} "
              f"({pin.get('note', '')})"),
-             f"- Server: bundled local_server, backend `{srv.get('backend')}`",
+             f"- Server: {target.describe(srv)}",
              (f"- Sweep: rounds {o.get('rounds')} (+{o.get('warmup_rounds')} warm-up) per row, concurrency "
              f"{o.get('concurrency') or 'per profile and workload (defaults)'}, workloads {o.get('workloads')}, "
              f"policies {o.get('policies')}, profiles {o.get('profiles')}"
@@ -495,7 +495,8 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
                 f"{len(run['rows'])} rows recorded); rows it never reached are not listed."), ""]
               if run.get("partial") else []),
             (f"Made by `python -m bench.report {source}` from that file alone; nothing below is hand-written "
-            f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), ""]
+            f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), "",
+            f"**Server:** {target.describe(run.get('server') or {})}.", ""]
     if images:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)

@@ -204,10 +204,11 @@ def _build(era: Era, interpreter: Path, target: Path, say: Say) -> EraEnv:
         freeze = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
                                 timeout=STEP_TIMEOUT_S, check=True).stdout
     libraries = dict(line.split("==", 1) for line in freeze.split() if "==" in line)
-    marker = {"digest": era.digest, "python": _version(python) or era.python, "libraries": libraries,
+    version = _version(python) or era.python
+    marker = {"digest": era.digest, "python": version, "libraries": libraries,
               "built": datetime.now(UTC).isoformat(timespec="seconds")}
     (target / MARKER).write_text(json.dumps(marker, indent=1) + "\n")  # last: the build is now complete
-    return EraEnv(era, python, marker["python"], libraries)
+    return EraEnv(era, python, version, libraries)
 
 
 def _run(command: list[str], out: IO[str], what: str, log: Path) -> None:

@@ -14,7 +14,7 @@ import time
 import _outcome
 
 
-class LoopRunner(object):
+class LoopRunner:
     def __init__(self, concurrency):
         self.concurrency = concurrency
         self.loop = asyncio.new_event_loop()

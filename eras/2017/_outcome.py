@@ -10,7 +10,7 @@ No imports but time: gevent's recipes import this after ``patch_all()``, the oth
 import time
 
 
-class Config(object):
+class Config:
     def __init__(self, data):
         self.concurrency = data["concurrency"]
         self.policy = data["policy"]
@@ -24,8 +24,8 @@ class Config(object):
         return self.profile == "as-written"
 
 
-class Outcome(object):
-    __slots__ = ("status", "body", "error", "latency_s")
+class Outcome:
+    __slots__ = ("body", "error", "latency_s", "status")
 
     def __init__(self, status, body, error, latency_s):
         self.status, self.body, self.error, self.latency_s = status, body, error, latency_s
@@ -42,7 +42,7 @@ def ok(status, body, started):
 
 
 def failed(error, started):
-    text = error if isinstance(error, str) else "%s: %s" % (type(error).__name__, error)
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     return Outcome(None, None, text or "unknown error", time.perf_counter() - started)
 
 

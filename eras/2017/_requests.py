@@ -22,7 +22,7 @@ class _OneShotPool(HTTPConnectionPool):
     def _put_conn(self, conn):
         if conn is not None:
             conn.close()
-        super(_OneShotPool, self)._put_conn(None)  # the free slot goes back: pool_block still bounds C
+        super()._put_conn(None)  # the free slot goes back: pool_block still bounds C
 
 
 def new_session(config, pool_size):
@@ -37,7 +37,7 @@ def new_session(config, pool_size):
     return session
 
 
-class Requester(object):
+class Requester:
     """One request under the profile: ``Requester(config, C)(url)`` returns its ``Outcome``, never raises."""
 
     def __init__(self, config, pool_size):

@@ -19,7 +19,7 @@ import _outcome
 from _aio import LoopRunner
 
 
-class AiohttpFetcher(object):
+class AiohttpFetcher:
     def __init__(self, config):
         self._config = config
         self._runner = LoopRunner(config.concurrency)

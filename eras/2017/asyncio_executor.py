@@ -24,7 +24,7 @@ from _requests import Requester
 WARM_TIMEOUT_S = 60.0
 
 
-class ExecutorFetcher(object):
+class ExecutorFetcher:
     def __init__(self, config):
         self._runner = LoopRunner(config.concurrency)
         self._timeout_s = config.timeout_s
@@ -42,7 +42,7 @@ class ExecutorFetcher(object):
     def _unless_overdue(self, url, started):
         waited = time.perf_counter() - started
         if waited > self._timeout_s:
-            return _outcome.failed("TimeoutError: %.1f s in the executor's queue, never sent" % waited, started)
+            return _outcome.failed(f"TimeoutError: {waited:.1f} s in the executor's queue, never sent", started)
         return self._request(url)
 
     def close(self):

@@ -30,7 +30,7 @@ class ProtocolError(Exception):
     """The peer sent something that is not a complete HTTP/1.x response (today's ``http1.ProtocolError``)."""
 
 
-class _Response(object):
+class _Response:
     """httptools' callbacks: the body's pieces, and whether the message is complete."""
 
     def __init__(self):
@@ -50,7 +50,7 @@ def _split(url):
     return parts.hostname, parts.port or 80, target
 
 
-class AsyncioFetcher(object):
+class AsyncioFetcher:
     def __init__(self, config):
         self._config = config
         self._keepalive = config.policy == "keepalive"
@@ -82,10 +82,10 @@ class AsyncioFetcher(object):
 
     def _head(self, host, port, target):
         config = self._config
-        head = "%s %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: %s\r\n" % (
-            config.method, target, host, port, "keep-alive" if self._keepalive else "close")
+        connection = "keep-alive" if self._keepalive else "close"
+        head = f"{config.method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: {connection}\r\n"
         if config.body or config.method == "POST":
-            head += "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n" % len(config.body)
+            head += f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(config.body)}\r\n"
         return (head + "\r\n").encode("latin-1") + config.body
 
     def close(self):
@@ -107,7 +107,7 @@ async def _exchange(request, conn):
         try:
             parser.feed_data(data)  # b"": EOF, which ends a body that has no length
         except httptools.HttpParserError as exc:
-            raise ProtocolError("malformed response: %s" % exc)
+            raise ProtocolError(f"malformed response: {exc}")
         if not data and not response.complete:
             raise ProtocolError("the connection closed before the response was complete")
     return parser.get_status_code(), b"".join(response.pieces), parser.should_keep_alive() and bool(data)

@@ -9,12 +9,12 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import gevent.pool  # noqa: E402 - after patch_all, as every import here
+import gevent.pool
 
-from _requests import Requester  # noqa: E402
+from _requests import Requester
 
 
-class GeventFetcher(object):
+class GeventFetcher:
     def __init__(self, config):
         self._request = Requester(config, config.concurrency)
         self._pool = gevent.pool.Pool(config.concurrency)

@@ -16,13 +16,13 @@ from gevent import monkey
 
 monkey.patch_all()
 
-import time  # noqa: E402 - after patch_all, as every import here
+import time
 
-import grequests  # noqa: E402
-import requests  # noqa: E402
+import grequests
+import requests
 
-import _outcome  # noqa: E402
-from _requests import new_session  # noqa: E402
+import _outcome
+from _requests import new_session
 
 
 class _TimedRequest(grequests.AsyncRequest):
@@ -31,7 +31,7 @@ class _TimedRequest(grequests.AsyncRequest):
     def send(self, **kwargs):
         started = time.perf_counter()
         try:
-            return super(_TimedRequest, self).send(**kwargs)
+            return super().send(**kwargs)
         finally:
             self.latency_s = time.perf_counter() - started
 
@@ -51,7 +51,7 @@ def _outcome_of(request, result):
     return outcome
 
 
-class GrequestsFetcher(object):
+class GrequestsFetcher:
     def __init__(self, config):
         self._config = config
         self._session = None

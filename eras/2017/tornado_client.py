@@ -22,7 +22,7 @@ from tornado.ioloop import IOLoop
 import _outcome
 
 
-class TornadoFetcher(object):
+class TornadoFetcher:
     def __init__(self, config):
         if config.policy != "close":
             raise ValueError("tornado's simple_httpclient never reuses connections: keepalive is unsupported")

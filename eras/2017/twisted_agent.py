@@ -48,7 +48,7 @@ def _timed_out(result, timeout):
     from twisted.python.failure import Failure
 
     if isinstance(result, Failure):
-        raise TimeoutError("no complete response within %s s" % timeout)
+        raise TimeoutError(f"no complete response within {timeout} s")
     return result
 
 
@@ -56,11 +56,11 @@ def _describe(failure):
     error = failure.value
     reasons = getattr(error, "reasons", None)  # ResponseFailed, ResponseNeverReceived: a list of Failures
     if reasons:
-        return "%s: %s: %s" % (type(error).__name__, type(reasons[0].value).__name__, reasons[0].value)
-    return "%s: %s" % (type(error).__name__, error)
+        return f"{type(error).__name__}: {type(reasons[0].value).__name__}: {reasons[0].value}"
+    return f"{type(error).__name__}: {error}"
 
 
-class TwistedFetcher(object):
+class TwistedFetcher:
     def __init__(self, config):
         self._config = config
         _ensure_reactor_running()

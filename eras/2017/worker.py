@@ -49,7 +49,7 @@ def main(argv):
 
     host = _Host(module, _outcome)
     _send(channel, {"ok": True, "ready": True, "import_s": import_s, "pid": os.getpid(),
-                    "python": "%d.%d.%d" % sys.version_info[:3]})
+                    "python": ".".join(map(str, sys.version_info[:3]))})
     for line in sys.stdin.buffer:
         command = None
         try:
@@ -68,7 +68,7 @@ def main(argv):
                 host.teardown()
                 reply = {}
             else:
-                raise ValueError("unknown command %r" % (command,))
+                raise ValueError(f"unknown command {command!r}")
         except Exception:  # noqa: BLE001 - a recipe failure is a reply; the worker lives on
             _send(channel, {"ok": False, "error": traceback.format_exc()})
             continue
@@ -85,7 +85,7 @@ def _send(channel, message):
     channel.flush()
 
 
-class _Host(object):
+class _Host:
     """One recipe module and its current fetcher; a round between ``prepare`` and ``measure``."""
 
     def __init__(self, module, outcome):

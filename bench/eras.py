@@ -23,6 +23,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
+from matplotlib.lines import Line2D
 
 from bench import charts, verdict
 from strategies.eras import split, twin
@@ -218,7 +219,7 @@ def draw(run: dict[str, Any], path: Path) -> Path | None:
     if not groups:
         return None
     now = today_label(run)
-    fig = plt.figure(figsize=(12.4, 3.6 * len(groups) + 4.4))
+    fig = plt.figure(figsize=(12.4, 3.6 * len(groups) + 4.8))
     grid = fig.add_gridspec(len(groups) + 1, 2, height_ratios=[2.4] + [3.6] * len(groups))
     _draw_verdicts(fig.add_subplot(grid[0, :]), verdict_counts(judged(run, era), era), era, now)
     for i, (workload, profile, policy) in enumerate(groups, 1):
@@ -226,22 +227,29 @@ def draw(run: dict[str, Any], path: Path) -> Path | None:
         for j, metric in enumerate(charts.METRICS[:2]):
             ax = fig.add_subplot(grid[i, j])
             charts._panel(ax, panel, metric, workload, policy)
+            if j == 0 and profile == "as-written":  # the caps, as the server saw them, in both eras
+                charts._mark_caps(ax, [r for r in panel if _measured(r)])
             ax.set_title(f"{workload}, {profile}, {policy}: {metric[2]}", fontsize=9)
-    names = charts._order([r["strategy"] for r in rows if _measured(r)], list(verdict.MEMBERS))
+    # Each recipe above its era's twin: the legend fills its columns first.
+    paired = [name for member in verdict.MEMBERS for name in (member, twin(member, era))]
+    names = charts._order([r["strategy"] for r in rows if _measured(r)], paired)
     height = fig.get_figheight()
     fig.suptitle(f"The claim's recipes on today's stack ({now}: solid, Python {run['machine'].get('python')}) "
                  f"and on the {era} era's (dotted)", y=1.0 - 0.1 / height, fontsize=12)
-    fig.legend(handles=charts._legend_handles(names, with_ideal=False), loc="upper center", ncol=7, fontsize=8,
+    handles = charts._legend_handles(names, with_ideal=False)
+    handles.append(Line2D([], [], color="grey", linestyle="none", marker="$≤n$", markersize=12,
+                          label="≤n: as written, never more than n in flight at the server"))
+    fig.legend(handles=handles, loc="upper center", ncol=4, fontsize=8,
                bbox_to_anchor=(0.5, 1.0 - 0.4 / height), frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 1.1 / height))
+    fig.tight_layout(rect=(0, 0, 1, 1 - 1.5 / height))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
 
 
 def _draw_verdicts(ax: Axes, counts: Counts, era: str, now: str) -> None:
-    """A table of cells: a reading per line, a (profile, era) per column, shaded by the share of cells where
-    the reading holds, labelled "holds / contradicted / not shown of judged"."""
+    """A table of cells: a reading per line, a (profile, era) per column, labelled "holds / contradicted /
+    not shown of judged" and shaded from red (contradicted in every cell) to green (holds in every cell)."""
     readings = [verdict.reading_name(r) for r in verdict.READINGS]
     columns = list(counts)
     ax.set_title("The claim's verdict: cells where it holds / is contradicted / is not shown, of those judged",
@@ -252,9 +260,9 @@ def _draw_verdicts(ax: Axes, counts: Counts, era: str, now: str) -> None:
         ax.set_axis_off()
         return
     empty = [0] * (len(WORDS) + 1)
-    share = [[(counts[c].get(r) or empty)[0] / max((counts[c].get(r) or empty)[-1], 1) for c in columns]
-             for r in readings]
-    ax.imshow(share, cmap="Greens", vmin=0, vmax=1, aspect="auto")
+    balance = [[(c[0] - c[1]) / max(c[-1], 1) for c in (counts[column].get(r) or empty for column in columns)]
+               for r in readings]
+    ax.imshow(balance, cmap="RdYlGn", vmin=-1, vmax=1, alpha=0.45, aspect="auto")  # pale: the text reads
     for i, reading in enumerate(readings):
         for j, column in enumerate(columns):
             c = counts[column].get(reading) or empty

@@ -3,7 +3,7 @@
     pytest bench/ --benchmark-only                       # the default sweep (under 10 min on 2 cores)
     pytest bench/ --benchmark-only --quick               # ~2 min
     pytest bench/test_sweep.py --benchmark-disable --requests=20 --concurrency=1,5 --results-dir=/tmp/r
-    pytest bench/ --benchmark-only --era 2017 --results-dir results/eras   # beside the 2017 era's recipes
+    pytest bench/test_sweep.py --benchmark-only --era 2017 --results-dir results/eras   # and the 2017 era's
 
 Rules this file keeps:
 - only the sweep's tests (those taking the ``case`` fixture) are parametrized or touched here; other bench

@@ -68,8 +68,8 @@ CLAIM_STRATEGIES = tuple(name for names in MEANINGS.values() for name in names)
 AS_WRITTEN_MAX_C = 100
 
 #: ``--era``'s levels: C=10 and 100, where the as-written caps (tornado's 10 clients, the default executor's
-#: 5 x cpus or cpus + 4 threads) show and the models separate, as --quick's; each level of every workload
-#: with both eras' rows costs the era run a minute and a half.
+#: 5 x cpus or cpus + 4 threads) show and the models separate, as --quick's. With every row twice, C=1 (one
+#: request waiting, whatever the model) and C=1000 would take the era run past ten minutes.
 ERA_CONCURRENCY = QUICK_CONCURRENCY
 #: ``--era``'s workloads: the claim's (its scenario, and latency in both profiles) and the per-request cost
 #: (throughput). Not payload: its bodies would cross the era worker's pipe as 33 MB of base64 a round.

@@ -6,6 +6,7 @@ Rules this module keeps:
 - a strategy has the same colour and marker in every chart and run, whatever is added to the registry: the
   colour is its registry entry's (a model's strategies share a hue), the marker a function of its name, the
   line dash-dotted for a strategy on our codec (``stack == "codec"``) and solid for one on an HTTP library;
+  an era's row of it (``S@era``, ``strategies.eras``) has its colour and marker, half-filled, dotted;
 - the metric charts draw the ``tuned`` profile (one line per strategy); ``claim.png`` sets the profiles side
   by side for the claim's members, and marks each point where the server saw fewer than C in flight;
 - a flagged row is never drawn as a clean number: its marker is hollow, and the legend says so;
@@ -39,6 +40,7 @@ from bench import models, verdict
 from bench.results import peak_below_c
 from bench.shapes import row_service_seconds
 from strategies import CODEC, REGISTRY, explain
+from strategies.eras import split
 from strategies.workload import percentile
 
 _MARKERS = "osD^vP*Xhp<>"
@@ -63,11 +65,13 @@ _PALETTE = [f"C{i}" for i in range(10)]  # the tab10 cycle: distinct, colour-bli
 
 def style(strategy: str) -> dict[str, Any]:
     """Colour, marker and line of a strategy, stable across charts and runs."""
+    strategy, era = split(strategy)
     index = sum(map(ord, strategy))  # a name's own number: adding a strategy moves no other's marker
     spec = REGISTRY.get(strategy)
     colour = spec.colour if spec is not None else _PALETTE[index % len(_PALETTE)]
-    line = "-." if spec is not None and spec.stack == CODEC else "-"
-    return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)], "linestyle": line}
+    line = ":" if era else "-." if spec is not None and spec.stack == CODEC else "-"
+    return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)], "linestyle": line,
+            "fillstyle": "left" if era else "full"}
 
 
 #: metric name -> (file stem, title, y label, value of a row, log y axis)
@@ -120,6 +124,7 @@ def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, 
             hollow = row["status"] == "flagged"
             # hollow markers are drawn larger: a small hollow '+' or 'x' would still look filled
             ax.plot([x], [y], linestyle="none", marker=st["marker"], markersize=11 if hollow else 7,
+                    fillstyle=st["fillstyle"],
                     color=st["color"], markerfacecolor="white" if hollow else st["color"], markeredgewidth=1.2,
                     zorder=3)
         if name == "sequential" and len(pts) == 1:
@@ -163,6 +168,7 @@ def _p99_floor(ax: Axes, rows: list[dict[str, Any]]) -> None:
 
 def _legend_handles(strategies: list[str], with_ideal: bool, with_floor: bool = False) -> list[Line2D]:
     handles = [Line2D([], [], color=style(n)["color"], marker=style(n)["marker"], linestyle=style(n)["linestyle"],
+                      fillstyle=style(n)["fillstyle"],
                       label=n) for n in strategies]
     if with_ideal:
         handles.append(Line2D([], [], color="black", linestyle="--", label=IDEAL_LABEL))
@@ -419,9 +425,12 @@ def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
+    from bench import eras  # it draws with this module's panels
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS]
-    for extra in (draw_claim(run, out_dir / "claim.png"),
+    tuned = any(r.get("profile", "tuned") == "tuned" for r in run["rows"])  # none: no panel to draw
+    paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS] if tuned else []
+    for extra in (draw_claim(run, out_dir / "claim.png"), eras.draw(run, out_dir / "eras.png"),
                   draw_instructions(run, out_dir / "instructions_per_request.png"),
                   draw_model_vs_library(run, out_dir / "model_vs_library.png"),
                   draw_cpu_breakdown(run, out_dir / "cpu_breakdown.png")):
@@ -429,6 +438,6 @@ def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
             paths.append(extra)
     if any(r["workload"] == "web" and r.get("profile", "tuned") == "tuned" for r in _drawable(run["rows"])):
         paths.append(draw_metric(run, WEB_P99, out_dir / "web_p99.png", workloads=["web"]))
-    if any(r["workload"] == "latency" for r in run["rows"]):  # last: REPORT.md shows it on top
+    if tuned and any(r["workload"] == "latency" for r in run["rows"]):  # last: REPORT.md shows it on top
         paths.append(draw_metric(run, METRICS[0], out_dir / "headline.png", workloads=["latency"]))
     return paths

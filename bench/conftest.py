@@ -3,6 +3,7 @@
     pytest bench/ --benchmark-only                       # the default sweep (under 10 min on 2 cores)
     pytest bench/ --benchmark-only --quick               # ~2 min
     pytest bench/test_sweep.py --benchmark-disable --requests=20 --concurrency=1,5 --results-dir=/tmp/r
+    pytest bench/test_sweep.py --benchmark-only --era 2017 --results-dir results/eras   # and the 2017 era's
 
 Rules this file keeps:
 - only the sweep's tests (those taking the ``case`` fixture) are parametrized or touched here; other bench
@@ -20,6 +21,8 @@ Rules this file keeps:
   ``pytest_configure``, so a URL that is not our server is one line before anything runs; a ``--link``
   namespace lives as long as the ``sweep`` fixture and goes with it (SIGTERM is turned into
   KeyboardInterrupt before it is made).
+- ``--era NAME``: the era's virtualenv is made ready (``strategies.eras.prepare``, one line on the terminal)
+  before the cells are formed, so that its rows run, or are skipped with its reason, never fail the sweep.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ from bench.results import UNFINISHED
 from bench.runfile import json_path_of, load_run
 from bench.schema import Run
 from bench.target import TargetError, check_server, parse_server_url
-from strategies import explain
+from strategies import eras, explain
 from strategies.base import POLICIES, PROFILES
 from strategies.instructions import InstructionsUnavailable, find_valgrind
 
@@ -76,7 +79,8 @@ CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
 #: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
 PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
-                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain", "link")
+                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain", "link",
+                "era")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -110,6 +114,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--explain", action="store_true", default=None,
                     help="also run one untimed, profiled round per row after its cell and break its CPU down by "
                          "category (strategies/explain.py: yappi; the profiled round costs 5-15x the CPU)")
+    group.addoption("--era", default=None, metavar="NAME",
+                    help="also run each selected strategy's recipe in that era (eras/NAME: its interpreter and "
+                         "pinned libraries, in a virtualenv built on first use), interleaved with today's; "
+                         "by default the claim's strategies, C=10,100, the latency, claim and throughput "
+                         f"workloads (known: {', '.join(eras.names()) or 'none'})")
     group.addoption("--resume", default=None, metavar="RUN",
                     help="finish an interrupted run: RUN is its results/runs/*.json or *.jsonl; runs only the "
                          "rows it lacks, with its recorded options (give no other sweep option)")
@@ -157,6 +166,11 @@ def _plan(config: pytest.Config) -> Plan:
                          "(python -m local_server --backend)")
     rounds = rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS)
     seed = config.getoption("schedule_seed")
+    era = config.getoption("era")
+    if era is not None:
+        eras.load(era)  # an unknown era is a usage error, here
+        if config.getoption("instructions") or config.getoption("explain"):
+            raise ValueError("--era: --instructions and --explain measure today's workers only; run them apart")
     return Plan(
         concurrency=parse_levels(levels) if levels else None,
         strategies=parse_strategies(strategies) if strategies else None,
@@ -176,6 +190,7 @@ def _plan(config: pytest.Config) -> Plan:
         explain=bool(config.getoption("explain")),
         server_url=parse_server_url(server_url) if server_url else None,
         link=_link(link) if link else None,
+        era=era,
     )
 
 
@@ -272,6 +287,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The cells of the session: each selected, runnable case under its (workload, profile, policy, C)."""
     plan = session.config.stash[PLAN_KEY]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if plan.era is not None:  # its rows' skip reasons depend on it: made ready (or not) before the cells
+        eras.prepare(plan.era, reporter.write_line if reporter is not None else None)
     cells: dict[CellKey, list[Case]] = {}
     for workload, case in filter(None, map(_sweep_case, session.items)):
         if not plan.skip_reason(case):
@@ -280,7 +298,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if cells:
         check = system_check(used_cores(choose_pinning(external=plan.server_url is not None)))
         session.config.stash[CHECK_KEY] = check
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(system_check_text(check))
 

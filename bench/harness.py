@@ -39,6 +39,7 @@ from bench.results import finish_row, machine_info, new_run
 from bench.runfile import RunFile
 from bench.schema import Pinning, Row, Run, validate
 from bench.target import open_target
+from strategies.eras import row_era, worker_process
 from strategies.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
 from strategies.runner import WorkerError, WorkerProcess
 
@@ -109,7 +110,7 @@ class Sweep:
     def _worker(self, name: str) -> WorkerProcess:
         if name not in self.workers:
             cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
-            self.workers[name] = WorkerProcess(name, cpus=cpus)
+            self.workers[name] = worker_process(name, cpus=cpus)  # today's, or an era's for ``S@era``
         return self.workers[name]
 
     def _enter_group(self, group: tuple[str, str, str]) -> None:
@@ -188,7 +189,8 @@ class Sweep:
                 "requests": self.plan.requests_per_round(workload_name, case), "delay_ms": spec.delay_ms,
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
                 "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
-                "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded()}
+                "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded(),
+                **row_era(case.strategy)}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
         row = self._row(workload_name, case)

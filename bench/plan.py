@@ -14,6 +14,10 @@ Rules this module keeps:
   the command line apply to both profiles as written there;
 - a case that cannot run honestly has a ``skip_reason`` (registry limits, a missing library, the select
   server backend near FD_SETSIZE); the sweep records it as a skipped row and a pytest skip, never a crash;
+- ``--era NAME`` (``strategies.eras``) adds, beside each selected strategy, its row in that era (``S@NAME``,
+  the same recipe on the era's interpreter and libraries) to the same cells, so the two are measured
+  interleaved; by default it selects the claim's strategies in both profiles, at ``ERA_CONCURRENCY``, on
+  ``ERA_WORKLOADS``;
 - no pytest import: the plan is plain data, built from the command-line options by ``bench/conftest.py``.
 """
 
@@ -28,7 +32,7 @@ from bench import netns
 from bench.schema import Options
 from bench.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.verdict import MEANINGS
-from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS
+from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras
 from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload
 
@@ -74,6 +78,14 @@ AS_WRITTEN_MAX_C = 100
 LINK_HEADROOM = 3.0
 #: A response's status line and headers, on top of its body (the server's are ~100 bytes; TCP/IP adds ~5 %).
 RESPONSE_HEAD_BYTES = 200
+
+#: ``--era``'s levels: C=10 and 100, where the as-written caps (tornado's 10 clients, the default executor's
+#: 5 x cpus or cpus + 4 threads) show and the models separate, as --quick's. With every row twice, C=1 (one
+#: request waiting, whatever the model) and C=1000 would take the era run past ten minutes.
+ERA_CONCURRENCY = QUICK_CONCURRENCY
+#: ``--era``'s workloads: the claim's (its scenario, and latency in both profiles) and the per-request cost
+#: (throughput). Not payload: its bodies would cross the era worker's pipe as 33 MB of base64 a round.
+ERA_WORKLOADS = ("latency", "claim", "throughput")
 
 
 @dataclass(frozen=True)
@@ -190,6 +202,8 @@ class Plan:
     instructions: bool = False
     #: ``--explain``: an untimed, profiled round per row after its cell (``strategies.explain``).
     explain: bool = False
+    #: ``--era``: the era whose rows run beside today's (``strategies.eras``), or None.
+    era: str | None = None
     #: ``--server-url``: an external server's normalized URL (``bench.target``); None: the sweep starts one.
     server_url: str | None = None
     #: ``--link``: the server behind a veth pair shaped to this rate (tc's units, ``bench.netns``).
@@ -203,9 +217,14 @@ class Plan:
         if self.concurrency is not None:
             return self.concurrency
         levels = WORKLOADS[workload].concurrency or (QUICK_CONCURRENCY if self.quick else DEFAULT_CONCURRENCY)
+        if self.era is not None:
+            levels = tuple(c for c in levels if c in ERA_CONCURRENCY)
         return tuple(c for c in levels if profile == "tuned" or c <= AS_WRITTEN_MAX_C)
 
     def strategy_names(self, profile: str) -> tuple[str, ...]:
+        if self.era is not None:
+            names = self.strategies if self.strategies is not None else CLAIM_STRATEGIES
+            return names + eras.twins(names, self.era)
         if self.strategies is not None:
             return self.strategies
         return DEFAULT_STRATEGIES if profile == "tuned" else CLAIM_STRATEGIES
@@ -214,6 +233,8 @@ class Plan:
     def workload_names(self) -> tuple[str, ...]:
         if self.workloads is not None:
             return self.workloads
+        if self.era is not None:
+            return ERA_WORKLOADS
         return QUICK_WORKLOADS if self.quick else WORKLOAD_NAMES
 
     def cases(self, workload: str) -> list[Case]:
@@ -246,8 +267,10 @@ class Plan:
         return dataclasses.replace(workload, timeout_s=workload.timeout_s + LINK_HEADROOM * share_s)
 
     def skip_reason(self, case: Case) -> str | None:
-        spec = REGISTRY[case.strategy]
-        reason = spec.skip_reason(case.concurrency, case.policy, case.profile)
+        if eras.split(case.strategy)[1] is not None:
+            reason = eras.skip_reason(case.strategy, case.concurrency, case.policy, case.profile)
+        else:
+            reason = REGISTRY[case.strategy].skip_reason(case.concurrency, case.policy, case.profile)
         if reason:
             return reason
         if self.server_backend == "select" and case.concurrency > SELECT_MAX:
@@ -262,7 +285,8 @@ class Plan:
                 "workloads": list(self.workload_names), "policies": list(self.policies),
                 "profiles": list(self.profiles), "rounds": self.rounds, "max_rounds": self.max_rounds,
                 "warmup_rounds": self.warmup_rounds, "schedule_seed": self.schedule_seed,
-                "instructions": self.instructions, "explain": self.explain, "requests": self.requests, "quick": self.quick,
+                "instructions": self.instructions, "explain": self.explain, "era": self.era,
+                "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
                 "server_backend": self.server_backend, "server_url": self.server_url, "link": self.link}
 
@@ -279,7 +303,8 @@ def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
                 benchmark_disabled=options["benchmark_disabled"], server_backend=options["server_backend"],
                 results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0,
                 instructions=bool(options.get("instructions")), explain=bool(options.get("explain")),
-                server_url=options.get("server_url"), link=options.get("link"))
+                server_url=options.get("server_url"), link=options.get("link"),
+                era=options.get("era"))
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import charts, costs, models, ranking, target, verdict
+from bench import charts, costs, eras, models, ranking, target, verdict
 from bench.cells import EXTRA_SHARE, HALF_WIDTH
 from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
 from bench.results import (
@@ -500,7 +500,7 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
     if images:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
-    body = why_section(run, verdicts) + verdict_section(run, verdicts) + machine_section(run)
+    body = why_section(run, verdicts) + verdict_section(run, verdicts) + eras.section(run) + machine_section(run)
     body += ranking_section(run) + models.section(run) + costs.section(run)
     body += noise_section(run) + instructions_section(run) + explain_section(run) + tables_section(run)
     body += problems_section(run)

@@ -14,7 +14,8 @@ History: 1 (tuned only); 2 added ``profile``, ``options.profiles``, ``summary.pe
 ``summary.cpu_busy``; 3 measures a cell interleaved: rounds gained ``started_at``, ``pass``, ``position``,
 ``noise`` and ``disturbed``, rows ``rounds_stopped``, options ``max_rounds`` and ``schedule_seed``, the run
 ``system_check``, ``commit_info`` and ``resumed``; ``options.interrupted`` became the signal's name or null.
-Added since, optional (no change of meaning): ``server.kind``, ``rtt``, ``link``, ``note``;
+Optional keys added since, readable by any version-3 reader that ignores them: ``instructions``, ``explain``,
+``era`` (rows and options), ``seed`` and ``rate_kbps`` (rows), ``server.kind``, ``rtt``, ``link``, ``note``,
 ``options.server_url`` and ``options.link``.
 """
 
@@ -159,6 +160,15 @@ class ExplainFailure(TypedDict):
     error: str
 
 
+class EraRecord(TypedDict):
+    """The era an ``S@era`` row ran in (``strategies.eras``): its interpreter's version, the versions of the
+    strategy's libraries in the era's virtualenv, and the digest of the constraints it was built from."""
+    name: str
+    python: str
+    digest: str
+    libraries: dict[str, str | None]
+
+
 class Row(TypedDict):
     """One row of the sweep: a case (strategy, profile, policy, C) on one workload, whatever became of it."""
     id: str
@@ -190,6 +200,8 @@ class Row(TypedDict):
     seed: NotRequired[int]
     #: The slow-link workload: every body was paced at this many kbit/s (1 kbit = 1000 bits).
     rate_kbps: NotRequired[int]
+    #: ``--era``: the era of an ``S@era`` row (today's rows have none: the run's ``machine`` and ``libraries``).
+    era: NotRequired[EraRecord]
 
 
 class Pinning(TypedDict):
@@ -229,6 +241,8 @@ class Options(TypedDict):
     server_url: NotRequired[str | None]
     #: --link as given (e.g. "10mbit"), or null.
     link: NotRequired[str | None]
+    #: ``--era``: the era whose rows ran beside today's (``strategies.eras``), or null.
+    era: NotRequired[str | None]
     wall_s: NotRequired[float]
     #: The signal that stopped the sweep ("SIGINT", "SIGTERM"), or null when it ran to the end.
     interrupted: NotRequired[str | None]

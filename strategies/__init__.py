@@ -77,13 +77,18 @@ class StrategySpec:
 
     def skip_reason(self, concurrency: int, policy: str, profile: str = "tuned") -> str | None:
         """Why this strategy cannot run at (concurrency, policy, profile), or None when it can."""
+        return self.limit_reason(concurrency, policy, profile) or self.unavailable_reason()
+
+    def limit_reason(self, concurrency: int, policy: str, profile: str = "tuned") -> str | None:
+        """Why the model cannot run at (concurrency, policy, profile) whatever is installed (an era's recipe
+        of it keeps the same limits: ``strategies.eras``), or None."""
         if profile == "as-written" and policy != self.as_written_policy:
             return AS_WRITTEN_KEEPALIVE_REASON if policy == "keepalive" else AS_WRITTEN_CLOSE_REASON.format(self.name)
         if policy in self.unsupported_policies:
             return self.unsupported_policies[policy]
         if self.max_concurrency is not None and concurrency > self.max_concurrency:
             return self.max_concurrency_reason
-        return self.unavailable_reason()
+        return None
 
 
 REGISTRY: dict[str, StrategySpec] = {

@@ -156,6 +156,15 @@ def verify(urls: Sequence[str], outcomes: Sequence[Outcome]) -> Verification:
     return Verification(ok, sum(kinds.values()), kinds, samples)
 
 
+def judge(urls: Sequence[str], outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The figures of a round that come from its outcomes, as a round reports them: ``verify``'s counts and
+    the latencies' summary. Today's worker and an era's runner (``strategies.eras``) both call this."""
+    verification = verify(urls, outcomes)
+    return {"ok": verification.ok, "errors": verification.errors, "error_kinds": verification.error_kinds,
+            "error_samples": verification.error_samples,
+            "latency_ms": latency_summary([outcome.latency_s for outcome in outcomes])}
+
+
 def percentile(sorted_values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100) of already sorted values: always one of the observed values."""
     if not sorted_values:

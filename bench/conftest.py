@@ -33,6 +33,7 @@ from bench.harness import CellKey, Sweep, cell_key, choose_pinning, used_cores
 from bench.noise import system_check, system_check_text
 from bench.plan import (
     AS_WRITTEN_MAX_C,
+    CONCURRENCY_SETS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ROUNDS,
     DEFAULT_ROUNDS,
@@ -43,6 +44,7 @@ from bench.plan import (
     QUICK_WARMUP,
     QUICK_WORKLOADS,
     WORKLOAD_NAMES,
+    WORKLOADS,
     Case,
     Plan,
     parse_levels,
@@ -72,14 +74,15 @@ PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("concbench", "concbench sweep (bench/test_sweep.py)")
     group.addoption("--concurrency", default=None,
-                    help=f"comma-separated levels C for every workload and profile (default "
-                         f"{','.join(map(str, DEFAULT_CONCURRENCY))}, --quick {','.join(map(str, QUICK_CONCURRENCY))}; "
+                    help=f"comma-separated levels C for every workload and profile, or sets: {_sets_text()} "
+                         f"(default {','.join(map(str, DEFAULT_CONCURRENCY))}, --quick {','.join(map(str, QUICK_CONCURRENCY))}; "
                          f"as-written up to C={AS_WRITTEN_MAX_C}; the claim workload 10,100)")
     group.addoption("--strategies", default=None,
                     help="comma-separated strategy names or sets: default (the default sweep's, tuned; the claim's "
                          "readings as-written), all (every registered strategy)")
     group.addoption("--workloads", default=None,
-                    help=f"comma-separated (default: {','.join(WORKLOAD_NAMES)}; --quick: {','.join(QUICK_WORKLOADS)})")
+                    help=f"comma-separated, of {','.join(WORKLOADS)} (default: {','.join(WORKLOAD_NAMES)}; "
+                         f"--quick: {','.join(QUICK_WORKLOADS)}; c10k is opt-in)")
     group.addoption("--policies", default=None, help="comma-separated (default: close,keepalive)")
     group.addoption("--profiles", default=None,
                     help="comma-separated: tuned (every hidden cap set to C), as-written (the tutorials' recipes, "
@@ -105,6 +108,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--server-backend", default=None, choices=("select", "poll", "epoll"),
                     help="the bundled server's multiplexer (default epoll)")
     group.addoption("--results-dir", default=None, help="where JSON, charts and REPORT.md go (default results/)")
+
+
+def _sets_text() -> str:
+    return ", ".join(f"{name} ({','.join(map(str, levels))})" for name, levels in CONCURRENCY_SETS.items())
 
 
 def _plan(config: pytest.Config) -> Plan:
@@ -136,7 +143,7 @@ def _plan(config: pytest.Config) -> Plan:
     return Plan(
         concurrency=parse_levels(levels) if levels else None,
         strategies=parse_strategies(strategies) if strategies else None,
-        workloads=parse_list(workloads, WORKLOAD_NAMES, "workloads") if workloads else None,
+        workloads=parse_list(workloads, tuple(WORKLOADS), "workloads") if workloads else None,
         policies=parse_list(config.getoption("policies") or ",".join(POLICIES), POLICIES, "policies"),
         profiles=parse_list(config.getoption("profiles") or ",".join(PROFILES), PROFILES, "profiles"),
         rounds=rounds,

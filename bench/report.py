@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import charts, costs, models, verdict
+from bench import c10k, charts, costs, models, verdict
 from bench.cells import EXTRA_SHARE, HALF_WIDTH
 from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
 from bench.results import (
@@ -40,6 +40,8 @@ _WORKLOAD_TEXT = {
              "the recipes as written",
     "throughput": "no delay, small bodies: the per-request CPU cost of each model",
     "payload": "no delay, large bodies: the cost of moving bytes",
+    "c10k": "C connections all in flight at once (N = C), each waiting C × 0.3 ms: the same offered rate at every "
+            "level, carried by more connections (the C10k level)",
 }
 
 
@@ -261,12 +263,17 @@ def tables_section(run: dict[str, Any]) -> list[str]:
         rows = [r for r in run["rows"] if r["workload"] == workload]
         first = rows[0]
         lines += [f"### {workload}", "",
-                  f"{_WORKLOAD_TEXT.get(workload, '')}; delay {first['delay_ms']} ms, body {first['size']} bytes.",
+                  f"{_WORKLOAD_TEXT.get(workload, '')}; delay {_delays(rows)} ms, body {first['size']} bytes.",
                   ""]
         rows.sort(key=lambda r: (r.get("profile", "tuned"), r["policy"], r["concurrency"], -_rate(r)))
         lines += _table(header, [_row_line(r) for r in rows if r["status"] != "skipped"])
         lines.append("")
     return lines
+
+
+def _delays(rows: list[dict[str, Any]]) -> str:
+    """The workload's delays (one, or one per level where it grows with C)."""
+    return "/".join(f"{d:,}" for d in sorted({r["delay_ms"] for r in rows}))
 
 
 def _rate(row: dict[str, Any]) -> float:
@@ -474,7 +481,7 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
     body = why_section(run, verdicts) + verdict_section(run, verdicts) + machine_section(run)
-    body += models.section(run) + costs.section(run)
+    body += c10k.section(run) + models.section(run) + costs.section(run)
     body += noise_section(run) + instructions_section(run) + explain_section(run) + tables_section(run)
     body += problems_section(run)
     body += overhead_section(run)

@@ -42,3 +42,7 @@ def test_throughput(case: Case, sweep: Sweep, benchmark: Any) -> None:
 
 def test_payload(case: Case, sweep: Sweep, benchmark: Any) -> None:
     _measure("payload", case, sweep, benchmark)
+
+
+def test_c10k(case: Case, sweep: Sweep, benchmark: Any) -> None:
+    _measure("c10k", case, sweep, benchmark)

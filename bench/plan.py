@@ -128,16 +128,16 @@ WORKLOADS = {
     # 256 KiB: large enough that copying and buffering, not per-request overhead, dominate. Up to C=100: at
     # C=1000 a round is 1000 bodies (256 MB), which cost 126 s of the budget; --concurrency adds it back.
     "payload": WorkloadSpec("payload", delay_ms=0, size=256 * 1024, concurrency=(1, 10, 100)),
-    # Opt-in (``--workloads c10k``): C connections all in flight at once, N = C. The delay is C x 0.3 ms (30 ms,
-    # 300 ms, 3 s), so the offered rate C / delay is the same 3333 req/s at every level: only the number of
+    # Opt-in (``--workloads c10k``): C connections all in flight at once, N = C. The delay is C x 0.5 ms (50 ms,
+    # 500 ms, 5 s), so the offered rate C / delay is the same 2000 req/s at every level: only the number of
     # connections carrying it grows, which is the C10k question. The delay must outlast the time a client
-    # takes to send C requests, or the server never sees C in flight: at 1 s and C=10 000 gevent+requests
-    # peaked at 3 673 and Twisted's Agent at 9 227, each busy on its CPU (~0.3 ms to issue a request);
-    # 3 s gives them room, and keeps a round at C=10 000 near 3-10 s. Close only: with one request per
+    # takes to send C requests, or the server never sees C in flight: at C=10 000, gevent+requests peaked at
+    # 3 673 with a 1 s delay and at 8 375 with 3 s (~0.3 ms of CPU to issue a request, more on a shared
+    # core); 5 s leaves it room, and a round at C=10 000 stays near 5-12 s. Close only: with one request per
     # connection a round is C connects either way, while keep-alive would leave each strategy's pool of C
     # connections open at the server between the cell's interleaved rounds (9 x 10 000 descriptors).
     "c10k": WorkloadSpec("c10k", delay_ms=0, size=64, concurrency=C10K_LEVELS, policies=("close",),
-                         delay_per_connection_ms=0.3),
+                         delay_per_connection_ms=0.5),
 }
 
 

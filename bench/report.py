@@ -40,7 +40,7 @@ _WORKLOAD_TEXT = {
              "the recipes as written",
     "throughput": "no delay, small bodies: the per-request CPU cost of each model",
     "payload": "no delay, large bodies: the cost of moving bytes",
-    "c10k": "C connections all in flight at once (N = C), each waiting C × 0.3 ms: the same offered rate at every "
+    "c10k": "C connections all in flight at once (N = C), each waiting C × 0.5 ms: the same offered rate at every "
             "level, carried by more connections (the C10k level)",
 }
 

@@ -54,8 +54,8 @@ def test_c10k_round_holds_every_connection_in_flight(soft_limit_1024: None) -> N
     assert plan.skip_reason(case) is None
     with running_server() as url, WorkerProcess("asyncio") as worker:
         workload = plan.workload("c10k", url, case)
-        assert (workload.requests, workload.policy, workload.delay_ms) == (C, "close", 900)
-        # 3 s, not the plan's 900 ms: a loaded CI box must still send all C before the first answer.
+        assert (workload.requests, workload.policy, workload.delay_ms) == (C, "close", 1500)
+        # 3 s, not the plan's 1.5 s: a loaded CI box must still send all C before the first answer.
         result = worker.run_round(dataclasses.replace(workload, delay_ms=3000))
     assert (result.ok, result.errors) == (C, 0), result.error_samples
     assert result.peak_in_flight == C
@@ -136,7 +136,7 @@ def test_c10k_workload_is_opt_in_close_one_wave_at_a_constant_offered_rate() -> 
     assert {(c.policy, c.profile) for c in cases} == {("close", "tuned")}
     for level in C10K_LEVELS:
         workload = plan.workload("c10k", "http://127.0.0.1:1/", Case("asyncio", "tuned", "close", level))
-        assert workload.requests == level and workload.concurrency / workload.delay_ms == pytest.approx(1 / 0.3)
+        assert workload.requests == level and workload.concurrency / workload.delay_ms == pytest.approx(1 / 0.5)
         assert workload.timeout_s == max(10.0, level * 0.003)
     skipped = {c.strategy for c in cases if c.concurrency == 10_000 and plan.skip_reason(c)}
     assert {"select", "processes"} <= skipped
@@ -144,8 +144,8 @@ def test_c10k_workload_is_opt_in_close_one_wave_at_a_constant_offered_rate() -> 
 
 def _row(strategy: str, level: int, rss_mib: float, status: str | None = None, peak: int | None = None) -> \
         dict[str, Any]:
-    """A finished c10k row: N = C, delay C x 0.3 ms, rounds at 80 % of the ideal."""
-    delay_ms = int(level * 0.3)
+    """A finished c10k row: N = C, delay C x 0.5 ms, rounds at 80 % of the ideal."""
+    delay_ms = level // 2
     wall = delay_ms / 1000 / 0.8
     rounds = [{"req_per_s": level / wall, "wall_s": wall, "cpu_s": 0.1, "cpu_us_per_req": 120.0,
                "peak_rss_kb": int(rss_mib * 1024), "errors": 0, "peak_in_flight": peak or level,
@@ -184,7 +184,7 @@ def test_rss_per_connection_is_peak_rss_over_c(c10k_run: Path) -> None:
 def test_report_has_a_c10k_section_and_chart_only_with_such_rows(c10k_run: Path, tmp_path: Path) -> None:
     text = report.make_report(c10k_run, tmp_path).read_text()
     section = text.split("## The C10k level", 1)[1].split("\n## ", 1)[0]
-    assert "### c10k, close, C=10,000" in section and "N=10,000, delay 3,000 ms" in section
+    assert "### c10k, close, C=10,000" in section and "N=10,000, delay 5,000 ms" in section
     asyncio_line = next(line for line in section.splitlines() if line.startswith("| `asyncio`"))
     assert "| 80% |" in asyncio_line and "| 10,000–10,000 |" in asyncio_line and "| 13.3 |" in asyncio_line
     assert "10.2 (from C=1,000)" in asyncio_line

@@ -45,6 +45,12 @@ REQUESTS_THREADS_REASON = (
     "holds 10 000"
 )
 
+#: httpx's pool (httpcore 1.0.9's ``AsyncConnectionPool._assign_requests_to_connections``) scans every
+#: connection each time a request is added or removed, so its CPU per request grows with C: measured on the
+#: c10k workload (N = C, close, pinned), 1.9 ms at C=1000 and 3.6 ms at 3000 (0.9-1.1 ms at C=10), and at
+#: C=10 000 the round had not ended at its 65 s deadline. Rows above are skipped with this reason.
+HTTPX_MAX = 3000
+
 #: ``select.select`` cannot watch a descriptor >= FD_SETSIZE (1024). A worker holds ~20 descriptors of its
 #: own (stdio, pipes, the interpreter's), so the select client can keep at most this many sockets open.
 SELECT_MAX = 1000
@@ -194,6 +200,10 @@ REGISTRY: dict[str, StrategySpec] = {
         StrategySpec(
             "httpx", "strategies.httpx_client", "httpx.AsyncClient, Limits(max_connections=C)",
             requires=("httpx",), extra="httpx",
+            max_concurrency=HTTPX_MAX,
+            max_concurrency_reason=f"httpx: httpcore's pool scans every connection for each request added or "
+            f"removed, so CPU per request grows with C (1.9 ms at C=1000, 3.6 ms at 3000; at 10 000 the round "
+            f"had not ended at its 65 s deadline); at most C={HTTPX_MAX}",
             libraries=("httpx", "httpcore", "h11", "anyio"), colour="#ad494a",
             model="asyncio", stack="httpx", default=False,
         ),

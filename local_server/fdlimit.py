@@ -19,8 +19,9 @@ from __future__ import annotations
 import resource
 
 #: Descriptors a process holds besides its connections: stdio, the worker's protocol pipes and stderr file,
-#: the interpreter's and the libraries' own (an epoll or selector fd, self-pipes, Twisted's waker and
-#: resolver threads' pipes, the server's listener). 20-40 measured in a worker; 100 leaves room.
+#: the interpreter's and the libraries' own (an epoll or selector fd, self-pipes, Twisted's waker, the
+#: server's listener). 4-7 measured in a worker after a round (asyncio, aiohttp, gevent, tornado, twisted,
+#: threads-raw); 100 leaves room for what a library opens on its own, at no cost.
 FD_MARGIN = 100
 
 #: The kernel's ceiling on any process's descriptors when the hard limit is "unlimited" (fs.nr_open's default).

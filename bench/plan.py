@@ -5,8 +5,8 @@ Rules this module keeps:
   tests are parametrized with ``Plan.cases(workload)``, so pytest's test ids name all four
   (``test_latency[gevent-tuned-keepalive-c100]``) and its progress lines say where the sweep is. A *cell*
   (``bench.verdict``) is what strategies are compared within: (workload, profile, policy, concurrency);
-- every strategy in a cell gets the identical ``Workload``: N and the delay depend on the workload and C
-  only, never on the strategy or the profile;
+- every strategy in a cell gets the identical ``Workload``: N, the delay and the timeout depend on the
+  workload and C only, never on the strategy or the profile;
 - ``sequential`` is C=1 by definition: it has one case per workload x profile x policy, at C=1;
 - the ``as-written`` profile (the tutorials' recipes, library defaults kept) runs where the claim is judged:
   on the workloads whose ``WorkloadSpec.profiles`` name it, by default for the claim's strategies only

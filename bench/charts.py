@@ -6,14 +6,18 @@ Rules this module keeps:
 - a strategy has the same colour and marker in every chart and run, whatever is added to the registry: the
   colour is its registry entry's (a model's strategies share a hue), the marker a function of its name, the
   line dash-dotted for a strategy on our codec (``stack == "codec"``) and solid for one on an HTTP library;
+  an era's row of it (``S@era``, ``strategies.eras``) has its colour and marker, half-filled, dotted;
 - the metric charts draw the ``tuned`` profile (one line per strategy); ``claim.png`` sets the profiles side
   by side for the claim's members, and marks each point where the server saw fewer than C in flight;
 - a flagged row is never drawn as a clean number: its marker is hollow, and the legend says so;
   failed and skipped rows are not drawn at all (REPORT.md lists them);
-- the latency workload's throughput panels carry the ideal line N / (ceil(N/C) × delay);
-- ``sequential`` runs only at C=1: it is drawn as that one point plus a dotted reference line;
+- the throughput panels of workloads that wait carry the ideal line N / ideal round (``bench.shapes``:
+  N / (ceil(N/C) × delay) when every request waits alike);
+- ``web_p99.png`` (a run with the web workload): p99 latency against C, over the floor no client can beat,
+  the p99 of the round's drawn service times (each request's latency is at least its own);
 - ``rss_per_connection.png`` (peak RSS / C, ``bench.results.rss_per_connection_kib``) is drawn only for a run
-  with rows above the default sweep's levels (``bench.c10k``), every level of their workload and policy.
+  with rows above the default sweep's levels (``bench.c10k``), every level of their workload and policy;
+- ``sequential`` runs only at C=1: it is drawn as that one point plus a dotted reference line.
 """
 
 from __future__ import annotations
@@ -35,8 +39,11 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
 from bench import c10k, models, verdict
-from bench.results import ideal_seconds, peak_below_c, rss_per_connection_kib
+from bench.results import peak_below_c, rss_per_connection_kib
+from bench.shapes import row_service_seconds
 from strategies import CODEC, REGISTRY, explain
+from strategies.eras import split
+from strategies.workload import percentile
 
 _MARKERS = "osD^vP*Xhp<>"
 
@@ -60,11 +67,13 @@ _PALETTE = [f"C{i}" for i in range(10)]  # the tab10 cycle: distinct, colour-bli
 
 def style(strategy: str) -> dict[str, Any]:
     """Colour, marker and line of a strategy, stable across charts and runs."""
+    strategy, era = split(strategy)
     index = sum(map(ord, strategy))  # a name's own number: adding a strategy moves no other's marker
     spec = REGISTRY.get(strategy)
     colour = spec.colour if spec is not None else _PALETTE[index % len(_PALETTE)]
-    line = "-." if spec is not None and spec.stack == CODEC else "-"
-    return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)], "linestyle": line}
+    line = ":" if era else "-." if spec is not None and spec.stack == CODEC else "-"
+    return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)], "linestyle": line,
+            "fillstyle": "left" if era else "full"}
 
 
 #: metric name -> (file stem, title, y label, value of a row, log y axis)
@@ -79,6 +88,11 @@ METRICS: list[Metric] = [
     ("p99_latency", "p99 request latency (median of rounds)", "p99 latency (ms)",
      lambda s: s["latency_ms"]["p99"], True),
 ]
+#: web_p99.png: the p99 panel of the web workload, with its floor (``_p99_floor``).
+WEB_P99: Metric = ("web_p99", "web workload: p99 request latency (median of rounds)", "p99 latency (ms)",
+                   lambda s: s["latency_ms"]["p99"], False)  # linear: values sit within a decade of the floor
+IDEAL_LABEL = "ideal: N / the round's least time (⌈N/C⌉ × delay when alike)"
+P99_FLOOR_LABEL = "floor: p99 of the drawn delays (+ transfer)"
 
 
 def _drawable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -112,12 +126,15 @@ def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, 
             hollow = row["status"] == "flagged"
             # hollow markers are drawn larger: a small hollow '+' or 'x' would still look filled
             ax.plot([x], [y], linestyle="none", marker=st["marker"], markersize=11 if hollow else 7,
+                    fillstyle=st["fillstyle"],
                     color=st["color"], markerfacecolor="white" if hollow else st["color"], markeredgewidth=1.2,
                     zorder=3)
         if name == "sequential" and len(pts) == 1:
             ax.axhline(ys[0], color=st["color"], linestyle=":", linewidth=1)
     if metric[0] == "throughput":
         _ideal(ax, _drawable(rows))  # drawn only where the rows have a delay
+    if metric is WEB_P99:
+        _p99_floor(ax, _drawable(rows))
     ax.set_xscale("log")
     if logy:
         ax.set_yscale("log")
@@ -134,22 +151,31 @@ def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, 
 
 
 def _ideal(ax: Axes, rows: list[dict[str, Any]]) -> None:
-    points = {}
-    for row in rows:
-        if row.get("delay_ms"):
-            c, n = row["concurrency"], row["requests"]
-            points[c] = n / ideal_seconds(n, c, row["delay_ms"])
+    points = {row["concurrency"]: row["requests"] / row["summary"]["ideal_s"] for row in rows
+              if row["summary"].get("ideal_s")}
     if points:
         xs = sorted(points)
-        ax.plot(xs, [points[x] for x in xs], color="black", linestyle="--", linewidth=1,
-                label="ideal N / (⌈N/C⌉ × delay)")
+        ax.plot(xs, [points[x] for x in xs], color="black", linestyle="--", linewidth=1, label=IDEAL_LABEL)
 
 
-def _legend_handles(strategies: list[str], with_ideal: bool) -> list[Line2D]:
+def _p99_floor(ax: Axes, rows: list[dict[str, Any]]) -> None:
+    """The p99 (nearest rank, as measured) of each level's service times: sorted latencies are each at least
+    the sorted service times, so no round's p99 can be lower."""
+    points = {row["concurrency"]: percentile(sorted(row_service_seconds(row)), 99) * 1000 for row in rows}
+    if points:
+        xs = sorted(points)
+        ax.plot(xs, [points[x] for x in xs], color="black", linestyle=":", linewidth=1.2, marker="_", markersize=16,
+                label=P99_FLOOR_LABEL)  # the marker: a single level has no line to show
+
+
+def _legend_handles(strategies: list[str], with_ideal: bool, with_floor: bool = False) -> list[Line2D]:
     handles = [Line2D([], [], color=style(n)["color"], marker=style(n)["marker"], linestyle=style(n)["linestyle"],
+                      fillstyle=style(n)["fillstyle"],
                       label=n) for n in strategies]
     if with_ideal:
-        handles.append(Line2D([], [], color="black", linestyle="--", label="ideal N / (⌈N/C⌉ × delay)"))
+        handles.append(Line2D([], [], color="black", linestyle="--", label=IDEAL_LABEL))
+    if with_floor:
+        handles.append(Line2D([], [], color="black", linestyle=":", label=P99_FLOOR_LABEL))
     handles.append(Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none",
                           label="hollow = flagged (see REPORT.md)"))
     return handles
@@ -164,19 +190,21 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
     workloads = workloads or _order([r["workload"] for r in rows], ["latency", "throughput", "payload"])
     policies = _order([r["policy"] for r in rows], ["keepalive", "close"])
     fig, axes = plt.subplots(len(workloads), len(policies), squeeze=False,
-                             figsize=(6.2 * len(policies), 4.2 * len(workloads) + 0.8))
+                             figsize=(max(6.2 * len(policies), 10), 4.2 * len(workloads) + 0.8))  # room for the legend
     for i, workload in enumerate(workloads):
         for j, policy in enumerate(policies):
             panel = [r for r in rows if r["workload"] == workload and r["policy"] == policy]
             _panel(axes[i][j], panel, metric, workload, policy)
     strategies = _order([r["strategy"] for r in _drawable(rows)], list(REGISTRY))
-    with_ideal = metric[0] == "throughput" and any(r.get("delay_ms") for r in rows if r["workload"] in workloads)
+    with_ideal = metric[0] == "throughput" and any((r.get("summary") or {}).get("ideal_s") for r in rows
+                                                   if r["workload"] in workloads)
     machine = run.get("machine", {})
     height = fig.get_figheight()
     fig.suptitle(f"{metric[1]}, tuned profile — {machine.get('cpu_count', '?')} CPUs, "
                  f"Python {machine.get('python', '?')}",
                  y=1.0 - 0.1 / height, va="top", fontsize=12)
-    fig.legend(handles=_legend_handles(strategies, with_ideal), loc="upper center", ncol=6, fontsize=9,
+    fig.legend(handles=_legend_handles(strategies, with_ideal, metric is WEB_P99), loc="upper center", ncol=6,
+               fontsize=9,
                bbox_to_anchor=(0.5, 1.0 - 0.4 / height), frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.8 / height))
     fig.savefig(path, dpi=90)
@@ -443,15 +471,20 @@ def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
+    from bench import eras  # it draws with this module's panels
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS]
-    for extra in (draw_claim(run, out_dir / "claim.png"),
+    tuned = any(r.get("profile", "tuned") == "tuned" for r in run["rows"])  # none: no panel to draw
+    paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS] if tuned else []
+    for extra in (draw_claim(run, out_dir / "claim.png"), eras.draw(run, out_dir / "eras.png"),
                   draw_instructions(run, out_dir / "instructions_per_request.png"),
                   draw_model_vs_library(run, out_dir / "model_vs_library.png"),
                   draw_cpu_breakdown(run, out_dir / "cpu_breakdown.png"),
                   draw_rss_per_connection(run, out_dir / "rss_per_connection.png")):
         if extra is not None:
             paths.append(extra)
-    if any(r["workload"] == "latency" for r in run["rows"]):
+    if any(r["workload"] == "web" and r.get("profile", "tuned") == "tuned" for r in _drawable(run["rows"])):
+        paths.append(draw_metric(run, WEB_P99, out_dir / "web_p99.png", workloads=["web"]))
+    if tuned and any(r["workload"] == "latency" for r in run["rows"]):  # last: REPORT.md shows it on top
         paths.append(draw_metric(run, METRICS[0], out_dir / "headline.png", workloads=["latency"]))
     return paths

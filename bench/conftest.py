@@ -3,6 +3,7 @@
     pytest bench/ --benchmark-only                       # the default sweep (under 10 min on 2 cores)
     pytest bench/ --benchmark-only --quick               # ~2 min
     pytest bench/test_sweep.py --benchmark-disable --requests=20 --concurrency=1,5 --results-dir=/tmp/r
+    pytest bench/test_sweep.py --benchmark-only --era 2017 --results-dir results/eras   # and the 2017 era's
 
 Rules this file keeps:
 - only the sweep's tests (those taking the ``case`` fixture) are parametrized or touched here; other bench
@@ -15,11 +16,18 @@ Rules this file keeps:
 - rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md are written
   at session end, also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the
   sweep measured or skipped at least one case (a run of test_server.py alone writes nothing);
-- ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks.
+- ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks;
+- the server is the session's ``bench.target``: ``--server-url`` is checked once more in
+  ``pytest_configure``, so a URL that is not our server is one line before anything runs; a ``--link``
+  namespace lives as long as the ``sweep`` fixture and goes with it (SIGTERM is turned into
+  KeyboardInterrupt before it is made).
+- ``--era NAME``: the era's virtualenv is made ready (``strategies.eras.prepare``, one line on the terminal)
+  before the cells are formed, so that its rows run, or are skipped with its reason, never fail the sweep.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 from collections.abc import Iterator
@@ -29,7 +37,9 @@ from typing import Any, cast
 
 import pytest
 
+from bench import netns
 from bench.harness import CellKey, Sweep, cell_key, choose_pinning, used_cores
+from bench.netns import LinkError
 from bench.noise import system_check, system_check_text
 from bench.plan import (
     AS_WRITTEN_MAX_C,
@@ -38,6 +48,7 @@ from bench.plan import (
     DEFAULT_MAX_ROUNDS,
     DEFAULT_ROUNDS,
     DEFAULT_WARMUP,
+    OPT_IN_WORKLOADS,
     QUICK_CONCURRENCY,
     QUICK_MAX_ROUNDS,
     QUICK_ROUNDS,
@@ -55,7 +66,8 @@ from bench.plan import (
 from bench.results import UNFINISHED
 from bench.runfile import json_path_of, load_run
 from bench.schema import Run
-from strategies import explain
+from bench.target import TargetError, check_server, parse_server_url
+from strategies import eras, explain
 from strategies.base import POLICIES, PROFILES
 from strategies.instructions import InstructionsUnavailable, find_valgrind
 
@@ -68,7 +80,8 @@ CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
 #: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
 PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
-                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain")
+                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain", "link",
+                "era")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -81,8 +94,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="comma-separated strategy names or sets: default (the default sweep's, tuned; the claim's "
                          "readings as-written), all (every registered strategy)")
     group.addoption("--workloads", default=None,
-                    help=f"comma-separated, of {','.join(WORKLOADS)} (default: {','.join(WORKLOAD_NAMES)}; "
-                         f"--quick: {','.join(QUICK_WORKLOADS)}; c10k is opt-in)")
+                    help=f"comma-separated (default: {','.join(WORKLOAD_NAMES)}; --quick: {','.join(QUICK_WORKLOADS)}; "
+                         f"opt-in: {','.join(OPT_IN_WORKLOADS)})")
     group.addoption("--policies", default=None, help="comma-separated (default: close,keepalive)")
     group.addoption("--profiles", default=None,
                     help="comma-separated: tuned (every hidden cap set to C), as-written (the tutorials' recipes, "
@@ -102,11 +115,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--explain", action="store_true", default=None,
                     help="also run one untimed, profiled round per row after its cell and break its CPU down by "
                          "category (strategies/explain.py: yappi; the profiled round costs 5-15x the CPU)")
+    group.addoption("--era", default=None, metavar="NAME",
+                    help="also run each selected strategy's recipe in that era (eras/NAME: its interpreter and "
+                         "pinned libraries, in a virtualenv built on first use), interleaved with today's; "
+                         "by default the claim's strategies, C=10,100, the latency, claim and throughput "
+                         f"workloads (known: {', '.join(eras.names()) or 'none'})")
     group.addoption("--resume", default=None, metavar="RUN",
                     help="finish an interrupted run: RUN is its results/runs/*.json or *.jsonl; runs only the "
                          "rows it lacks, with its recorded options (give no other sweep option)")
     group.addoption("--server-backend", default=None, choices=("select", "poll", "epoll"),
                     help="the bundled server's multiplexer (default epoll)")
+    group.addoption("--server-url", default=None, metavar="URL",
+                    help="run against an already running bundled server (`python -m local_server --host 0.0.0.0 "
+                         "--port P --backend epoll` on another machine): checked and its round trip timed first")
+    group.addoption("--link", default=None, metavar="RATE",
+                    help="the bundled server in a network namespace behind a veth pair shaped by tbf to RATE "
+                         "(tc's units: 500kbit, 10mbit, 1gbit); needs root and iproute2")
     group.addoption("--results-dir", default=None, help="where JSON, charts and REPORT.md go (default results/)")
 
 
@@ -128,7 +152,8 @@ def _plan(config: pytest.Config) -> Plan:
             raise ValueError(f"--resume {resume}: {exc}") from None
         plan = plan_of_run(run["options"], Path(results_dir) if results_dir else path.parent.parent)
         config.stash[RESUMED_KEY] = (json_path_of(path), _without_unfinished(run))
-        return plan
+        return dataclasses.replace(plan, server_url=_resumed_server_url(resume, plan.server_url,
+                                                                        config.getoption("server_url")))
     quick = bool(config.getoption("quick"))
     levels = config.getoption("concurrency")
     rounds = config.getoption("rounds")
@@ -138,8 +163,19 @@ def _plan(config: pytest.Config) -> Plan:
     workloads = config.getoption("workloads")
     if any(value is not None and value < 1 for value in (rounds, requests, max_rounds)):
         raise ValueError("--rounds, --max-rounds and --requests must be >= 1")
+    server_url, link = config.getoption("server_url"), config.getoption("link")
+    if server_url and link:
+        raise ValueError("--link starts its own server behind the link: drop --server-url")
+    if server_url and config.getoption("server_backend"):
+        raise ValueError("--server-backend: an external server runs the backend it was started with "
+                         "(python -m local_server --backend)")
     rounds = rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS)
     seed = config.getoption("schedule_seed")
+    era = config.getoption("era")
+    if era is not None:
+        eras.load(era)  # an unknown era is a usage error, here
+        if config.getoption("instructions") or config.getoption("explain"):
+            raise ValueError("--era: --instructions and --explain measure today's workers only; run them apart")
     return Plan(
         concurrency=parse_levels(levels) if levels else None,
         strategies=parse_strategies(strategies) if strategies else None,
@@ -157,7 +193,28 @@ def _plan(config: pytest.Config) -> Plan:
         schedule_seed=seed if seed is not None else int.from_bytes(os.urandom(4), "big"),
         instructions=bool(config.getoption("instructions")),
         explain=bool(config.getoption("explain")),
+        server_url=parse_server_url(server_url) if server_url else None,
+        link=_link(link) if link else None,
+        era=era,
     )
+
+
+def _link(text: str) -> str:
+    """--link as recorded: checked by parsing (one line on garbage), kept in tc's words ("10mbit")."""
+    netns.parse_rate(text)
+    return text.strip().lower()
+
+
+def _resumed_server_url(resume: str, recorded: str | None, given: str | None) -> str | None:
+    """--resume with --server-url: required when the run was measured against an external server (its URL
+    may have changed: the server restarted), refused when it was not (one run, one kind of server)."""
+    if recorded and not given:
+        raise ValueError(f"--resume {resume}: it was measured against an external server ({recorded}): "
+                         f"give --server-url with that server's URL now")
+    if given and not recorded:
+        raise ValueError(f"--resume {resume}: it was measured against the sweep's own server; --server-url "
+                         f"would mix two servers in one run")
+    return parse_server_url(given) if given else None
 
 
 def _without_unfinished(run: dict[str, Any]) -> Run:
@@ -174,22 +231,45 @@ def pytest_configure(config: pytest.Config) -> None:
             find_valgrind()
         if plan.explain and explain.unavailable_reason():
             raise ValueError(f"--explain: {explain.unavailable_reason()}")
-    except (ValueError, InstructionsUnavailable) as exc:
+        if plan.link and netns.unavailable_reason():
+            raise ValueError(netns.unavailable_reason())
+        if plan.server_url:
+            config.stash[PLAN_KEY] = _with_external_backend(plan, config.stash.get(RESUMED_KEY, None) is not None)
+    except (ValueError, InstructionsUnavailable, TargetError) as exc:  # TargetError: a malformed URL
         raise pytest.UsageError(str(exc)) from None
+
+
+def _with_external_backend(plan: Plan, resumed: bool) -> Plan:
+    """The plan against an external server, once it is known to be ours: its backend is the server's own
+    (the skip rules depend on it). A resumed run must find the backend it was measured with."""
+    assert plan.server_url is not None
+    try:
+        stats, _ = check_server(plan.server_url, samples=1)
+    except TargetError as exc:
+        raise ValueError(f"--server-url {exc}") from None
+    if resumed and stats["backend"] != plan.server_backend:
+        raise ValueError(f"--server-url {plan.server_url} runs the {stats['backend']} backend; the resumed run "
+                         f"was measured with {plan.server_backend}")
+    return dataclasses.replace(plan, server_backend=stats["backend"])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "case" in metafunc.fixturenames:
-        workload = metafunc.function.__name__.removeprefix("test_")
+        workload = _workload_of(metafunc.function.__name__)
         cases = metafunc.config.stash[PLAN_KEY].cases(workload)
         metafunc.parametrize("case", cases, ids=[case.id for case in cases])
+
+
+def _workload_of(test_name: str) -> str:
+    """The workload a sweep test measures: ``test_slow_link`` -> ``slow-link`` (a test name has no dash)."""
+    return test_name.split("[")[0].removeprefix("test_").replace("_", "-")
 
 
 def _sweep_case(item: pytest.Item) -> tuple[str, Case] | None:
     """(workload, case) of a sweep test (``test_<workload>[<case id>]``); None for any other test."""
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get("case") if callspec else None
-    return (item.name.split("[")[0].removeprefix("test_"), case) if isinstance(case, Case) else None
+    return (_workload_of(item.name), case) if isinstance(case, Case) else None
 
 
 def _row_id(item: pytest.Item) -> str | None:
@@ -212,15 +292,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The cells of the session: each selected, runnable case under its (workload, profile, policy, C)."""
     plan = session.config.stash[PLAN_KEY]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if plan.era is not None:  # its rows' skip reasons depend on it: made ready (or not) before the cells
+        eras.prepare(plan.era, reporter.write_line if reporter is not None else None)
     cells: dict[CellKey, list[Case]] = {}
     for workload, case in filter(None, map(_sweep_case, session.items)):
         if not plan.skip_reason(case):
             cells.setdefault(cell_key(workload, case), []).append(case)
     session.config.stash[CELLS_KEY] = cells
     if cells:
-        check = system_check(used_cores(choose_pinning()))
+        check = system_check(used_cores(choose_pinning(external=plan.server_url is not None)))
         session.config.stash[CHECK_KEY] = check
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.write_line(system_check_text(check))
 
@@ -238,15 +320,22 @@ def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
         config.stash[INTERRUPTED_KEY] = "SIGTERM"
         raise KeyboardInterrupt
 
-    session_sweep = Sweep(config.stash[PLAN_KEY], config.stash.get(CELLS_KEY, {}), config.stash.get(CHECK_KEY, None),
-                          config.stash.get(RESUMED_KEY, None))
-    config.stash[SWEEP_KEY] = session_sweep
+    # Before the server starts: a SIGTERM during its start (a --link namespace's setup) must unwind it too.
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        yield session_sweep
+        try:
+            session_sweep = Sweep(config.stash[PLAN_KEY], config.stash.get(CELLS_KEY, {}),
+                                  config.stash.get(CHECK_KEY, None), config.stash.get(RESUMED_KEY, None))
+        except (LinkError, TargetError) as exc:  # one line, like a bad option: nothing was measured
+            link = config.stash[PLAN_KEY].link
+            pytest.exit(f"--link {link}: {exc}" if link else str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
+        config.stash[SWEEP_KEY] = session_sweep
+        try:
+            yield session_sweep
+        finally:
+            session_sweep.close()
     finally:
         signal.signal(signal.SIGTERM, previous)
-        session_sweep.close()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,11 +1,13 @@
 """The cost model: for every row, the lower bound on its round's time that explains it, or none that does.
 
 A round of N requests at most C in flight, with a delay d per request, cannot take less than any of:
-- *waiting*: ⌈N/C⌉ × d, the ideal (every wave of C requests waits one delay, nothing else costs time);
+- *waiting*: ⌈N/C⌉ × d, the ideal (every wave of C requests waits one delay, nothing else costs time; with
+  per-request delays or paced bodies, the ideal of ``bench.shapes.ideal_seconds``);
 - *client CPU*: N × the client's CPU per request, since the worker and all its threads or children are
   pinned to one core;
 - *server CPU*: the server's CPU for the round, since it is single-threaded on its own core;
-- *a cap*: ⌈N/P⌉ × d when the server never saw more than P < C of the row's requests in flight.
+- *a cap*: ⌈N/P⌉ × d (the ideal on P slots) when the server never saw more than P < C of the row's
+  requests in flight.
 
 Rules this module keeps:
 - every figure is the row's own measured summary (median round wall time, CPU per request, server CPU
@@ -22,6 +24,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from typing import Any
+
+from bench.shapes import row_ideal_s
 
 #: A row is on a bound when its wall time is at most this factor above it. Loopback, the wake-ups between
 #: two processes and the harness's pipe round trip add some tens of per cent to any bound at small N; a
@@ -82,16 +86,16 @@ def bounds(row: dict[str, Any]) -> Bounds | None:
     if not wall or not row.get("requests"):
         return None
     n, c = row["requests"], row["concurrency"]
-    delay_s = (row.get("delay_ms") or 0) / 1000
-    seconds = {"waiting": math.ceil(n / min(c, n)) * delay_s}
+    waiting = row_ideal_s(row) or 0.0
+    seconds = {"waiting": waiting}
     cpu = summary.get("cpu_us_per_req")
     if cpu is not None:
         seconds["client"] = cpu * n / 1e6
     if summary.get("server_cpu_ratio") is not None:
         seconds["server"] = summary["server_cpu_ratio"] * wall
     peak = summary.get("peak_in_flight_min")
-    if delay_s and peak and peak < min(c, n):
-        seconds["cap"] = math.ceil(n / peak) * delay_s
+    if waiting and peak and peak < min(c, n):
+        seconds["cap"] = row_ideal_s(row, slots=peak) or 0.0
     largest = max(seconds.values())
     if largest > 0 and wall <= ON_BOUND * largest:
         kind = max(seconds, key=lambda name: seconds[name])

@@ -1,8 +1,9 @@
 """The sweep's machinery behind the pytest tests: one server, the workers of one cell at a time, the rows.
 
 Rules this module keeps:
-- one bundled server per session, in its own process, pinned to one core; every strategy's worker is
-  pinned to another (when the machine has two cores or more); the choice is recorded in the results;
+- one server per session (``bench.target``): bundled, in its own process pinned to one core, or behind a
+  shaped link (``--link``), or external (``--server-url``, not ours to start or pin); every strategy's
+  worker is pinned to another core (when the machine has two cores or more); all is recorded in the results;
 - a cell (workload, profile, policy, C) is measured as a whole, interleaved (``bench.cells``), when the
   first of its tests runs; each test then turns its case's share into its row and hands the rounds'
   times to pytest-benchmark (``replay``), so each row is still its own test with its own stats in
@@ -18,7 +19,7 @@ Rules this module keeps:
   its own), one pass per test so that each stays within pytest's timeout. Each is recorded in the row
   apart from its rounds; a failure there is that section's error only (a worker that died of it is
   replaced for the next cell);
-- ``close`` stops every worker and the server, whatever ended the session.
+- ``close`` stops every worker and the server (and removes a link's namespace), whatever ended the session.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ from bench.noise import NoiseProbe, descendant_pids
 from bench.plan import WORKLOADS, Case, Plan
 from bench.results import finish_row, machine_info, new_run
 from bench.runfile import RunFile
-from bench.schema import Pinning, Row, Run, Server, validate
-from local_server.api import ServerProcess
+from bench.schema import Pinning, Row, Run, validate
+from bench.target import open_target
+from strategies.eras import row_era, worker_process
 from strategies.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
 from strategies.runner import WorkerError, WorkerProcess
 
@@ -55,13 +57,19 @@ def used_cores(pinning: Pinning) -> list[int]:
     return sorted(set(pinned)) if pinned else sorted(os.sched_getaffinity(0))
 
 
-def choose_pinning() -> Pinning:
-    """Server on the first allowed CPU, workers on the second; nothing pinned on a single-CPU machine."""
+def choose_pinning(external: bool = False) -> Pinning:
+    """Server on the first allowed CPU, workers on the second; nothing pinned on a single-CPU machine. An
+    ``external`` server (``--server-url``) is not ours to pin: the workers keep the second CPU all the same,
+    so that a run against it differs from a bundled run by the server alone."""
     if not hasattr(os, "sched_getaffinity"):
         return {"server": None, "worker": None, "note": "no os.sched_setaffinity on this platform: not pinned"}
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         return {"server": None, "worker": None, "note": "one CPU available: server and worker share it"}
+    if external:
+        return {"server": None, "worker": [cpus[1]],
+                "note": f"{len(cpus)} CPUs available: an external server (not pinned by the sweep); strategy "
+                        "worker pinned; pytest itself is not pinned"}
     return {"server": [cpus[0]], "worker": [cpus[1]],
             "note": f"{len(cpus)} CPUs available: server and strategy worker pinned to different cores; "
                     "pytest itself is not pinned (it waits on the worker during a round)"}
@@ -72,16 +80,22 @@ class Sweep:
                  resumed: tuple[Path, Run] | None = None):
         self.plan = plan
         self.cells = cells
-        self.pinning = choose_pinning()
+        self.pinning = choose_pinning(external=plan.server_url is not None)
         self.probe = NoiseProbe(used_cores(self.pinning), descendant_pids)  # server, workers and theirs
         self.rng = random.Random(plan.schedule_seed)
-        self.server = ServerProcess(plan.server_backend, cpus=self.pinning["server"])
         self.workers: dict[str, WorkerProcess] = {}
         self.group: tuple[str, str, str] | None = None
         self.measured: dict[CellKey, dict[Case, CaseRun]] = {}
         self.started = time.perf_counter()
-        self.server.start()
-        server: Server = {"backend": plan.server_backend, "pid": self.server.pid, "url": self.server.url}
+        self.server = open_target(plan.server_backend, plan.server_url, plan.link_bit_s, self.pinning["server"])
+        try:
+            self._open_run(plan, system_check, resumed)
+        except BaseException:
+            self.server.stop()
+            raise
+
+    def _open_run(self, plan: Plan, system_check: dict[str, Any] | None, resumed: tuple[Path, Run] | None) -> None:
+        server = self.server.record
         if resumed is None:
             self.run = new_run(machine_info(self.pinning), plan.options(), server, system_check)
             self.file = RunFile(plan.results_dir, self.run)
@@ -96,7 +110,7 @@ class Sweep:
     def _worker(self, name: str) -> WorkerProcess:
         if name not in self.workers:
             cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
-            self.workers[name] = WorkerProcess(name, cpus=cpus)
+            self.workers[name] = worker_process(name, cpus=cpus)  # today's, or an era's for ``S@era``
         return self.workers[name]
 
     def _enter_group(self, group: tuple[str, str, str]) -> None:
@@ -140,7 +154,10 @@ class Sweep:
     def _count_instructions(self, run: CaseRun) -> dict[str, Any]:
         """The untimed callgrind pass of one case, in its row's test (after its whole cell, so no timed round
         shares the machine with valgrind, and each test holds one pass, well within pytest's timeout):
-        N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size."""
+        N = ``instructions.DEFAULT_REQUESTS`` (at least C), the row's C, policy, delay and size. A workload of
+        per-request paths (web) has no N to scale: its row says so instead."""
+        if run.workload.paths:
+            return {"error": "instructions are counted on uniform /work workloads; this one draws each request"}
         workload = dataclasses.replace(run.workload, requests=max(DEFAULT_REQUESTS, run.workload.concurrency))
         cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
         try:
@@ -173,7 +190,8 @@ class Sweep:
                 "delay_ms": spec.delay(case.concurrency),
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
                 "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
-                "harness_overhead_pct": None, "pytest_benchmark_stats": None}
+                "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded(),
+                **row_era(case.strategy)}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
         row = self._row(workload_name, case)

@@ -11,7 +11,8 @@ Rules this module keeps:
 - every ratio comes with its 95 % interval, Welch's on the logarithms of the per-round values
   (``bench.verdict.compare``), the library row over the model's codec row: CPU per request (how much more
   the library spends) and req/s (how much of the model's speed it keeps);
-- a model without a codec row in the cell (not run, failed) shows its library rows without a ratio.
+- a model without a codec row in the cell (not run, failed) shows its library rows without a ratio; a
+  model with two (``select`` and ``epoll``) compares its libraries with the first in registry order.
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ def cell_stacks(rows: list[dict[str, Any]]) -> list[StackRow]:
                                                                  list(REGISTRY).index(r["strategy"])))
         codec = next((r for r in members if REGISTRY[r["strategy"]].stack == CODEC), None)
         for row in members:
-            other = codec if codec is not None and row is not codec else None
+            # A second codec row (``epoll`` beside ``select``) is the model again, not a library over it.
+            other = codec if codec is not None and REGISTRY[row["strategy"]].stack != CODEC else None
             out.append(StackRow(
                 model, REGISTRY[row["strategy"]].stack, row["strategy"],
                 statistics.median(_values(row, "cpu_us_per_req")), statistics.median(_values(row, "req_per_s")),

@@ -15,25 +15,35 @@ Rules this module keeps:
 - a case that cannot run honestly has a ``skip_reason`` (registry limits, a missing library, the select
   server backend near FD_SETSIZE, more descriptors than the hard RLIMIT_NOFILE allows, in the client or at
   the server); the sweep records it as a skipped row and a pytest skip, before the row runs, never a crash;
+- ``--era NAME`` (``strategies.eras``) adds, beside each selected strategy, its row in that era (``S@NAME``,
+  the same recipe on the era's interpreter and libraries) to the same cells, so the two are measured
+  interleaved; by default it selects the claim's strategies in both profiles, at ``ERA_CONCURRENCY``, on
+  ``ERA_WORKLOADS``;
 - no pytest import: the plan is plain data, built from the command-line options by ``bench/conftest.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import netns
 from bench.schema import Options
+from bench.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.verdict import MEANINGS
 from local_server import fdlimit
-from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS
+from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras
 from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload, request_timeout_s
 
 #: The workloads the sweep runs when ``--workloads`` is not given.
 WORKLOAD_NAMES = ("latency", "claim", "throughput", "payload")
+#: Opt-in workloads (``--workloads web,slow-link,c10k``): each costs minutes of its own, so the default sweep,
+#: which keeps its 10-minute budget, does not run them.
+OPT_IN_WORKLOADS = ("web", "slow-link", "c10k")
 
 #: 1 (no concurrency), 10 (the tutorials' scale), 100, 1000 (where models separate, near FD_SETSIZE).
 DEFAULT_CONCURRENCY = (1, 10, 100, 1000)
@@ -74,6 +84,20 @@ CLAIM_STRATEGIES = tuple(name for names in MEANINGS.values() for name in names)
 #: 17 s, which alone would take a third of the 10-minute budget; the cap already shows at C=100 (10x and 17x
 #: below the ideal). ``--concurrency 10,100,1000`` runs it there on purpose.
 AS_WRITTEN_MAX_C = 100
+#: Under --link a request's timeout grows by 3x the time its body needs when C bodies share the link: a slow
+#: link must make requests slow, never failed (at 10mbit, C=100 x 256 KiB take 21 s, past the 10 s default);
+#: 3x absorbs TCP's unfair shares between connections and a retransmission or two.
+LINK_HEADROOM = 3.0
+#: A response's status line and headers, on top of its body (the server's are ~100 bytes; TCP/IP adds ~5 %).
+RESPONSE_HEAD_BYTES = 200
+
+#: ``--era``'s levels: C=10 and 100, where the as-written caps (tornado's 10 clients, the default executor's
+#: 5 x cpus or cpus + 4 threads) show and the models separate, as --quick's. With every row twice, C=1 (one
+#: request waiting, whatever the model) and C=1000 would take the era run past ten minutes.
+ERA_CONCURRENCY = QUICK_CONCURRENCY
+#: ``--era``'s workloads: the claim's (its scenario, and latency in both profiles) and the per-request cost
+#: (throughput). Not payload: its bodies would cross the era worker's pipe as 33 MB of base64 a round.
+ERA_WORKLOADS = ("latency", "claim", "throughput")
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,11 @@ class WorkloadSpec:
     def delay(self, concurrency: int) -> int:
         """The server-side delay per request at this C, in ms (the same for every strategy)."""
         return max(self.delay_ms, math.ceil(concurrency * self.delay_per_connection_ms))
+    #: Set: each request's delay and size are drawn from ``seed`` (``bench.shapes.web_request``), and
+    #: ``delay_ms`` and ``size`` above are only the distributions' medians, recorded as such.
+    seed: int | None = None
+    #: Set: every body is paced at this many kbit/s (``local_server.pacing``).
+    rate_kbps: int = 0
 
     def requests(self, concurrency: int, quick: bool) -> int:
         """N for one round at this C (the same for every strategy); N >= C always, so C can be reached."""
@@ -111,8 +140,27 @@ class WorkloadSpec:
             # with perf_counter, so still precise) and ~0.4 s for requests-based ones; "a few thousand" would
             # multiply the sweep's longest rows without changing their per-request figures.
             return max(concurrency, 200 if quick else 500)
+        if self.name == "web":
+            # N = 10 x C, at most 2000: several waves, so a slot freed by a short request is refilled while
+            # a long one holds another (what the heavy tail is about), and at least 10 requests (C=1) to
+            # 100 (C=10) per p99. Ideal rounds (seed 1): 1.8 s (C=1), 2.2 s (10), 2.8 s (100), 1.9 s
+            # (1000: the longest draws set it). --quick: 5 x C, at most 1000.
+            return max(concurrency, min((5 if quick else 10) * concurrency, 1000 if quick else 2000))
+        if self.name == "slow-link":
+            # One wave of C bodies trickling at once (what the workload is about); the ideal is one
+            # transfer, 64 KiB at 256 kbit/s = 2.05 s, whatever C.
+            return concurrency
         # payload: 100 x 256 KiB = 25 MiB per round takes 0.05-0.3 s depending on the client.
         return max(concurrency, 50 if quick else 100)
+
+    def paths(self, requests: int) -> tuple[str, ...]:
+        """Explicit per-request paths when requests differ (``seed``); () for the uniform /work URLs."""
+        return web_paths(self.seed, requests, self.rate_kbps) if self.seed is not None else ()
+
+    def recorded(self) -> dict[str, int]:
+        """What a row records beyond delay and size, so its ideal can be recomputed (``bench.shapes``)."""
+        return {**({"seed": self.seed} if self.seed is not None else {}),
+                **({"rate_kbps": self.rate_kbps} if self.rate_kbps else {})}
 
 
 WORKLOADS = {
@@ -128,6 +176,15 @@ WORKLOADS = {
     # 256 KiB: large enough that copying and buffering, not per-request overhead, dominate. Up to C=100: at
     # C=1000 a round is 1000 bodies (256 MB), which cost 126 s of the budget; --concurrency adds it back.
     "payload": WorkloadSpec("payload", delay_ms=0, size=256 * 1024, concurrency=(1, 10, 100)),
+    # Opt-in. Web-shaped: heavy-tailed delays and sizes per request (``bench.shapes``: median 100 ms, p99
+    # 1 s; median 16 KiB, p99 256 KiB). 10 to 1000 (C=1 is sequential's): where a tail that holds one
+    # slot while the others turn over separates the models that refill slots promptly.
+    "web": WorkloadSpec("web", delay_ms=WEB_DELAY_MS.median, size=WEB_SIZE.median, concurrency=(10, 100, 1000),
+                        seed=WEB_SEED),
+    # Opt-in. Many slow bodies at once: 64 KiB at 256 kbit/s (a poor mobile link), 2.05 s each, no delay:
+    # the client holds C connections that each deliver ~1600 bytes every 50 ms. Up to C=1000.
+    "slow-link": WorkloadSpec("slow-link", delay_ms=0, size=64 * 1024, concurrency=(10, 100, 1000),
+                              rate_kbps=256),
     # Opt-in (``--workloads c10k``): C connections all in flight at once, N = C. The delay is C x 0.5 ms (50 ms,
     # 500 ms, 5 s), so the offered rate C / delay is the same 2000 req/s at every level: only the number of
     # connections carrying it grows, which is the C10k question. The delay must outlast the time a client
@@ -176,14 +233,29 @@ class Plan:
     instructions: bool = False
     #: ``--explain``: an untimed, profiled round per row after its cell (``strategies.explain``).
     explain: bool = False
+    #: ``--era``: the era whose rows run beside today's (``strategies.eras``), or None.
+    era: str | None = None
+    #: ``--server-url``: an external server's normalized URL (``bench.target``); None: the sweep starts one.
+    server_url: str | None = None
+    #: ``--link``: the server behind a veth pair shaped to this rate (tc's units, ``bench.netns``).
+    link: str | None = None
+
+    @property
+    def link_bit_s(self) -> int | None:
+        return netns.parse_rate(self.link) if self.link else None
 
     def levels(self, workload: str, profile: str) -> tuple[int, ...]:
         if self.concurrency is not None:
             return self.concurrency
         levels = WORKLOADS[workload].concurrency or (QUICK_CONCURRENCY if self.quick else DEFAULT_CONCURRENCY)
+        if self.era is not None:
+            levels = tuple(c for c in levels if c in ERA_CONCURRENCY)
         return tuple(c for c in levels if profile == "tuned" or c <= AS_WRITTEN_MAX_C)
 
     def strategy_names(self, profile: str) -> tuple[str, ...]:
+        if self.era is not None:
+            names = self.strategies if self.strategies is not None else CLAIM_STRATEGIES
+            return names + eras.twins(names, self.era)
         if self.strategies is not None:
             return self.strategies
         return DEFAULT_STRATEGIES if profile == "tuned" else CLAIM_STRATEGIES
@@ -192,6 +264,8 @@ class Plan:
     def workload_names(self) -> tuple[str, ...]:
         if self.workloads is not None:
             return self.workloads
+        if self.era is not None:
+            return ERA_WORKLOADS
         return QUICK_WORKLOADS if self.quick else WORKLOAD_NAMES
 
     def cases(self, workload: str) -> list[Case]:
@@ -214,17 +288,22 @@ class Plan:
 
     def workload(self, name: str, base_url: str, case: Case) -> Workload:
         spec = WORKLOADS[name]
-        return Workload(base_url, self.requests_per_round(name, case), case.concurrency, case.policy,
-                        spec.delay(case.concurrency), spec.size, timeout_s=request_timeout_s(case.concurrency),
-                        profile=case.profile)
+        requests = self.requests_per_round(name, case)
+        workload = Workload(base_url, requests, case.concurrency, case.policy, spec.delay(case.concurrency),
+                            spec.size, timeout_s=request_timeout_s(case.concurrency), paths=spec.paths(requests),
+                            profile=case.profile, rate_kbps=spec.rate_kbps)
+        rate = self.link_bit_s
+        if rate is None:
+            return workload
+        share_s = case.concurrency * (spec.size + RESPONSE_HEAD_BYTES) * 8 / rate  # C bodies cross the link
+        return dataclasses.replace(workload, timeout_s=workload.timeout_s + LINK_HEADROOM * share_s)
 
     def skip_reason(self, case: Case) -> str | None:
-        spec = REGISTRY[case.strategy]
-        reason = spec.skip_reason(case.concurrency, case.policy, case.profile)
+        reason = self._strategy_skip_reason(case.strategy, case)
         if reason:
             return reason
         client = fdlimit.shortfall(case.concurrency)
-        if client:
+        if client or self.server_url is not None:  # an external server's limits are its own
             return client
         pools = self.pools_at_server(case)
         held = pools * case.concurrency
@@ -242,8 +321,14 @@ class Plan:
         if case.policy != "keepalive":
             return 1
         names = self.strategy_names(case.profile)
-        return max(1, sum(not REGISTRY[name].skip_reason(case.concurrency, case.policy, case.profile)
-                          for name in names))
+        return max(1, sum(not self._strategy_skip_reason(name, case) for name in names))
+
+    @staticmethod
+    def _strategy_skip_reason(name: str, case: Case) -> str | None:
+        """Why strategy ``name`` (today's or an era's) cannot run at the case's C, policy and profile."""
+        if eras.split(name)[1] is not None:
+            return eras.skip_reason(name, case.concurrency, case.policy, case.profile)
+        return REGISTRY[name].skip_reason(case.concurrency, case.policy, case.profile)
 
     def options(self) -> Options:
         """The plan as recorded in the results JSON (``None``: the per-profile defaults applied)."""
@@ -252,9 +337,10 @@ class Plan:
                 "workloads": list(self.workload_names), "policies": list(self.policies),
                 "profiles": list(self.profiles), "rounds": self.rounds, "max_rounds": self.max_rounds,
                 "warmup_rounds": self.warmup_rounds, "schedule_seed": self.schedule_seed,
-                "instructions": self.instructions, "explain": self.explain, "requests": self.requests, "quick": self.quick,
+                "instructions": self.instructions, "explain": self.explain, "era": self.era,
+                "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
-                "server_backend": self.server_backend}
+                "server_backend": self.server_backend, "server_url": self.server_url, "link": self.link}
 
 
 def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
@@ -268,7 +354,9 @@ def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
                 warmup_rounds=options["warmup_rounds"], requests=options.get("requests"), quick=options["quick"],
                 benchmark_disabled=options["benchmark_disabled"], server_backend=options["server_backend"],
                 results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0,
-                instructions=bool(options.get("instructions")), explain=bool(options.get("explain")))
+                instructions=bool(options.get("instructions")), explain=bool(options.get("explain")),
+                server_url=options.get("server_url"), link=options.get("link"),
+                era=options.get("era"))
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

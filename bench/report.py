@@ -20,9 +20,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import c10k, charts, costs, models, verdict
+from bench import c10k, charts, costs, eras, models, ranking, target, verdict
 from bench.cells import EXTRA_SHARE, HALF_WIDTH
+from bench.markdown import fmt as _fmt
+from bench.markdown import table as _table
+from bench.markdown import where as _where
 from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
+from bench.profile_sections import explain_section, instructions_section
 from bench.results import (
     FLAG_TEXT,
     NOTE_TEXT,
@@ -32,7 +36,6 @@ from bench.results import (
     peak_below_c,
 )
 from bench.runfile import load_run
-from strategies import explain
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
@@ -42,21 +45,22 @@ _WORKLOAD_TEXT = {
     "payload": "no delay, large bodies: the cost of moving bytes",
     "c10k": "C connections all in flight at once (N = C), each waiting C × 0.5 ms: the same offered rate at every "
             "level, carried by more connections (the C10k level)",
+    "web": "web-shaped: each request's delay and body size drawn from heavy-tailed distributions (a function of "
+           "its id and the seed), identical for every strategy",
+    "slow-link": "many slow bodies at once: every body paced by the server like a slow link",
 }
 
 
-def _fmt(value: float | None, digits: int = 3) -> str:
-    if value is None:
-        return "-"
-    if value >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.{digits}g}"
-
-
-def _table(header: list[str], lines: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(text.replace("|", "\\|") for text in line) + " |" for line in lines]
-    return out
+def _workload_detail(rows: list[dict[str, Any]]) -> str:
+    """What every request of a workload's rows asks of the server, from the rows alone (its delays: one, or
+    one per level where it grows with C)."""
+    row = rows[0]
+    if row.get("seed") is not None:
+        return (f"delays and sizes drawn per request (seed {row['seed']}; medians {row['delay_ms']} ms and "
+                f"{row['size']} bytes, `bench/shapes.py`)")
+    pace = f", paced at {row['rate_kbps']} kbit/s" if row.get("rate_kbps") else ""
+    delays = "/".join(f"{d:,}" for d in sorted({r["delay_ms"] for r in rows}))
+    return f"delay {delays} ms, body {row['size']} bytes{pace}"
 
 
 def _rounds_in(run: dict[str, Any]) -> int:
@@ -253,7 +257,8 @@ def _row_line(row: dict[str, Any]) -> list[str]:
 def tables_section(run: dict[str, Any]) -> list[str]:
     lines = ["## Results per workload", "",
              ("Medians over the measured rounds. *efficiency* = ideal time / measured time, with ideal = "
-             "⌈N/C⌉ × delay (workloads with a delay). *peak in flight* = the smallest of the per-round peaks "
+             "⌈N/C⌉ × delay (workloads with a delay; with per-request delays or paced bodies, the least time of "
+             "the requests admitted in id order into C slots, `bench/shapes.py`). *peak in flight* = the smallest of the per-round peaks "
              "the server saw. *server CPU* = the server's CPU time / the rounds' wall time, summed over the rounds. *overhead* = "
              "how much longer pytest-benchmark's timing of a round was than the worker's own, in %. "
              "*cold start* = worker setup time for the row (pools, sessions; not timed)."), ""]
@@ -261,9 +266,8 @@ def tables_section(run: dict[str, Any]) -> list[str]:
               "peak RSS MiB", "p50 ms", "p99 ms", "peak in flight", "server CPU", "overhead %", "cold start s"]
     for workload in dict.fromkeys(r["workload"] for r in run["rows"]):
         rows = [r for r in run["rows"] if r["workload"] == workload]
-        first = rows[0]
         lines += [f"### {workload}", "",
-                  f"{_WORKLOAD_TEXT.get(workload, '')}; delay {_delays(rows)} ms, body {first['size']} bytes.",
+                  f"{_WORKLOAD_TEXT.get(workload, '')}; {_workload_detail(rows)}.",
                   ""]
         rows.sort(key=lambda r: (r.get("profile", "tuned"), r["policy"], r["concurrency"], -_rate(r)))
         lines += _table(header, [_row_line(r) for r in rows if r["status"] != "skipped"])
@@ -271,14 +275,20 @@ def tables_section(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _delays(rows: list[dict[str, Any]]) -> str:
-    """The workload's delays (one, or one per level where it grows with C)."""
-    return "/".join(f"{d:,}" for d in sorted({r["delay_ms"] for r in rows}))
-
-
 def _rate(row: dict[str, Any]) -> float:
     s = row.get("summary")
     return float(s["req_per_s"]["median"]) if s else 0.0
+
+
+def ranking_section(run: dict[str, Any]) -> list[str]:
+    """The opt-in workloads (``bench.ranking``): every strategy of each cell in order; empty without them."""
+    found = ranking.tables(run)
+    if not found:
+        return []
+    lines = ["## The opt-in workloads, strategy by strategy", "", ranking.INTRO, ""]
+    for workload, table in found.items():
+        lines += [f"### Ranking: {workload}", ""] + _table(ranking.HEADER, table) + [""]
+    return lines
 
 
 def problems_section(run: dict[str, Any]) -> list[str]:
@@ -299,11 +309,6 @@ def problems_section(run: dict[str, Any]) -> list[str]:
             lines += [f"- {_where(r)}: {r['reason']}" for r in rows]
         lines.append("")
     return lines
-
-
-def _where(row: dict[str, Any]) -> str:
-    return (f"{row['strategy']} {row['workload']}/{row.get('profile', 'tuned')}/{row['policy']} "
-            f"C={row['concurrency']}")
 
 
 def overhead_section(run: dict[str, Any]) -> list[str]:
@@ -355,83 +360,6 @@ def noise_section(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def instructions_section(run: dict[str, Any]) -> list[str]:
-    """``--instructions``: the callgrind counts per cell, and the CPU-cost order they establish."""
-    cells = charts.instruction_rows(run)
-    failed = [r for r in run["rows"] if (r.get("instructions") or {}).get("error")]
-    if not cells and not failed:
-        return []
-    lines = ["## Instructions per request (callgrind)", "",
-             ("User-space instructions per request, counted by callgrind in an untimed pass after each row's "
-              "rounds (`strategies/instructions.py`: a warm-up round of N, then the fetch of N and of 3N "
-              "counted over the worker's whole process tree; the figure is the difference over 2N). They move "
-              "far less than CPU seconds with the machine's neighbours: single-threaded clients repeat to "
-              "within 0.5 % on a quiet or a loaded machine, while clients with threads (threads, the executor, "
-              "Twisted's resolver pool) or greenlets counted a few per cent more under load, because how much "
-              "work one wake-up or loop turn batches depends on timing. Orders that differ by more than that "
-              "hold on any machine of this architecture and Python build. They do not count time blocked, the "
-              "kernel's work beyond the system call, or the server."), "",
-             "![instructions_per_request](instructions_per_request.png)", ""]
-    for (workload, profile, policy, c), rows in cells.items():
-        cheapest = rows[0]["instructions"]["instructions_per_request"]
-        lines += [f"**{workload}, {profile}, {policy}, C={c}** (N={rows[0]['instructions']['requests']}):", ""]
-        table = []
-        for r in rows:
-            count = r["instructions"]
-            cpu = (r.get("summary") or {}).get("cpu_us_per_req")
-            table.append([r["strategy"], f"{count['instructions_per_request']:,.0f}",
-                          f"{count['instructions_per_request'] / cheapest:.1f}×", _fmt(cpu),
-                          f"{count['seconds']:.0f}"])
-        lines += _table(["strategy", "instructions / request", "× cheapest", "CPU µs / request (timed rounds)",
-                         "pass s"], table)
-        order = " < ".join(f"{r['strategy']}" for r in rows)
-        lines += ["", f"CPU-cost order by instructions: {order}.", ""]
-    if failed:
-        lines += [f"- no count for {_where(r)}: {r['instructions']['error']}" for r in failed] + [""]
-    return lines
-
-
-def explain_section(run: dict[str, Any]) -> list[str]:
-    """``--explain``: where a request's CPU goes, by category, in the charted cell; failed breakdowns listed."""
-    found = charts.explained_cell(run)
-    failed = [r for r in run["rows"] if (r.get("explain") or {}).get("error")]
-    if found is None and not failed:
-        return []
-    lines = ["## Where a request's CPU goes (profiled round)", "",
-             ("One extra round per row, after its timed rounds and untimed, under the yappi profiler (CPU clock, "
-              "every thread, greenlet-aware; `strategies/explain.py`), each function's self CPU mapped to a "
-              "category by module and function: *event loop / scheduling* (asyncio, selectors, gevent, "
-              "Twisted's reactor, Tornado's IOLoop, threading and queue locks, the process pool's messages), "
-              "*HTTP parse and build* (our codec, httptools, http.client, URL parsing, the libraries' parsers "
-              "and writers), *socket system calls* (the socket methods and socket.py), *library glue* (the "
-              "rest of the HTTP libraries), *harness* (our strategy and outcome code), *other*; builtins and "
-              "generic standard-library helpers count for their caller. The figures are CPU *as profiled*: "
-              "every call costs the profiler about 2 µs, so a stack of many small calls (requests: ~3,500 per "
-              "request) is inflated more than one of few costly ones; *×* is the profiled CPU over the same "
-              "worker's unprofiled round, and *calls/req* (exact) says where the inflation lands. Child "
-              "processes (`processes`) are not profiled: their CPU is shown whole."), ""]
-    if found is not None:
-        key, rows = found
-        title = f"**{key[0]} workload, {key[1]}, {key[2]}, C={key[3]}** (N={rows[0]['explain']['requests']}):"
-        lines += [title, "", "![cpu_breakdown](cpu_breakdown.png)", ""]
-        table = []
-        for r in rows:
-            e = r["explain"]
-            shares = [f"{e['categories'][c]:,.0f} ({e['categories'][c] / e['cpu_us_per_req']:.0%}, "
-                      f"{e['calls'][c]:,.0f})" if e["cpu_us_per_req"] else "-" for c in explain.CATEGORIES]
-            table.append([r["strategy"], _fmt((r.get("summary") or {}).get("cpu_us_per_req")),
-                          _fmt(e["reference_cpu_us_per_req"]), _fmt(e["cpu_us_per_req"]),
-                          f"×{e['overhead']:.1f}" if e["overhead"] else "-", f"{e['calls_per_req']:,.0f}",
-                          *shares, _fmt(e["children_us_per_req"])])
-        lines += _table(["strategy", "CPU µs/req (timed rounds)", "unprofiled", "profiled", "×", "calls/req",
-                         *(f"{c}: µs (share, calls)" for c in explain.CATEGORIES), "children µs"], table)
-        lines.append("")
-    if failed:
-        lines += [f"- no breakdown for {_where(r)}: {r['explain']['error'].splitlines()[-1]}" for r in failed]
-        lines.append("")
-    return lines
-
-
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
 
@@ -444,7 +372,7 @@ def machine_section(run: dict[str, Any]) -> list[str]:
              f"({m.get('implementation')}); {m.get('platform')}"),
              (f"- Pinning: server on CPUs {pin.get('server')}, workers on CPUs {pin.get('worker')} "
              f"({pin.get('note', '')})"),
-             f"- Server: bundled local_server, backend `{srv.get('backend')}`",
+             f"- Server: {target.describe(srv)}",
              (f"- Sweep: rounds {o.get('rounds')} (+{o.get('warmup_rounds')} warm-up) per row, concurrency "
              f"{o.get('concurrency') or 'per profile and workload (defaults)'}, workloads {o.get('workloads')}, "
              f"policies {o.get('policies')}, profiles {o.get('profiles')}"
@@ -462,7 +390,9 @@ def how_to_read() -> list[str]:
             "Filled markers are clean rows; **hollow markers are flagged rows** (see above) — read them as "
             "\"this number is not clean\". Failed and skipped rows are not drawn. On throughput, bars span the "
             "slowest to the fastest round; on the latency workload the dashed black line is the ideal "
-            "N / (⌈N/C⌉ × delay): a strategy on it spends no time of its own. `sequential` runs only at C=1; "
+            "N / (⌈N/C⌉ × delay) (on web and slow-link, N / the round's ideal): a strategy on it spends no time "
+            "of its own. `web_p99.png` (web workload) sets each p99 above its dotted floor, the p99 of the "
+            "drawn delays. `sequential` runs only at C=1; "
             f"its dotted line is that reference level. A server CPU ratio above {SATURATION_RATIO:.0%} means "
             "the server was the bottleneck. Every charted figure comes from the worker's own measurement of "
             "the fetch alone (wall time, CPU, RSS, latencies), never from pytest-benchmark's round-trip time."), ""]
@@ -476,12 +406,13 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
                 f"{len(run['rows'])} rows recorded); rows it never reached are not listed."), ""]
               if run.get("partial") else []),
             (f"Made by `python -m bench.report {source}` from that file alone; nothing below is hand-written "
-            f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), ""]
+            f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), "",
+            f"**Server:** {target.describe(run.get('server') or {})}.", ""]
     if images:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
-    body = why_section(run, verdicts) + verdict_section(run, verdicts) + machine_section(run)
-    body += c10k.section(run) + models.section(run) + costs.section(run)
+    body = why_section(run, verdicts) + verdict_section(run, verdicts) + eras.section(run) + machine_section(run)
+    body += ranking_section(run) + c10k.section(run) + models.section(run) + costs.section(run)
     body += noise_section(run) + instructions_section(run) + explain_section(run) + tables_section(run)
     body += problems_section(run)
     body += overhead_section(run)

@@ -13,7 +13,6 @@ runs and rows in that shape and ``upgrade`` brings older versions to it.
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import socket
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.schema import SCHEMA_VERSION, CommitInfo, Machine, Options, Pinning, Run, Server
+from bench.shapes import row_ideal_s
 from strategies import REGISTRY
 
 #: Older versions this code still reads, and how each is brought up to date (``upgrade``).
@@ -48,7 +48,7 @@ LIBRARIES = tuple(dict.fromkeys(
 FLAG_TEXT = {
     "errors": "some requests failed or returned a wrong body",
     "below_concurrency": "the server never saw C requests in flight at once (measurable only when the "
-    "workload has a delay, so that C requests overlap inside the server)",
+    "workload has a delay or a paced body, so that C requests overlap inside the server)",
     "server_saturated": f"server CPU time / wall time, summed over the row's rounds, > {SATURATION_RATIO:.0%}: "
     "the single-threaded server, not the client, set the pace",
     "noisy": "more than half of the row's rounds were disturbed (other processes or the hypervisor took more "
@@ -64,11 +64,6 @@ NOTE_TEXT = {
     f"worker's own timing of the fetch by more than {OVERHEAD_LIMIT_PCT:g} % (median over rounds): "
     "pytest-benchmark's table for this row includes harness time; the charted figures do not",
 }
-
-
-def ideal_seconds(requests: int, concurrency: int, delay_ms: float) -> float:
-    """The fastest a round can possibly be when each request waits ``delay_ms`` in the server."""
-    return math.ceil(requests / concurrency) * delay_ms / 1000.0
 
 
 def rss_per_connection_kib(row: dict[str, Any]) -> float | None:
@@ -122,23 +117,22 @@ def summarise(row: dict[str, Any]) -> dict[str, Any] | None:
         "cpu_busy": sum(r["cpu_s"] for r in with_cpu) / wall if wall else None,
         "server_cpu_ratio": sum(r["server_cpu_s"] for r in with_server) / server_wall if server_wall else None,
         "overhead_pct": _median(r.get("overhead_pct") for r in rounds),
-        "ideal_s": None,
+        # The round's lower bound (``bench.shapes.ideal_seconds``), None when no request waits.
+        "ideal_s": row_ideal_s(row),
         "efficiency": None,
     }
-    if row.get("delay_ms"):
-        ideal = ideal_seconds(row["requests"], row["concurrency"], row["delay_ms"])
-        summary["ideal_s"] = ideal
-        summary["efficiency"] = ideal / summary["wall_s"] if summary["wall_s"] else None
+    if summary["ideal_s"] and summary["wall_s"]:
+        summary["efficiency"] = summary["ideal_s"] / summary["wall_s"]
     return summary
 
 
 def peak_below_c(row: dict[str, Any]) -> int | None:
     """The highest in-flight peak the server saw in any round, when even that stayed below C (at most N);
-    None when C was reached, or when in-flight counts mean nothing (no delay: see ``FLAG_TEXT``)."""
+    None when C was reached, or when in-flight counts mean nothing (no wait: see ``FLAG_TEXT``)."""
     summary = row.get("summary") or {}
     peak = summary.get("peak_in_flight_max")
     wanted = min(row["concurrency"], row["requests"])
-    return peak if row.get("delay_ms") and peak is not None and peak < wanted else None
+    return peak if summary.get("ideal_s") and peak is not None and peak < wanted else None
 
 
 def compute_flags(row: dict[str, Any], summary: dict[str, Any]) -> list[dict[str, str]]:
@@ -149,7 +143,7 @@ def compute_flags(row: dict[str, Any], summary: dict[str, Any]) -> list[dict[str
         flags.append({"code": "errors", "detail": f"{summary['errors']} of {total} requests failed"})
     wanted = min(row["concurrency"], row["requests"])
     peak = summary["peak_in_flight_min"]
-    if row.get("delay_ms") and peak is not None and peak < wanted:
+    if summary["ideal_s"] and peak is not None and peak < wanted:
         flags.append({"code": "below_concurrency",
                       "detail": f"peak_in_flight {peak} < C={wanted} in at least one round"})
     ratio = summary["server_cpu_ratio"]

@@ -14,6 +14,9 @@ History: 1 (tuned only); 2 added ``profile``, ``options.profiles``, ``summary.pe
 ``summary.cpu_busy``; 3 measures a cell interleaved: rounds gained ``started_at``, ``pass``, ``position``,
 ``noise`` and ``disturbed``, rows ``rounds_stopped``, options ``max_rounds`` and ``schedule_seed``, the run
 ``system_check``, ``commit_info`` and ``resumed``; ``options.interrupted`` became the signal's name or null.
+Optional keys added since, readable by any version-3 reader that ignores them: ``instructions``, ``explain``,
+``era`` (rows and options), ``seed`` and ``rate_kbps`` (rows), ``server.kind``, ``rtt``, ``link``, ``note``,
+``options.server_url`` and ``options.link``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ SCHEMA_VERSION = 3
 
 Status = Literal["ok", "flagged", "failed", "skipped"]
 Stopped = Literal["precise", "max_rounds", "budget", "failed"]
+#: bundled (started by the sweep), external (--server-url) or link (--link: bundled, in a namespace).
+ServerKind = Literal["bundled", "external", "link"]
 
 
 class Flag(TypedDict):
@@ -155,6 +160,15 @@ class ExplainFailure(TypedDict):
     error: str
 
 
+class EraRecord(TypedDict):
+    """The era an ``S@era`` row ran in (``strategies.eras``): its interpreter's version, the versions of the
+    strategy's libraries in the era's virtualenv, and the digest of the constraints it was built from."""
+    name: str
+    python: str
+    digest: str
+    libraries: dict[str, str | None]
+
+
 class Row(TypedDict):
     """One row of the sweep: a case (strategy, profile, policy, C) on one workload, whatever became of it."""
     id: str
@@ -181,6 +195,13 @@ class Row(TypedDict):
     instructions: NotRequired[dict[str, Any] | None]
     #: ``--explain``: the untimed, profiled round's CPU by category, or why it failed.
     explain: NotRequired[Explain | ExplainFailure | None]
+    #: The web workload: each request's delay and size were drawn from this seed (``bench.shapes``);
+    #: ``delay_ms`` and ``size`` are then the distributions' medians.
+    seed: NotRequired[int]
+    #: The slow-link workload: every body was paced at this many kbit/s (1 kbit = 1000 bits).
+    rate_kbps: NotRequired[int]
+    #: ``--era``: the era of an ``S@era`` row (today's rows have none: the run's ``machine`` and ``libraries``).
+    era: NotRequired[EraRecord]
 
 
 class Pinning(TypedDict):
@@ -216,15 +237,53 @@ class Options(TypedDict):
     server_backend: str
     instructions: NotRequired[bool]
     explain: NotRequired[bool]
+    #: --server-url as normalized (an external server), or null.
+    server_url: NotRequired[str | None]
+    #: --link as given (e.g. "10mbit"), or null.
+    link: NotRequired[str | None]
+    #: ``--era``: the era whose rows ran beside today's (``strategies.eras``), or null.
+    era: NotRequired[str | None]
     wall_s: NotRequired[float]
     #: The signal that stopped the sweep ("SIGINT", "SIGTERM"), or null when it ran to the end.
     interrupted: NotRequired[str | None]
 
 
+class RttFigures(TypedDict):
+    """Milliseconds over ``Rtt.samples`` round trips."""
+    median: float
+    p90: float
+    min: float
+
+
+class Rtt(TypedDict):
+    """The round trip to the server, timed before any row (``bench.target.check_server``): ``connect_ms``, a
+    TCP connect (the network alone); ``request_ms``, a ``GET /stats`` on one kept-alive connection (the
+    network, the server's loop and our codec)."""
+    samples: int
+    connect_ms: RttFigures
+    request_ms: RttFigures
+
+
+class Link(TypedDict):
+    """``--link``: the tbf both ends of the veth pair are shaped with (``bench.netns``)."""
+    rate_bit_s: int
+    burst_bytes: int
+    limit_bytes: int
+    namespace: str
+    host_address: str
+    server_address: str
+
+
 class Server(TypedDict):
+    """The server the run measured against (``bench.target``); ``backend`` and ``pid`` are its /stats'."""
     backend: str
     pid: int
     url: str
+    kind: NotRequired[ServerKind]
+    rtt: NotRequired[Rtt]
+    link: NotRequired[Link | None]
+    #: What the sweep knows of the server beyond its /stats (e.g. an external server is not pinned).
+    note: NotRequired[str]
 
 
 class CommitInfo(TypedDict):

@@ -46,3 +46,11 @@ def test_payload(case: Case, sweep: Sweep, benchmark: Any) -> None:
 
 def test_c10k(case: Case, sweep: Sweep, benchmark: Any) -> None:
     _measure("c10k", case, sweep, benchmark)
+
+
+def test_web(case: Case, sweep: Sweep, benchmark: Any) -> None:
+    _measure("web", case, sweep, benchmark)
+
+
+def test_slow_link(case: Case, sweep: Sweep, benchmark: Any) -> None:
+    _measure("slow-link", case, sweep, benchmark)

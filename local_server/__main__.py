@@ -2,7 +2,8 @@
 
 Rules this module keeps:
 - the first line on stdout is the base URL, flushed once the socket is listening (so a parent can read it
-  and connect at once); every later line goes to stderr;
+  and connect at once); every later line goes to stderr (bound to every interface, one of them says how
+  another machine's sweep reaches it: ``--server-url``);
 - the soft RLIMIT_NOFILE is raised to the hard limit before listening (``local_server.fdlimit``);
 - a bad flag is one line on stderr and exit status 2; SIGINT/SIGTERM close the listener and every
   connection and exit 0.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 from typing import NoReturn
 
@@ -76,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         print(server.url, flush=True)
         log(f"serving {server.url} with the {args.backend} backend, idle timeout {args.idle_timeout}s, "
             f"up to {open_files} open files")
+        if args.host in ("0.0.0.0", "::", ""):  # every interface: the user means to be reached from elsewhere
+            port = server.url.rstrip("/").rsplit(":", 1)[1]
+            log(f"listening on every interface of {socket.gethostname()}: from another machine, "
+                f"pytest bench/ --benchmark-only --server-url http://<this machine's address>:{port}/")
         server.serve_forever()
     except _Stop as why:
         log(f"{why}: shutting down")

@@ -54,8 +54,9 @@ class ServerProcess:
 
     def __init__(self, backend: str = "epoll", host: str = "127.0.0.1", port: int = 0,
                  extra_args: Sequence[str] = (), stderr: int | IO[Any] | None = None,
-                 cpus: Sequence[int] | None = None) -> None:
-        self.args = [sys.executable, "-m", "local_server", "--backend", backend, "--host", host,
+                 cpus: Sequence[int] | None = None, prefix: Sequence[str] = ()) -> None:
+        # ``prefix``: a command that execs the server in place, e.g. ``ip netns exec NS`` (``bench.netns``).
+        self.args = [*prefix, sys.executable, "-m", "local_server", "--backend", backend, "--host", host,
                      "--port", str(port), *extra_args]
         self.stderr = stderr
         self.cpus = cpus  # pin the server to these CPUs (os.sched_setaffinity), e.g. away from clients

@@ -1,12 +1,13 @@
 """What the server answers, as a pure function of the request: ``route(request) -> Reply | Fault | Control``.
 
 Rules this module keeps:
-- no I/O, no clock, no state: a delay is a number in the ``Reply`` (the loop turns it into a timer), a fault
-  is a named action (the loop performs it), the counters are the loop's (``Control`` asks for them);
+- no I/O, no clock, no state: a delay and a pace are numbers in the ``Reply`` (the loop turns them into
+  timers), a fault is a named action (the loop performs it), the counters are the loop's (``Control`` asks
+  for them);
 - every body comes from ``local_server.payload``, the same functions clients verify with;
 - a wrong method on a known route is 405, an unknown path 404, a malformed parameter 400;
-- parameters are bounded (size, delay, status), so no URL can make the server allocate or wait without
-  limit.
+- parameters are bounded (size, delay, status, rate), so no URL can make the server allocate or wait
+  without limit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import functools
 from typing import NamedTuple
 
+from local_server.pacing import MAX_RATE_KBPS, MIN_RATE_KBPS
 from local_server.payload import ROOT_BODY, bytes_body, work_body
 from local_server.protocol import ParsedRequest
 
@@ -39,6 +41,8 @@ class Reply(NamedTuple):
     content_type: bytes
     body: bytes
     delay_s: float = 0.0
+    #: Pace the body at this many kilobits (1000 bits) per second (``local_server.pacing``); 0: at once.
+    rate_kbps: int = 0
 
 
 class Fault(NamedTuple):
@@ -77,7 +81,7 @@ def _bounded_int(raw: bytes, low: int, high: int) -> int | None:
 
 
 def _work(query: bytes) -> Reply:
-    delay_ms = size = request_id = 0
+    delay_ms = size = request_id = rate_kbps = 0
     for part in query.split(b"&") if query else ():
         key, _, raw = part.partition(b"=")
         if key == b"delay_ms":
@@ -95,7 +99,13 @@ def _work(query: bytes) -> Reply:
             if value is None:
                 return _bad("id must be an integer")
             request_id = value
-    return Reply(200, TEXT, _work_body(request_id, size), delay_ms / 1000)
+        elif key == b"rate_kbps":
+            value = _bounded_int(raw, MIN_RATE_KBPS, MAX_RATE_KBPS)
+            if value is None:
+                return _bad(f"rate_kbps must be an integer in [{MIN_RATE_KBPS}, {MAX_RATE_KBPS}] "
+                            f"(kilobits per second, 1 kbit = 1000 bits)")
+            rate_kbps = value
+    return Reply(200, TEXT, _work_body(request_id, size), delay_ms / 1000, rate_kbps)
 
 
 def _prefixed(method: bytes, path: bytes) -> Action:

@@ -2,16 +2,17 @@
 
 Invariants this module keeps:
 - no handler ever blocks the loop: every socket is non-blocking, and a delay is an entry in the timer heap
-  (``heapq``), never a sleep;
+  (``heapq``), never a sleep; so is a paced answer (``rate_kbps``): it stays at the head of its queue and
+  each timer releases what its link has carried by then (``local_server.pacing``), until its last byte;
 - every connection has a deadline: a client that neither completes a request, nor reads what we send,
   within ``idle_timeout`` is closed by the periodic sweep (a connection waiting on one of our timers is
-  exempt: the wait is ours). The deadline moves when a request completes or a send makes progress, never
+  exempt: the wait is ours, pacing included). The deadline moves when a request completes or a send makes progress, never
   on partial input, so a slow-loris client cannot keep a connection by dribbling bytes;
 - responses on one connection leave in request order: each request gets a slot in the connection's queue,
   and only the ready slots at its head are written, batched into one send;
 - ``in_flight`` counts requests received and not fully answered: +1 when a request is parsed, -1 when the
-  last byte of its response is accepted by the kernel or its connection closes; ``peak_in_flight`` is its
-  exact maximum. Control routes (/stats, /stats/reset) and protocol errors are not requests;
+  last byte of its response is accepted by the kernel or its connection closes (a paced response's last
+  byte leaves last, so it counts until its body has trickled out); ``peak_in_flight`` is its exact maximum. Control routes (/stats, /stats/reset) and protocol errors are not requests;
 - a connection that asked to close is closed by us once its response is sent (the TIME_WAIT stays here);
   when unread input may be pending we shut down our side and drain for a short linger first, so the
   client reads our answer instead of an RST.
@@ -32,6 +33,7 @@ import time
 from typing import Any
 
 from local_server.backends import BACKENDS, ERROR, READ, WRITE
+from local_server.pacing import Pace
 from local_server.protocol import ParsedRequest, Rejection, RequestReader, encode_response
 from local_server.routes import JSON, TEXT, Control, Reply, route
 
@@ -79,7 +81,8 @@ def log(message: str) -> None:
 
 
 #: One answer waiting its turn: (ready, bytes, requests it counts for in_flight, what to do after it). A
-#: tuple when ready at once, a list when a timer will flip ``ready``.
+#: tuple when ready at once, a list when a timer will flip ``ready``; a paced answer's list has its ``Pace``
+#: fifth, and its timers flip ``ready`` once per release.
 Slot = tuple[bool, bytes, int, int] | list[Any]
 
 
@@ -342,7 +345,7 @@ class Server:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         if action.__class__ is Reply:
-            status, content_type, body, delay_s = action  # type: ignore[misc]
+            status, content_type, body, delay_s, rate_kbps = action  # type: ignore[misc]
             self.status_counts[status] += 1
             keep_alive = request.keep_alive
             data = (encode_small(status, content_type, body, keep_alive, request.version)
@@ -353,9 +356,11 @@ class Server:
             else:
                 end = _END_CLOSE
                 conn.reader.closed = True  # the client said this is its last request
-            if not delay_s:
+            if not delay_s and not rate_kbps:
                 return (True, data, 1, end)
             slot = [False, data, 1, end]  # a list: the timer flips slot[0] when it is due
+            if rate_kbps:  # its link starts carrying it when its delay is over (at once without one)
+                slot.append(Pace(len(data) - len(body), len(body), rate_kbps, self.now + delay_s))
             conn.waiting += 1
             self._add_timer(delay_s, conn, slot)
             return slot
@@ -368,10 +373,23 @@ class Server:
         """Move the ready slots at the head of the queue into the output buffer, then flush."""
         queue, out, marks = conn.queue, conn.out, conn.marks
         while queue and queue[0][0]:
-            _, data, counted, end = queue.popleft()
-            if data:
-                out += data
-                conn.queued += len(data)
+            if len(queue[0]) == 5:  # paced: only what its link has carried by now; it keeps the head till done
+                slot = queue[0]
+                start, stop = slot[4].take(self.now)
+                out += slot[1][start:stop]
+                conn.queued += stop - start
+                if not slot[4].done:
+                    slot[0] = False
+                    conn.waiting += 1
+                    self._add_timer(slot[4].next_at() - self.now, conn, slot)
+                    break
+                queue.popleft()
+                counted, end = slot[2], slot[3]
+            else:
+                _, data, counted, end = queue.popleft()
+                if data:
+                    out += data
+                    conn.queued += len(data)
             if counted:
                 marks.append((conn.queued, counted))
             if end:

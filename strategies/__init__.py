@@ -73,7 +73,7 @@ class StrategySpec:
     libraries: tuple[str, ...] = ()
     #: Its colour in every chart, fixed here so adding a strategy recolours no other; a family of models
     #: shares a hue (greens: greenlets, reds: asyncio's loop, blues: OS threads and processes, purples:
-    #: Twisted's reactor, oranges: Tornado's loop, cyan: uvloop's).
+    #: Twisted's reactor, oranges: Tornado's loop, cyan: uvloop's, browns: our select/epoll loop).
     colour: str = "#000000"
     #: policy -> why this strategy cannot run it honestly.
     unsupported_policies: dict[str, str] = field(default_factory=dict)
@@ -100,13 +100,18 @@ class StrategySpec:
 
     def skip_reason(self, concurrency: int, policy: str, profile: str = "tuned") -> str | None:
         """Why this strategy cannot run at (concurrency, policy, profile), or None when it can."""
+        return self.limit_reason(concurrency, policy, profile) or self.unavailable_reason()
+
+    def limit_reason(self, concurrency: int, policy: str, profile: str = "tuned") -> str | None:
+        """Why the model cannot run at (concurrency, policy, profile) whatever is installed (an era's recipe
+        of it keeps the same limits: ``strategies.eras``), or None."""
         if profile == "as-written" and policy != self.as_written_policy:
             return AS_WRITTEN_KEEPALIVE_REASON if policy == "keepalive" else AS_WRITTEN_CLOSE_REASON.format(self.name)
         if policy in self.unsupported_policies:
             return self.unsupported_policies[policy]
         if self.max_concurrency is not None and concurrency > self.max_concurrency:
             return self.max_concurrency_reason
-        return self.unavailable_reason()
+        return None
 
 
 REGISTRY: dict[str, StrategySpec] = {
@@ -153,6 +158,11 @@ REGISTRY: dict[str, StrategySpec] = {
             f"the select client is limited to {SELECT_MAX} sockets",
             libraries=("httptools",), colour="#8c564b",
             model="select", stack=CODEC,
+        ),
+        StrategySpec(
+            "epoll", "strategies.epoll_strategy", "our callback-style client on select.epoll",
+            libraries=("httptools",), colour="#c49c94",  # select's brown, lighter: the same client
+            model="select", stack=CODEC, default=False,
         ),
         StrategySpec(
             "gevent", "strategies.gevent_requests", "gevent.monkey.patch_all() + requests, gevent Pool(C)",

@@ -6,6 +6,7 @@
     python -m strategies run tornado -n 200 -c 100 --delay-ms 200 --policy close --profile as-written
     python -m strategies run asyncio -n 150 -c 10 --instructions
     python -m strategies run asyncio -n 500 -c 10 --explain
+    python -m strategies run asyncio@2017 -n 1000 -c 10 --policy close   # the recipe in the 2017 era
 
 ``run`` runs the workload in the strategy's worker process for ``--rounds`` rounds, against ``--url`` or,
 without it, against the bundled server it starts (and stops) itself. Output: one line per round, readable,
@@ -13,7 +14,9 @@ or with ``--json`` one JSON object per round (a single object for the default si
 ``--instructions`` replaces the rounds by the callgrind pass of ``strategies.instructions``: one line, or one
 JSON object, with the instructions per request. ``--explain`` adds, after the rounds, the profiled round of
 ``strategies.explain`` in the same worker: where the CPU of a request goes, by category (readable lines, or
-with ``--json`` one more object, ``{"strategy": NAME, "explain": {...}}``).
+with ``--json`` one more object, ``{"strategy": NAME, "explain": {...}}``). ``NAME@ERA`` runs the recipe of
+NAME in that era (``strategies.eras``: its interpreter and libraries, its virtualenv built on first use);
+neither ``--instructions`` nor ``--explain`` applies to it.
 
 Exit codes: 0 all rounds clean; 1 a round had errors or the worker failed (the message says which);
 2 a bad argument, including a strategy that cannot run as asked: unknown name, a library that is not
@@ -33,9 +36,9 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from local_server.fdlimit import shortfall
-from strategies import REGISTRY, explain, instructions
+from strategies import REGISTRY, eras, explain, instructions
 from strategies.base import POLICIES, PROFILES
-from strategies.runner import RoundResult, WorkerError, WorkerProcess
+from strategies.runner import RoundResult, WorkerError
 from strategies.workload import Workload, request_timeout_s
 
 
@@ -44,10 +47,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "list":
         return _list()
-    spec = REGISTRY.get(args.name)
+    strategy, era = eras.split(args.name)
+    spec = REGISTRY.get(strategy)
     if spec is None:
         parser.error(f"unknown strategy {args.name!r}; known: {', '.join(REGISTRY)}")
-    reason = spec.skip_reason(args.concurrency, args.policy, args.profile) or shortfall(args.concurrency)
+    if era is not None:
+        if args.instructions or args.explain:
+            parser.error(f"{args.name}: --instructions and --explain measure today's workers only")
+        try:
+            reason = eras.skip_reason(args.name, args.concurrency, args.policy, args.profile)
+        except ValueError as exc:  # an unknown era
+            parser.error(str(exc))
+    else:
+        reason = spec.skip_reason(args.concurrency, args.policy, args.profile)
+    reason = reason or shortfall(args.concurrency)
     if reason:
         parser.error(f"{args.name} cannot run -c {args.concurrency} --policy {args.policy} "
                      f"--profile {args.profile}: {reason}")
@@ -166,7 +179,7 @@ def _run(name: str, workload: Workload, rounds: int, as_json: bool, cpus: set[in
          explained: bool = False) -> int:
     clean = True
     try:
-        with WorkerProcess(name, cpus=cpus) as worker:
+        with eras.worker_process(name, cpus=cpus) as worker:
             for number in range(1, rounds + 1):
                 result = worker.run_round(workload)
                 clean = clean and result.errors == 0

@@ -39,7 +39,7 @@ import time
 from typing import Any
 
 from strategies.base import ClientConfig, Outcome
-from strategies.http1 import ResponseParser, build_request, split_url
+from strategies.http1 import ResponseParser, build_request, host_header, split_url
 
 #: recv buffer: 64 KiB takes a small response in one call and a 256 KiB body in a handful (as ``select``).
 RECV_BYTES = 65536
@@ -67,7 +67,7 @@ class CodecRequester:
         try:
             host, port, target = split_url(url)
             key = (host, port)
-            data = build_request(self._config.method, f"{host}:{port}", target, keepalive=self._keepalive,
+            data = build_request(self._config.method, host_header(host, port), target, keepalive=self._keepalive,
                                  body=self._config.body)
             sock = (self._take_idle(key) if self._keepalive else None) or self._connect(key, deadline)
             _set_deadline(sock, deadline)

@@ -38,7 +38,7 @@ _reactor_thread: threading.Thread | None = None
 
 #: Makes one request in the reactor's thread; gets the URL and when it was admitted. Its Deferred fires
 #: with the outcome or fails; cancelling it must release whatever the request holds (the timeout does).
-Request = Callable[[str, float], Deferred[Outcome]]
+FetchOne = Callable[[str, float], Deferred[Outcome]]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -56,15 +56,15 @@ class ReactorRunner:
         """``function(*args)`` in the reactor's thread; its result, or its Deferred's, back in this one."""
         return blockingCallFromThread(reactor, function, *args, **kwargs)
 
-    def fetch(self, urls: Sequence[str], request: Request) -> list[Outcome]:
+    def fetch(self, urls: Sequence[str], request: FetchOne) -> list[Outcome]:
         return self.call(self._fetch_all, urls, request)
 
-    def _fetch_all(self, urls: Sequence[str], request: Request) -> Deferred[list[Outcome]]:
+    def _fetch_all(self, urls: Sequence[str], request: FetchOne) -> Deferred[list[Outcome]]:
         semaphore = DeferredSemaphore(self.concurrency)
         gathered = DeferredList([semaphore.run(self._admitted, url, request) for url in urls])
         return gathered.addCallback(lambda results: [outcome for _, outcome in results])
 
-    def _admitted(self, url: str, request: Request) -> Deferred[Outcome]:
+    def _admitted(self, url: str, request: FetchOne) -> Deferred[Outcome]:
         started = time.perf_counter()
         made = maybeDeferred(request, url, started)  # a request that raises at once fails its Deferred
         made.addTimeout(self.timeout_s, reactor, onTimeoutCancel=_timed_out)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 from strategies._aio import LoopRunner, NewLoop, exchange
 from strategies.base import ClientConfig, Outcome
-from strategies.http1 import build_request, split_url
+from strategies.http1 import build_request, host_header, split_url
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -46,7 +46,7 @@ class AsyncioFetcher:
             async with asyncio.timeout(self._config.timeout_s):
                 host, port, target = split_url(url)
                 conn = self._idle.pop() if self._idle else await asyncio.open_connection(host, port)
-                request = build_request(self._config.method, f"{host}:{port}", target,
+                request = build_request(self._config.method, host_header(host, port), target,
                                         keepalive=self._keepalive, body=self._config.body)
                 response, reusable = await exchange(request, conn[1].write, conn[0].read)
         except BaseException:

@@ -19,6 +19,9 @@ Rules this module keeps:
   strategy starts inherits it;
 - ``command_prefix`` (e.g. ``valgrind --tool=callgrind``, see ``strategies.instructions``) goes before the
   worker's command line and must exec it in the same process: the pid, the pipes and the kill stay its;
+- ``command`` replaces the worker's command line by another worker speaking the same protocol (an era's,
+  ``strategies.eras.EraWorkerProcess``, which also overrides what ``prepare`` sends and what ``measure``
+  makes of the reply: the two hooks ``_prepare_message`` and ``_measured``);
 - server-side figures come from our server's ``/stats`` (reset before the round, read after). Against any
   other server they are None: we never guess.
 """
@@ -115,7 +118,7 @@ class RoundResult:
 
 class WorkerProcess:
     def __init__(self, name: str, cpus: set[int] | None = None, start_timeout_s: float = START_TIMEOUT_S,
-                 command_prefix: Sequence[str] = ()):
+                 command_prefix: Sequence[str] = (), command: Sequence[str] | None = None):
         self.name = name
         self.start_timeout_s = start_timeout_s
         self.config: ClientConfig | None = None
@@ -124,7 +127,7 @@ class WorkerProcess:
         self._buffer = b""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
         self.popen = subprocess.Popen(
-            [*command_prefix, sys.executable, "-m", "strategies.worker", name],
+            [*command_prefix, *(command or (sys.executable, "-m", "strategies.worker", name))],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
         )
         try:
@@ -135,6 +138,7 @@ class WorkerProcess:
             self.close()
             raise
         self.import_s: float = hello["import_s"]
+        self.hello = hello
 
     @property
     def pid(self) -> int:
@@ -167,8 +171,11 @@ class WorkerProcess:
         config = workload.client_config()
         if self.config != config or self.setup_info is None:
             self.setup(config)
-        self._call({"cmd": "prepare", "workload": workload.to_dict()}, self.start_timeout_s)
+        self._call(self._prepare_message(workload), self.start_timeout_s)
         self._round = workload
+
+    def _prepare_message(self, workload: Workload) -> dict[str, Any]:
+        return {"cmd": "prepare", "workload": workload.to_dict()}
 
     def fetch_round(self, deadline_s: float | None = None) -> float:
         """The timed step: the worker runs the fetch and answers with its own timing of it (wall_s)."""
@@ -182,13 +189,18 @@ class WorkerProcess:
         workload, self._round = self._round, None
         if workload is None or self.setup_info is None:
             raise RuntimeError("measure_round without prepare_round")
-        measured = self._call({"cmd": "measure"}, self.start_timeout_s)["result"]
+        measured = self._measured(self._call({"cmd": "measure"}, self.start_timeout_s), workload)
         return RoundResult(
             strategy=self.name, concurrency=workload.concurrency, policy=workload.policy,
             profile=workload.profile,
             delay_ms=workload.delay_ms, size=workload.size, method=workload.method,
             cold_start_s=self.setup_info.cold_start_s, import_s=self.import_s, **measured,
         )
+
+    def _measured(self, reply: dict[str, Any], workload: Workload) -> dict[str, Any]:
+        """The round's measurements (``RoundResult``'s fields from ``requests`` to ``latency_ms``)."""
+        measured: dict[str, Any] = reply["result"]
+        return measured
 
     def explain_round(self, workload: Workload, deadline_s: float | None = None) -> dict[str, Any]:
         """Where a round's CPU goes (``strategies.explain.explanation``), from an unprofiled and a profiled

@@ -7,6 +7,11 @@ Usage::
         client.run()      # returns when every request has called its callbacks
     # leaving the block closes it: idle keep-alive connections closed, unfinished requests called back
 
+``SelectClient(..., backend="epoll")`` is the same client on ``select.epoll`` (or ``"poll"``): the server's
+multiplexers (``local_server.backends``), so the select/poll/epoll lesson holds on the client side too.
+``select.select`` copies and scans every watched descriptor on each turn and stops at FD_SETSIZE; epoll
+keeps the interest list in the kernel and has no such limit, only RLIMIT_NOFILE.
+
 Each callback receives a ``Response`` (status, headers, body) or a ``RequestError`` (message); every
 request gets exactly one of them, exactly once, also when the client is closed before it ran or finished.
 A ``RequestError``'s message starts with the name of the error, e.g. ``ConnectionRefusedError: ...``, taken
@@ -16,14 +21,18 @@ result and its timing, for callers that prefer to read results after ``run()``.
 Rules this module keeps:
 - a library, not a benchmark adapter: it knows nothing of the suite's workloads (the ``select`` strategy,
   ``strategies.select_strategy``, adapts it);
-- non-blocking sockets, one ``select.select`` per loop turn, no threads; HTTP bytes come from and go to the
-  sans-IO ``strategies.http1``;
+- non-blocking sockets, one wait of the multiplexer per loop turn, no threads; HTTP bytes come from and go
+  to the sans-IO ``strategies.http1``;
+- each socket waits for one thing at a time, and the multiplexer is told when that changes: writable while
+  connecting or sending, readable while receiving or idle; a socket leaves the multiplexer before it closes
+  (its number may be reused at once);
 - at most ``max_connections`` sockets are open at any time, idle keep-alive ones included, so the
   concurrency cap and the descriptor budget are the same number;
 - every request has a deadline (``timeout_s`` from the moment it gets a connection); past it the request
-  fails with TimeoutError and its socket is closed. A stall is an error, never a hang;
+  fails with TimeoutError and its socket is closed. A stall is an error, never a hang. One ``timeout_s``
+  for all, so deadlines come in the order requests start: a queue, not a scan of every connection per turn;
 - ``select.select`` cannot watch a descriptor >= FD_SETSIZE: such a socket is closed at once and its
-  request fails cleanly, instead of the whole loop crashing with ValueError;
+  request fails cleanly, instead of the whole loop crashing with ValueError (epoll and poll have no limit);
 - keep-alive: a connection returns to the idle pool only if the request asked for it, the server agreed
   (``Connection`` header / HTTP version) and nothing arrived after the response. Idle connections are
   watched too: one that becomes readable (the server closed it) is dropped before it can be reused.
@@ -32,7 +41,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import errno
-import select
 import socket
 import time
 from collections import deque
@@ -40,12 +48,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Self
 
-from strategies.http1 import ProtocolError, Response, ResponseParser, build_request
+from local_server.backends import BACKENDS, FD_SETSIZE, READ, WRITE
+from strategies.http1 import ProtocolError, Response, ResponseParser, build_request, host_header
 
-__all__ = ["FD_SETSIZE", "RequestError", "RequestHandle", "Response", "SelectClient"]
-
-#: The fixed size of ``select``'s descriptor bitmap on Linux (glibc); CPython raises ValueError above it.
-FD_SETSIZE = 1024
+__all__ = ["BACKENDS", "FD_SETSIZE", "RequestError", "RequestHandle", "Response", "SelectClient"]
 
 #: recv buffer: 64 KiB takes a small response in one call and a 256 KiB body in a handful.
 RECV_BYTES = 65536
@@ -79,7 +85,7 @@ class RequestHandle:
 
 
 class _Connection:
-    __slots__ = ("connecting", "deadline", "fd", "key", "out", "parser", "request", "sock")
+    __slots__ = ("connecting", "fd", "key", "mask", "out", "parser", "request", "sock")
 
     def __init__(self, sock: socket.socket, key: tuple[str, int]):
         self.sock = sock
@@ -89,19 +95,29 @@ class _Connection:
         self.parser: ResponseParser | None = None
         self.out = b""
         self.connecting = False
-        self.deadline = 0.0
+        #: What the multiplexer watches it for: WRITE until the request is sent, then READ (idle too).
+        self.mask = WRITE
 
 
 class SelectClient:
-    def __init__(self, max_connections: int = 10, timeout_s: float = 10.0, keepalive: bool = True):
+    def __init__(self, max_connections: int = 10, timeout_s: float = 10.0, keepalive: bool = True,
+                 backend: str = "select"):
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(sorted(BACKENDS))}, got {backend!r}")
         self.max_connections = max_connections
         self.timeout_s = timeout_s
         self.keepalive = keepalive
+        self.backend = backend
+        self._mux = BACKENDS[backend]()
+        self._closed = False
         self._pending: deque[RequestHandle] = deque()
         self._active: dict[int, _Connection] = {}  # fd -> connection carrying a request
         self._idle: dict[int, _Connection] = {}  # fd -> keep-alive connection waiting for a request
+        #: (deadline, connection, request) in the order requests started, hence of their deadlines; an entry
+        #: whose connection carries another request by now (or none) is stale and skipped.
+        self._deadlines: deque[tuple[float, _Connection, RequestHandle]] = deque()
         self._addresses: dict[tuple[str, int], tuple[int, tuple]] = {}
 
     def add_request(
@@ -116,16 +132,16 @@ class SelectClient:
         keepalive: bool | None = None,
     ) -> RequestHandle:
         keepalive = self.keepalive if keepalive is None else keepalive
-        name = f"[{host}]" if ":" in host else host  # an IPv6 literal is bracketed in Host (RFC 9110 7.2)
-        host_header = name if port == 80 else f"{name}:{port}"
-        data = build_request(method, host_header, path, keepalive=keepalive, body=body, headers=headers)
+        data = build_request(method, host_header(host, port), path, keepalive=keepalive, body=body, headers=headers)
         request = RequestHandle((host, port), data, callbacks, keepalive)
         self._pending.append(request)
         return request
 
     def run(self) -> None:
         """Perform every queued request; returns when each has delivered its result to its callbacks."""
-        self._drop_stale_idle(timeout=0)
+        if self._closed:
+            raise RuntimeError("run() on a closed SelectClient")
+        self._drop_stale_idle()
         while self._pending or self._active:
             self._start_pending()
             if not self._active:
@@ -134,7 +150,8 @@ class SelectClient:
 
     def close(self) -> None:
         """Close every connection; a request not finished yet (queued, or cut off by an exception out of
-        ``run``) gets a ``RequestError`` through its callbacks, so none is left without a result."""
+        ``run``) gets a ``RequestError`` through its callbacks, so none is left without a result. A closed
+        client cannot run again: its multiplexer (an epoll descriptor) is closed too."""
         for conn in list(self._active.values()):
             self._fail(conn, "ConnectionAbortedError: the client was closed before the response")
         while self._pending:
@@ -143,6 +160,9 @@ class SelectClient:
             self._deliver(request, RequestError("ConnectionAbortedError: the client was closed before it ran"))
         for conn in list(self._idle.values()):
             self._drop_idle(conn)
+        self._deadlines.clear()
+        self._mux.close()
+        self._closed = True
 
     def __enter__(self) -> Self:
         return self
@@ -153,22 +173,26 @@ class SelectClient:
     # -- the loop ------------------------------------------------------------------------------------
 
     def _poll(self) -> None:
+        deadlines = self._deadlines
+        while deadlines[0][1].request is not deadlines[0][2]:  # finished: there is always a live one (active)
+            deadlines.popleft()
+        timeout = max(0.0, deadlines[0][0] - time.perf_counter())
+        for fd, _ in self._mux.poll(timeout):
+            # A socket waits for one thing (its mask), so which one it was is known; an error or hang-up
+            # (epoll reports them unasked) surfaces in the send or recv that follows.
+            conn = self._active.get(fd)
+            if conn is None:
+                if fd in self._idle:
+                    self._drop_idle(self._idle[fd])
+            elif conn.out or conn.connecting:
+                self._on_writable(conn)
+            else:
+                self._on_readable(conn)
         now = time.perf_counter()
-        timeout = max(0.0, min(conn.deadline for conn in self._active.values()) - now)
-        readers = [fd for fd, conn in self._active.items() if not conn.out and not conn.connecting]
-        readers.extend(self._idle)
-        writers = [fd for fd, conn in self._active.items() if conn.out or conn.connecting]
-        readable, writable, _ = select.select(readers, writers, [], timeout)
-        for fd in writable:
-            self._on_writable(self._active[fd])
-        for fd in readable:
-            if fd in self._idle:
-                self._drop_idle(self._idle[fd])
-            elif fd in self._active:
-                self._on_readable(self._active[fd])
-        now = time.perf_counter()
-        for conn in [c for c in self._active.values() if c.deadline <= now]:
-            self._fail(conn, f"TimeoutError: no response within {self.timeout_s} s")
+        while deadlines and deadlines[0][0] <= now:
+            _, conn, request = deadlines.popleft()
+            if conn.request is request:
+                self._fail(conn, f"TimeoutError: no response within {self.timeout_s} s")
 
     def _start_pending(self) -> None:
         while self._pending and len(self._active) < self.max_connections:
@@ -184,7 +208,7 @@ class SelectClient:
             conn.request = request
             conn.parser = ResponseParser()
             conn.out = request.data
-            conn.deadline = request.started + self.timeout_s
+            self._deadlines.append((request.started + self.timeout_s, conn, request))
             self._active[conn.fd] = conn
             if not conn.connecting:
                 self._on_writable(conn)  # an open connection takes a small request at once: skip a turn
@@ -201,10 +225,11 @@ class SelectClient:
             self._drop_idle(next(iter(self._idle.values())))  # the cap counts idle sockets too
         family, address = self._resolve(key)
         sock = socket.socket(family, socket.SOCK_STREAM)
-        if sock.fileno() >= FD_SETSIZE:
+        max_fd = self._mux.max_fd
+        if max_fd is not None and sock.fileno() >= max_fd:
             fd = sock.fileno()
             sock.close()
-            raise OSError(errno.EMFILE, f"descriptor {fd} >= FD_SETSIZE ({FD_SETSIZE}): select cannot watch it")
+            raise OSError(errno.EMFILE, f"descriptor {fd} >= FD_SETSIZE ({max_fd}): {self.backend} cannot watch it")
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 and asyncio do
         conn = _Connection(sock, key)
@@ -213,6 +238,7 @@ class SelectClient:
             sock.close()
             raise OSError(err, f"connect to {key[0]}:{key[1]} failed: {errno.errorcode.get(err, err)}")
         conn.connecting = err == errno.EINPROGRESS
+        self._mux.register(conn.fd, WRITE)  # to connect, or to send the request at once
         return conn
 
     def _resolve(self, key: tuple[str, int]) -> tuple[int, tuple]:
@@ -236,11 +262,15 @@ class SelectClient:
         try:
             sent = conn.sock.send(conn.out)
         except BlockingIOError:
-            return
+            sent = 0
         except OSError as exc:
             self._fail(conn, f"{type(exc).__name__}: {exc}")
             return
         conn.out = conn.out[sent:]
+        mask = WRITE if conn.out else READ
+        if conn.mask != mask:  # a reused connection is watched for reading already: no syscall for epoll
+            self._mux.modify(conn.fd, mask)
+            conn.mask = mask
 
     def _on_readable(self, conn: _Connection) -> None:
         assert conn.parser is not None
@@ -263,27 +293,33 @@ class SelectClient:
         del self._active[conn.fd]
         conn.request = conn.parser = None
         if reusable and request.keepalive and parser.keep_alive and not parser.trailing:
-            self._idle[conn.fd] = conn
+            self._idle[conn.fd] = conn  # still watched for reading: a close by the server drops it
         else:
-            conn.sock.close()
+            self._close(conn)
         self._deliver(request, parser.response)
 
     def _fail(self, conn: _Connection, message: str) -> None:
         request = conn.request
         assert request is not None
         del self._active[conn.fd]
-        conn.sock.close()
+        conn.request = conn.parser = None
+        self._close(conn)
         self._deliver(request, RequestError(message))
 
     def _drop_idle(self, conn: _Connection) -> None:
         del self._idle[conn.fd]
+        self._close(conn)
+
+    def _close(self, conn: _Connection) -> None:
+        self._mux.unregister(conn.fd)  # first: once closed, its number is free for the next socket
         conn.sock.close()
 
-    def _drop_stale_idle(self, timeout: float) -> None:
+    def _drop_stale_idle(self) -> None:
+        """Drop the idle connections that became readable (the server closed them) since the last run."""
         if self._idle:
-            readable, _, _ = select.select(list(self._idle), [], [], timeout)
-            for fd in readable:
-                self._drop_idle(self._idle[fd])
+            for fd, _ in self._mux.poll(0):
+                if fd in self._idle:
+                    self._drop_idle(self._idle[fd])
 
     @staticmethod
     def _deliver(request: RequestHandle, result: Result) -> None:

@@ -2,7 +2,8 @@
 
 One ``SelectClient`` with ``max_connections=C``: its one cap is the C the harness asks for; keep-alive as
 the policy says; the workload's timeout as its per-request deadline. Outcomes come from each request's
-``result`` and ``elapsed_s`` after ``run()``.
+``result`` and ``elapsed_s`` after ``run()``. ``SelectFetcher``'s ``backend`` is the client's multiplexer:
+``select`` here, ``epoll`` for the ``epoll`` strategy (``strategies.epoll_strategy``).
 
 as-written is the same: the client is ours, so there is no library default to keep.
 """
@@ -17,9 +18,10 @@ from strategies.select_client import RequestHandle, Response, SelectClient
 
 
 class SelectFetcher:
-    def __init__(self, config: ClientConfig):
+    def __init__(self, config: ClientConfig, backend: str = "select"):
         self._config = config
-        self._client = SelectClient(config.concurrency, config.timeout_s, keepalive=config.policy == "keepalive")
+        self._client = SelectClient(config.concurrency, config.timeout_s, keepalive=config.policy == "keepalive",
+                                    backend=backend)
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
         requests = []

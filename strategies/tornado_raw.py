@@ -43,7 +43,7 @@ from tornado.tcpclient import TCPClient
 
 from strategies._aio import LoopRunner, exchange
 from strategies.base import ClientConfig, Outcome
-from strategies.http1 import build_request, split_url
+from strategies.http1 import build_request, host_header, split_url
 
 
 class _LiteralResolver(DefaultLoopResolver):
@@ -78,7 +78,7 @@ class TornadoRawFetcher:
             async with asyncio.timeout(self._config.timeout_s):
                 host, port, target = split_url(url)
                 stream = self._idle.pop() if self._idle else await self._tcp.connect(host, port)
-                request = build_request(self._config.method, f"{host}:{port}", target,
+                request = build_request(self._config.method, host_header(host, port), target,
                                         keepalive=self._keepalive, body=self._config.body)
                 response, reusable = await exchange(request, stream.write, functools.partial(_read, stream))
         except BaseException:

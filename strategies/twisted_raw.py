@@ -37,7 +37,7 @@ from twisted.python.failure import Failure
 
 from strategies._twisted import ReactorRunner, reactor
 from strategies.base import ClientConfig, Outcome
-from strategies.http1 import ProtocolError, ResponseParser, build_request, split_url
+from strategies.http1 import ProtocolError, ResponseParser, build_request, host_header, split_url
 
 
 class HTTP1Connection(Protocol):
@@ -123,7 +123,7 @@ class TwistedRawFetcher:
             endpoint = TCP4ClientEndpoint(reactor, host, port, timeout=self._config.timeout_s)
             conn = await connectProtocol(endpoint, HTTP1Connection())
         parser = await conn.exchange(build_request(
-            self._config.method, f"{host}:{port}", target, keepalive=self._keepalive, body=self._config.body))
+            self._config.method, host_header(host, port), target, keepalive=self._keepalive, body=self._config.body))
         if self._keepalive and parser.keep_alive and not parser.trailing and not conn.closed:
             self._idle.append(conn)
         else:

@@ -197,25 +197,20 @@ class _Host:
     def measure(self) -> dict[str, Any]:
         """The round's figures, verification included. CPU is read here, after the fetch reply: the tree
         is idle between the two, so the few microseconds of writing that reply are all it adds."""
-        from strategies.workload import latency_summary, verify
+        from strategies.workload import judge
 
         state, self.round_state = self._state(), None
         if state.outcomes is None:
             raise RuntimeError("measure before fetch")
         state.tree.refresh()  # a process born during the round counts from zero
         cpu_s = state.tree.cpu_seconds_since(state.cpu_before)
-        verification = verify(state.urls, state.outcomes)
         return {
             "requests": len(state.urls),
             "wall_s": state.wall_s,
             "cpu_s": cpu_s,
             "peak_rss_kb": state.tree.peak_rss_kb(),
             "pss_kb": state.tree.pss_kb(),
-            "ok": verification.ok,
-            "errors": verification.errors,
-            "error_kinds": verification.error_kinds,
-            "error_samples": verification.error_samples,
-            "latency_ms": latency_summary([outcome.latency_s for outcome in state.outcomes]),
+            **judge(state.urls, state.outcomes),
         }
 
     def _state(self) -> _Round:

@@ -46,7 +46,9 @@ class Workload:
     """N requests to the server's ``/work`` route (ids 0..N-1), at most ``concurrency`` in flight.
 
     ``paths`` replaces the generated ``/work`` URLs with an explicit list (relative to ``base_url``), e.g.
-    to mix fault routes in; ``requests`` must then equal ``len(paths)`` (``Workload.from_paths`` does it).
+    to mix fault routes in or to give each request its own delay and size (the web workload); ``requests``
+    must then equal ``len(paths)`` (``Workload.from_paths`` does it), and ``delay_ms``, ``size`` and
+    ``rate_kbps`` only describe the round in its results.
     """
 
     base_url: str
@@ -62,6 +64,8 @@ class Workload:
     paths: tuple[str, ...] = field(default=())
     #: ``tuned`` or ``as-written`` (``strategies.base.PROFILES``): how the strategy configures its library.
     profile: str = "tuned"
+    #: Pace every body at this many kbit/s (the server's ``rate_kbps``, ``local_server.pacing``); 0: at once.
+    rate_kbps: int = 0
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):
@@ -70,8 +74,8 @@ class Workload:
             raise ValueError(f"requests must be >= 0, got {self.requests}")
         if self.paths and len(self.paths) != self.requests:
             raise ValueError(f"requests={self.requests} but {len(self.paths)} paths given")
-        if self.delay_ms < 0 or self.size < 0 or self.timeout_s <= 0:
-            raise ValueError("delay_ms and size must be >= 0 and timeout_s > 0")
+        if self.delay_ms < 0 or self.size < 0 or self.rate_kbps < 0 or self.timeout_s <= 0:
+            raise ValueError("delay_ms, size and rate_kbps must be >= 0 and timeout_s > 0")
         self.client_config()  # validates concurrency, policy and method once, here
 
     @classmethod
@@ -81,7 +85,8 @@ class Workload:
     def urls(self) -> list[str]:
         if self.paths:
             return [self.base_url + path for path in self.paths]
-        prefix = f"{self.base_url}work?delay_ms={self.delay_ms}&size={self.size}&id="
+        pace = f"&rate_kbps={self.rate_kbps}" if self.rate_kbps else ""
+        prefix = f"{self.base_url}work?delay_ms={self.delay_ms}&size={self.size}{pace}&id="
         return [f"{prefix}{k}" for k in range(self.requests)]
 
     def client_config(self) -> ClientConfig:
@@ -162,6 +167,15 @@ def verify(urls: Sequence[str], outcomes: Sequence[Outcome]) -> Verification:
     for _ in outcomes[len(urls):]:
         record("extra", "an outcome was returned for no URL")
     return Verification(ok, sum(kinds.values()), kinds, samples)
+
+
+def judge(urls: Sequence[str], outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The figures of a round that come from its outcomes, as a round reports them: ``verify``'s counts and
+    the latencies' summary. Today's worker and an era's runner (``strategies.eras``) both call this."""
+    verification = verify(urls, outcomes)
+    return {"ok": verification.ok, "errors": verification.errors, "error_kinds": verification.error_kinds,
+            "error_samples": verification.error_samples,
+            "latency_ms": latency_summary([outcome.latency_s for outcome in outcomes])}
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

@@ -42,6 +42,7 @@ RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\nContent-Type: text/plain\r
     ("builtins", "<method 'acquire' of '_thread.lock' objects>", True, LOOP),
     (str(ROOT / "strategies/http1.py"), "ResponseParser.feed", False, HTTP),
     (str(ROOT / "strategies/select_client.py"), "SelectClient._poll", False, LOOP),
+    (str(ROOT / "local_server/backends.py"), "SelectBackend.poll", False, LOOP),
     (str(ROOT / "strategies/threads.py"), "ThreadsFetcher.fetch", False, HARNESS),
     ("/venv/lib/python3.11/site-packages/requests/sessions.py", "Session.send", False, GLUE),
     ("/venv/lib/python3.11/site-packages/aiohttp/http_parser.py", "HttpResponseParser.feed_data", False, HTTP),

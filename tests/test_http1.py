@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import itertools
 from collections.abc import Callable
 from urllib.parse import urlsplit
@@ -8,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from strategies.http1 import ProtocolError, Response, ResponseParser, build_request, split_url
+from strategies.http1 import ProtocolError, Response, ResponseParser, build_request, host_header, split_url
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
 
@@ -129,6 +130,40 @@ def test_headers_split_across_feeds_are_all_kept() -> None:
     assert parser.response.headers == [("server", "s"), ("content-length", "3")]
 
 
+# -- memory: what a finished response keeps ---------------------------------------------------------------
+
+BIG_HEAD = b"HTTP/1.1 200 OK\r\nServer: s\r\nContent-Length: 200000\r\n\r\n"
+
+
+def _big_response(parser: ResponseParser) -> Response:
+    """200,000 body bytes in the sizes a 64 KiB recv brings them, the first with the header."""
+    data = BIG_HEAD + bytes(200_000)
+    done = [parser.feed(data[i:i + 65536]) for i in range(0, len(data), 65536)]
+    assert done[-1] and not any(done[:-1]) and parser.response is not None
+    return parser.response
+
+
+def test_a_finished_parser_is_freed_without_the_cyclic_gc() -> None:
+    """No reference cycle outlives a response (httptools' parser holds ours): its body chunks, a second copy
+    of the body, must go with the last reference, not wait for a gen-2 collection."""
+    gc.collect()
+    gc.disable()
+    try:
+        parser = ResponseParser()
+        response = _big_response(parser)
+        del parser
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+    assert response.body == bytes(200_000)
+
+
+def test_a_response_keeps_its_header_not_the_body_that_came_with_it() -> None:
+    response = _big_response(ResponseParser())
+    assert b"".join(response._head) == BIG_HEAD  # the lazily parsed header, without 64 KiB of body
+    assert response.headers == [("server", "s"), ("content-length", "200000")]
+
+
 _NAMES = st.sampled_from(["Server", "Content-Type", "X-Id", "Connection", "Date"])
 _VALUES = st.text(alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7e), min_size=1, max_size=12)
 
@@ -228,3 +263,10 @@ def test_any_url_splits_as_urlsplit_splits_it(scheme: str, host: str, port: str,
 def test_split_url_raises_for_a_bad_port_as_urlsplit_does() -> None:
     with pytest.raises(ValueError):
         split_url("http://h:99999/p")
+
+
+@pytest.mark.parametrize(("host", "port", "expected"), [
+    ("127.0.0.1", 8080, "127.0.0.1:8080"), ("::1", 8080, "[::1]:8080"), ("example.test", 80, "example.test"),
+])
+def test_host_header_brackets_ipv6_and_leaves_out_port_80(host: str, port: int, expected: str) -> None:
+    assert host_header(host, port) == expected

@@ -36,3 +36,11 @@ def test_failed_rows_and_cells_without_a_pair_are_left_out() -> None:
     broken = row("aiohttp", [300], [3000])
     broken["status"] = "failed"
     assert models.model_cells({"rows": [broken, row("asyncio", [100], [9000])]}) == {}
+
+
+def test_a_second_codec_row_of_a_model_is_not_a_library() -> None:
+    stacks = models.cell_stacks([row("epoll", [20, 21, 19], [9000, 9100, 8900]),
+                                 row("select", [22, 23, 21], [8000, 8100, 7900])])
+    assert [(s.model, s.stack, s.strategy) for s in stacks] == [("select", "codec", "select"),
+                                                                ("select", "codec", "epoll")]
+    assert all(s.cpu_ratio is None and s.library_us is None for s in stacks)

@@ -1,4 +1,8 @@
-"""The public SelectClient API: callbacks, errors, deadlines, the connection cap, keep-alive, FD_SETSIZE."""
+"""The public SelectClient API: callbacks, errors, deadlines, the connection cap, keep-alive, FD_SETSIZE.
+
+The API tests run on each multiplexer the client takes (``backend``: select, poll, epoll): one client code
+path over all three, as the server's.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import pytest
 
 from local_server.api import fetch_stats, reset_stats, running_server
 from local_server.payload import work_body
-from strategies.select_client import FD_SETSIZE, RequestError, Response, SelectClient
+from strategies.select_client import BACKENDS, FD_SETSIZE, RequestError, Response, SelectClient
 from tests.stdlib_server import stdlib_server
 
 pytestmark = pytest.mark.timeout(60)
@@ -23,11 +27,16 @@ def server(server_url: str) -> tuple[str, str, int]:
     return server_url, parts.hostname or "127.0.0.1", parts.port or 80
 
 
-def test_every_callback_gets_the_parsed_response(server: tuple[str, str, int]) -> None:
+@pytest.fixture(params=sorted(BACKENDS))
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def test_every_callback_gets_the_parsed_response(server: tuple[str, str, int], backend: str) -> None:
     _, host, port = server
     first: list[Response | RequestError] = []
     second: list[Response | RequestError] = []
-    client = SelectClient(max_connections=2)
+    client = SelectClient(max_connections=2, backend=backend)
     requests = [client.add_request(host, port, f"/work?size=100&id={k}", callbacks=[first.append, second.append])
                 for k in range(5)]
     client.run()
@@ -41,19 +50,19 @@ def test_every_callback_gets_the_parsed_response(server: tuple[str, str, int]) -
         assert request.elapsed_s > 0
 
 
-def test_post_body_is_sent(server: tuple[str, str, int]) -> None:
+def test_post_body_is_sent(server: tuple[str, str, int], backend: str) -> None:
     _, host, port = server
     results: list[Response | RequestError] = []
-    client = SelectClient()
+    client = SelectClient(backend=backend)
     client.add_request(host, port, "/echo", method="POST", body=b"a=1&b=2", callbacks=[results.append])
     client.run()
     client.close()
     assert isinstance(results[0], Response) and results[0].body == b"a=1&b=2"
 
 
-def test_faults_become_request_errors(server: tuple[str, str, int]) -> None:
+def test_faults_become_request_errors(server: tuple[str, str, int], backend: str) -> None:
     _, host, port = server
-    client = SelectClient(max_connections=3, timeout_s=0.5)
+    client = SelectClient(max_connections=3, timeout_s=0.5, backend=backend)
     faults = ["reset", "close", "truncate", "stall", "garbage"]
     requests = {kind: client.add_request(host, port, f"/fault/{kind}") for kind in faults}
     good = client.add_request(host, port, "/work?id=7&size=64")
@@ -65,11 +74,11 @@ def test_faults_become_request_errors(server: tuple[str, str, int]) -> None:
     assert isinstance(good.result, Response) and good.result.body == work_body(7, 64)
 
 
-def test_connection_refused_is_an_error() -> None:
+def test_connection_refused_is_an_error(backend: str) -> None:
     with socket.socket() as probe:  # a port that was free a moment ago and has no listener
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    client = SelectClient()
+    client = SelectClient(backend=backend)
     request = client.add_request("127.0.0.1", port, "/")
     client.run()
     assert isinstance(request.result, RequestError)
@@ -77,7 +86,7 @@ def test_connection_refused_is_an_error() -> None:
     assert request.result.message.startswith("ConnectionRefusedError: "), request.result.message
 
 
-def test_close_calls_back_every_unfinished_request(server: tuple[str, str, int]) -> None:
+def test_close_calls_back_every_unfinished_request(server: tuple[str, str, int], backend: str) -> None:
     _, host, port = server
     results: list[Response | RequestError] = []
 
@@ -86,7 +95,7 @@ def test_close_calls_back_every_unfinished_request(server: tuple[str, str, int])
         if len(results) == 1:
             raise RuntimeError("a callback that raises ends run() early")
 
-    with pytest.raises(RuntimeError), SelectClient(max_connections=2) as client:
+    with pytest.raises(RuntimeError), SelectClient(max_connections=2, backend=backend) as client:
         for k in range(5):  # 2 in flight when the first answer arrives, 3 queued
             client.add_request(host, port, f"/work?delay_ms=50&size=8&id={k}", callbacks=[stop_at_first])
         client.run()
@@ -110,10 +119,10 @@ def test_ipv6_host_is_bracketed_and_fetched() -> None:
     assert isinstance(request.result, Response) and request.result.body == work_body(3, 16)
 
 
-def test_at_most_max_connections_in_flight(server: tuple[str, str, int]) -> None:
+def test_at_most_max_connections_in_flight(server: tuple[str, str, int], backend: str) -> None:
     url, host, port = server
     reset_stats(url)
-    client = SelectClient(max_connections=7, keepalive=False)
+    client = SelectClient(max_connections=7, keepalive=False, backend=backend)
     for k in range(21):
         client.add_request(host, port, f"/work?delay_ms=100&id={k}")
     client.run()
@@ -121,10 +130,10 @@ def test_at_most_max_connections_in_flight(server: tuple[str, str, int]) -> None
 
 
 @pytest.mark.parametrize("keepalive", [True, False])
-def test_keepalive_reuses_connections_and_close_does_not(keepalive: bool) -> None:
+def test_keepalive_reuses_connections_and_close_does_not(keepalive: bool, backend: str) -> None:
     with stdlib_server() as server:
         port = int(server.url.rsplit(":", 1)[1].strip("/"))
-        client = SelectClient(max_connections=3, keepalive=keepalive)
+        client = SelectClient(max_connections=3, keepalive=keepalive, backend=backend)
         for round_ in range(2):  # the second run() reuses the first one's idle connections
             requests = [client.add_request("127.0.0.1", port, f"/work?id={k}&size=32") for k in range(12)]
             client.run()
@@ -136,7 +145,8 @@ def test_keepalive_reuses_connections_and_close_does_not(keepalive: bool) -> Non
             assert server.connections == 24
 
 
-def test_descriptor_above_fd_setsize_is_refused_cleanly(server: tuple[str, str, int]) -> None:
+def test_a_descriptor_past_fd_setsize_is_refused_by_select_and_served_by_the_others(
+        server: tuple[str, str, int], backend: str) -> None:
     _, host, port = server
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < FD_SETSIZE + 16:
@@ -146,12 +156,30 @@ def test_descriptor_above_fd_setsize_is_refused_cleanly(server: tuple[str, str, 
     try:
         while not filler or filler[-1] < FD_SETSIZE:
             filler.append(os.open(os.devnull, os.O_RDONLY))
-        client = SelectClient()
-        request = client.add_request(host, port, "/")
-        client.run()
-        assert isinstance(request.result, RequestError)
-        assert "FD_SETSIZE" in request.result.message
+        with SelectClient(backend=backend) as client:  # its epoll descriptor is past FD_SETSIZE too
+            request = client.add_request(host, port, "/work?id=5&size=32")
+            client.run()
+        if backend == "select":
+            assert isinstance(request.result, RequestError)
+            assert "FD_SETSIZE" in request.result.message
+        else:
+            assert isinstance(request.result, Response) and request.result.body == work_body(5, 32)
     finally:
         for fd in filler:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_closed_client_does_not_run_again(server: tuple[str, str, int], backend: str) -> None:
+    _, host, port = server
+    with SelectClient(backend=backend) as client:
+        client.add_request(host, port, "/")
+        client.run()
+    client.add_request(host, port, "/")
+    with pytest.raises(RuntimeError, match="closed"):
+        client.run()
+
+
+def test_an_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="backend must be one of"):
+        SelectClient(backend="kqueue")

@@ -30,7 +30,7 @@ PROCESSES_MAX = 100
 
 #: Above this, C threads each running requests in one interpreter spend the core handing the GIL around
 #: instead of waiting on the network. Measured (c10k workload: N = C, close, the worker pinned to one core as
-#: in the sweep): at C=10 000 (5 s delay) the ``threads`` round had not ended at its 65 s deadline and
+#: in the sweep): at C=10 000 (5 s delay) the ``threads`` round had not ended after 65 s (its deadline then) and
 #: ``asyncio-executor``'s took 59 s with 2 642 requests timed out in its queue (3.6 ms of CPU per request,
 #: at most 6 719 in flight); unpinned, ``threads`` took 48 s with a 3 s delay, 6.8 ms of CPU per request
 #: against 0.76 ms at C=1000, never more than 5 302 in flight; at C=3000 (1 s) 3.5 ms and 1 186. The model
@@ -39,7 +39,7 @@ PROCESSES_MAX = 100
 REQUESTS_THREADS_MAX = 1000
 REQUESTS_THREADS_REASON = (
     f"C threads running requests: above C={REQUESTS_THREADS_MAX} they hand the GIL around instead of waiting "
-    "(measured at C=10 000, N=C, 5 s delay, pinned: threads did not finish within its 65 s deadline, "
+    "(measured at C=10 000, N=C, 5 s delay, pinned: threads had not finished after 65 s, "
     "asyncio-executor took 59 s with 2 642 requests timed out in its queue and at most 6 719 in flight; at "
     "C=3000, 3.5 ms of CPU per request against 0.76 ms at 1000); threads-raw, the same pool on our codec, "
     "holds 10 000"
@@ -48,7 +48,7 @@ REQUESTS_THREADS_REASON = (
 #: httpx's pool (httpcore 1.0.9's ``AsyncConnectionPool._assign_requests_to_connections``) scans every
 #: connection each time a request is added or removed, so its CPU per request grows with C: measured on the
 #: c10k workload (N = C, close, pinned), 1.9 ms at C=1000 and 3.6 ms at 3000 (0.9-1.1 ms at C=10), and at
-#: C=10 000 the round had not ended at its 65 s deadline. Rows above are skipped with this reason.
+#: C=10 000 the round had not ended after 65 s (its deadline then). Rows above are skipped with this reason.
 HTTPX_MAX = 3000
 
 #: ``select.select`` cannot watch a descriptor >= FD_SETSIZE (1024). A worker holds ~20 descriptors of its
@@ -213,7 +213,7 @@ REGISTRY: dict[str, StrategySpec] = {
             max_concurrency=HTTPX_MAX,
             max_concurrency_reason=f"httpx: httpcore's pool scans every connection for each request added or "
             f"removed, so CPU per request grows with C (1.9 ms at C=1000, 3.6 ms at 3000; at 10 000 the round "
-            f"had not ended at its 65 s deadline); at most C={HTTPX_MAX}",
+            f"had not ended after 65 s); at most C={HTTPX_MAX}",
             libraries=("httpx", "httpcore", "h11", "anyio"), colour="#ad494a",
             model="asyncio", stack="httpx", default=False,
         ),

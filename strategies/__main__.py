@@ -113,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--method", choices=("GET", "POST"), default="GET")
     run.add_argument("--rounds", type=_positive, help="rounds in the same worker (default 1)")
     run.add_argument("--timeout", type=float, default=None,
-                     help="per-request timeout, seconds (default: the sweep's, 10 s or C x 3 ms, the longer)")
+                     help="per-request timeout, seconds (default: the sweep's, 10 s or C x 5 ms, the longer)")
     run.add_argument("--backend", choices=("select", "poll", "epoll"), default="epoll",
                      help="backend of the bundled server (ignored with --url)")
     run.add_argument("--cpus", type=_cpu_set, help="pin the worker to these CPUs, e.g. 1 or 2,3; a bundled "

@@ -213,7 +213,8 @@ def test_sweep_explains_each_row_after_its_timed_rounds_and_a_failure_stays_in_i
     assert latest["options"]["explain"] is True
     rows = {row["strategy"]: row for row in latest["rows"]}
     for row in rows.values():  # the timed rounds: all there, clean, and none of them profiled
-        assert row["status"] == "ok" and len(row["rounds"]) == 1 and row["rounds"][0]["ok"] == 40
+        # "flagged" too: a loaded machine flags a row noisy, which says nothing about --explain
+        assert row["status"] in ("ok", "flagged") and len(row["rounds"]) == 1 and row["rounds"][0]["ok"] == 40
         assert not any("explain" in r or "categories" in r for r in row["rounds"])
     assert "ImportError: yappi broken for this worker by the test" in rows["select"]["explain"]["error"]
     e = rows["asyncio"]["explain"]

@@ -15,6 +15,8 @@ Rules this module keeps:
   N / (ceil(N/C) × delay) when every request waits alike);
 - ``web_p99.png`` (a run with the web workload): p99 latency against C, over the floor no client can beat,
   the p99 of the round's drawn service times (each request's latency is at least its own);
+- ``rss_per_connection.png`` (peak RSS / C, ``bench.results.rss_per_connection_kib``) is drawn only for a run
+  with rows above the default sweep's levels (``bench.c10k``), every level of their workload and policy;
 - ``sequential`` runs only at C=1: it is drawn as that one point plus a dotted reference line.
 """
 
@@ -36,8 +38,8 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
-from bench import models, verdict
-from bench.results import peak_below_c
+from bench import c10k, models, verdict
+from bench.results import peak_below_c, rss_per_connection_kib
 from bench.shapes import row_service_seconds
 from strategies import CODEC, REGISTRY, explain
 from strategies.eras import split
@@ -194,7 +196,8 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
             panel = [r for r in rows if r["workload"] == workload and r["policy"] == policy]
             _panel(axes[i][j], panel, metric, workload, policy)
     strategies = _order([r["strategy"] for r in _drawable(rows)], list(REGISTRY))
-    with_ideal = metric[0] == "throughput" and any(w in workloads for w in ("latency", "web", "slow-link"))
+    with_ideal = metric[0] == "throughput" and any((r.get("summary") or {}).get("ideal_s") for r in rows
+                                                   if r["workload"] in workloads)
     machine = run.get("machine", {})
     height = fig.get_figheight()
     fig.suptitle(f"{metric[1]}, tuned profile — {machine.get('cpu_count', '?')} CPUs, "
@@ -251,6 +254,49 @@ def draw_claim(run: dict[str, Any], path: Path) -> Path | None:
     fig.legend(handles=handles, loc="upper center", ncol=5, fontsize=9, bbox_to_anchor=(0.5, 0.95),
                frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.84))
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def draw_rss_per_connection(run: dict[str, Any], path: Path) -> Path | None:
+    """Client memory per in-flight connection against C, log-log: one panel per (workload, policy) with
+    rows above the default sweep's levels, one line per strategy; None when the run has no such rows."""
+    groups = c10k.groups(run)
+    if not groups:
+        return None
+    fig, axes = plt.subplots(1, len(groups), squeeze=False, figsize=(6.8 * len(groups), 5.4))
+    drawn: list[str] = []
+    for ax, (workload, policy) in zip(axes[0], groups):
+        rows = [r for r in _drawable(run["rows"]) if r["workload"] == workload and r["policy"] == policy
+                and r.get("profile", "tuned") == "tuned" and rss_per_connection_kib(r)]
+        for name in _order([r["strategy"] for r in rows], list(REGISTRY)):
+            mine = sorted((r for r in rows if r["strategy"] == name), key=lambda r: r["concurrency"])
+            st, xs = style(name), [r["concurrency"] for r in mine]
+            ax.plot(xs, [rss_per_connection_kib(r) for r in mine], color=st["color"], linestyle=st["linestyle"],
+                    linewidth=1.4)
+            for row in mine:
+                hollow = row["status"] == "flagged"
+                ax.plot([row["concurrency"]], [rss_per_connection_kib(row)], linestyle="none", marker=st["marker"],
+                        markersize=11 if hollow else 7, color=st["color"],
+                        markerfacecolor="white" if hollow else st["color"], markeredgewidth=1.2, zorder=3)
+            drawn.append(name)
+        levels = sorted({r["concurrency"] for r in rows})
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_PLAIN)
+        ax.yaxis.set_minor_formatter(_MINOR)
+        if levels:
+            ax.set_xticks(levels, [f"{c:,}" for c in levels])
+            ax.xaxis.set_minor_locator(NullLocator())
+        ax.set_title(f"{workload} workload, {policy}", fontsize=10)
+        ax.set_xlabel("concurrency C (connections in flight, log scale)")
+        ax.set_ylabel("peak RSS / C (KiB per connection, log)")
+        ax.grid(True, which="major", alpha=0.3)
+    fig.suptitle("Client memory per in-flight connection: peak RSS (worst round) / C, tuned", y=0.99, fontsize=12)
+    fig.legend(handles=_legend_handles(list(dict.fromkeys(drawn)), with_ideal=False), loc="upper center", ncol=6,
+               fontsize=9, bbox_to_anchor=(0.5, 0.95), frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.89))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -433,7 +479,8 @@ def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
     for extra in (draw_claim(run, out_dir / "claim.png"), eras.draw(run, out_dir / "eras.png"),
                   draw_instructions(run, out_dir / "instructions_per_request.png"),
                   draw_model_vs_library(run, out_dir / "model_vs_library.png"),
-                  draw_cpu_breakdown(run, out_dir / "cpu_breakdown.png")):
+                  draw_cpu_breakdown(run, out_dir / "cpu_breakdown.png"),
+                  draw_rss_per_connection(run, out_dir / "rss_per_connection.png")):
         if extra is not None:
             paths.append(extra)
     if any(r["workload"] == "web" and r.get("profile", "tuned") == "tuned" for r in _drawable(run["rows"])):

@@ -43,6 +43,7 @@ from bench.netns import LinkError
 from bench.noise import system_check, system_check_text
 from bench.plan import (
     AS_WRITTEN_MAX_C,
+    CONCURRENCY_SETS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ROUNDS,
     DEFAULT_ROUNDS,
@@ -86,8 +87,8 @@ PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles"
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("concbench", "concbench sweep (bench/test_sweep.py)")
     group.addoption("--concurrency", default=None,
-                    help=f"comma-separated levels C for every workload and profile (default "
-                         f"{','.join(map(str, DEFAULT_CONCURRENCY))}, --quick {','.join(map(str, QUICK_CONCURRENCY))}; "
+                    help=f"comma-separated levels C for every workload and profile, or sets: {_sets_text()} "
+                         f"(default {','.join(map(str, DEFAULT_CONCURRENCY))}, --quick {','.join(map(str, QUICK_CONCURRENCY))}; "
                          f"as-written up to C={AS_WRITTEN_MAX_C}; the claim workload 10,100)")
     group.addoption("--strategies", default=None,
                     help="comma-separated strategy names or sets: default (the default sweep's, tuned; the claim's "
@@ -131,6 +132,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the bundled server in a network namespace behind a veth pair shaped by tbf to RATE "
                          "(tc's units: 500kbit, 10mbit, 1gbit); needs root and iproute2")
     group.addoption("--results-dir", default=None, help="where JSON, charts and REPORT.md go (default results/)")
+
+
+def _sets_text() -> str:
+    return ", ".join(f"{name} ({','.join(map(str, levels))})" for name, levels in CONCURRENCY_SETS.items())
 
 
 def _plan(config: pytest.Config) -> Plan:

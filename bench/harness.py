@@ -186,7 +186,8 @@ class Sweep:
         spec = WORKLOADS[workload_name]
         return {"id": f"{workload_name}-{case.id}", "strategy": case.strategy, "workload": workload_name,
                 "profile": case.profile, "policy": case.policy, "concurrency": case.concurrency,
-                "requests": self.plan.requests_per_round(workload_name, case), "delay_ms": spec.delay_ms,
+                "requests": self.plan.requests_per_round(workload_name, case),
+                "delay_ms": spec.delay(case.concurrency),
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
                 "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
                 "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded(),

@@ -5,15 +5,16 @@ Rules this module keeps:
   tests are parametrized with ``Plan.cases(workload)``, so pytest's test ids name all four
   (``test_latency[gevent-tuned-keepalive-c100]``) and its progress lines say where the sweep is. A *cell*
   (``bench.verdict``) is what strategies are compared within: (workload, profile, policy, concurrency);
-- every strategy in a cell gets the identical ``Workload``: N and the delay depend on the workload and C
-  only, never on the strategy or the profile;
+- every strategy in a cell gets the identical ``Workload``: N, the delay and the timeout depend on the
+  workload and C only, never on the strategy or the profile;
 - ``sequential`` is C=1 by definition: it has one case per workload x profile x policy, at C=1;
 - the ``as-written`` profile (the tutorials' recipes, library defaults kept) runs where the claim is judged:
   on the workloads whose ``WorkloadSpec.profiles`` name it, by default for the claim's strategies only
   (``CLAIM_STRATEGIES``) and at C <= ``AS_WRITTEN_MAX_C``. ``--strategies`` and ``--concurrency`` given on
   the command line apply to both profiles as written there;
 - a case that cannot run honestly has a ``skip_reason`` (registry limits, a missing library, the select
-  server backend near FD_SETSIZE); the sweep records it as a skipped row and a pytest skip, never a crash;
+  server backend near FD_SETSIZE, more descriptors than the hard RLIMIT_NOFILE allows, in the client or at
+  the server); the sweep records it as a skipped row and a pytest skip, before the row runs, never a crash;
 - ``--era NAME`` (``strategies.eras``) adds, beside each selected strategy, its row in that era (``S@NAME``,
   the same recipe on the era's interpreter and libraries) to the same cells, so the two are measured
   interleaved; by default it selects the claim's strategies in both profiles, at ``ERA_CONCURRENCY``, on
@@ -24,6 +25,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,17 +34,27 @@ from bench import netns
 from bench.schema import Options
 from bench.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.verdict import MEANINGS
+from local_server import fdlimit
 from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras
 from strategies.base import POLICIES, PROFILES
-from strategies.workload import Workload
+from strategies.workload import Workload, request_timeout_s
 
+#: The workloads the sweep runs when ``--workloads`` is not given.
 WORKLOAD_NAMES = ("latency", "claim", "throughput", "payload")
-#: Opt-in workloads (``--workloads web,slow-link``): each costs minutes of its own, so the default sweep,
+#: Opt-in workloads (``--workloads web,slow-link,c10k``): each costs minutes of its own, so the default sweep,
 #: which keeps its 10-minute budget, does not run them.
-OPT_IN_WORKLOADS = ("web", "slow-link")
+OPT_IN_WORKLOADS = ("web", "slow-link", "c10k")
 
 #: 1 (no concurrency), 10 (the tutorials' scale), 100, 1000 (where models separate, near FD_SETSIZE).
 DEFAULT_CONCURRENCY = (1, 10, 100, 1000)
+#: The C10k level's story (``--concurrency c10k``; the c10k workload's own levels): 10 000 connections, the C10k
+#: problem itself, past select's FD_SETSIZE and a default 1024-descriptor limit; 1000, the default sweep's top
+#: and the last level every model reaches; 100, where the interpreter's own memory still dominates. Three
+#: decades draw memory per connection against C (its fixed part fading, the per-connection part left), and
+#: 1 and 10 add nothing to that story but rows.
+C10K_LEVELS = (100, 1000, 10_000)
+#: Names ``--concurrency`` accepts for a set of levels, alone or among numbers (``1,c10k``).
+CONCURRENCY_SETS = {"default": DEFAULT_CONCURRENCY, "c10k": C10K_LEVELS}
 #: 5 rounds: with Welch's t on log req/s (``bench.verdict``) they resolve a 10 % gap at a 5 % round-to-round
 #: spread, and they fit the budget; --quick's 3 still resolve a 2x gap.
 DEFAULT_ROUNDS = 5
@@ -97,6 +109,14 @@ class WorkloadSpec:
     profiles: tuple[str, ...] = ("tuned",)
     #: Its default levels, when not the sweep's (``None``): ``--concurrency`` overrides both.
     concurrency: tuple[int, ...] | None = None
+    #: The connection policies this workload runs (intersected with ``--policies``).
+    policies: tuple[str, ...] = POLICIES
+    #: When > 0, the delay grows with C: ``max(delay_ms, C x this)`` (``delay``).
+    delay_per_connection_ms: float = 0.0
+
+    def delay(self, concurrency: int) -> int:
+        """The server-side delay per request at this C, in ms (the same for every strategy)."""
+        return max(self.delay_ms, math.ceil(concurrency * self.delay_per_connection_ms))
     #: Set: each request's delay and size are drawn from ``seed`` (``bench.shapes.web_request``), and
     #: ``delay_ms`` and ``size`` above are only the distributions' medians, recorded as such.
     seed: int | None = None
@@ -111,8 +131,9 @@ class WorkloadSpec:
             # cost a minute more). Capped at 1000 (one wave at C=1000): there every model is CPU-bound (1000
             # requests cost 0.1-1 s of client CPU, far above the 50 ms delay). --quick: 2 x C.
             return min((2 if quick else 3) * concurrency, max(1000, concurrency))
-        if self.name == "claim":
-            # The tutorials' scenario: C URLs, all fetched at once, one wave; the ideal is one delay.
+        if self.name in ("claim", "c10k"):
+            # The tutorials' scenario, and the C10k one: C URLs, all fetched at once, one wave (each of C
+            # clients asks once); the ideal is one delay.
             return concurrency
         if self.name == "throughput":
             # A fixed N: 500 requests take ~0.04 s for the fastest keep-alive clients (timed by the worker
@@ -164,6 +185,16 @@ WORKLOADS = {
     # the client holds C connections that each deliver ~1600 bytes every 50 ms. Up to C=1000.
     "slow-link": WorkloadSpec("slow-link", delay_ms=0, size=64 * 1024, concurrency=(10, 100, 1000),
                               rate_kbps=256),
+    # Opt-in (``--workloads c10k``): C connections all in flight at once, N = C. The delay is C x 0.5 ms (50 ms,
+    # 500 ms, 5 s), so the offered rate C / delay is the same 2000 req/s at every level: only the number of
+    # connections carrying it grows, which is the C10k question. The delay must outlast the time a client
+    # takes to send C requests, or the server never sees C in flight: at C=10 000, gevent+requests peaked at
+    # 3 673 with a 1 s delay and at 8 375 with 3 s (~0.3 ms of CPU to issue a request, more on a shared
+    # core); 5 s leaves it room, and a round at C=10 000 stays near 5-12 s. Close only: with one request per
+    # connection a round is C connects either way, while keep-alive would leave each strategy's pool of C
+    # connections open at the server between the cell's interleaved rounds (9 x 10 000 descriptors).
+    "c10k": WorkloadSpec("c10k", delay_ms=0, size=64, concurrency=C10K_LEVELS, policies=("close",),
+                         delay_per_connection_ms=0.5),
 }
 
 
@@ -243,7 +274,7 @@ class Plan:
         out = []
         for profile in (p for p in self.profiles if p in WORKLOADS[workload].profiles):
             names = self.strategy_names(profile)
-            for policy in self.policies:
+            for policy in (p for p in self.policies if p in WORKLOADS[workload].policies):
                 if "sequential" in names:
                     out.append(Case("sequential", profile, policy, 1))  # the reference, whatever the levels
                 for c in self.levels(workload, profile):
@@ -258,8 +289,9 @@ class Plan:
     def workload(self, name: str, base_url: str, case: Case) -> Workload:
         spec = WORKLOADS[name]
         requests = self.requests_per_round(name, case)
-        workload = Workload(base_url, requests, case.concurrency, case.policy, spec.delay_ms, spec.size,
-                            paths=spec.paths(requests), profile=case.profile, rate_kbps=spec.rate_kbps)
+        workload = Workload(base_url, requests, case.concurrency, case.policy, spec.delay(case.concurrency),
+                            spec.size, timeout_s=request_timeout_s(case.concurrency), paths=spec.paths(requests),
+                            profile=case.profile, rate_kbps=spec.rate_kbps)
         rate = self.link_bit_s
         if rate is None:
             return workload
@@ -267,16 +299,36 @@ class Plan:
         return dataclasses.replace(workload, timeout_s=workload.timeout_s + LINK_HEADROOM * share_s)
 
     def skip_reason(self, case: Case) -> str | None:
-        if eras.split(case.strategy)[1] is not None:
-            reason = eras.skip_reason(case.strategy, case.concurrency, case.policy, case.profile)
-        else:
-            reason = REGISTRY[case.strategy].skip_reason(case.concurrency, case.policy, case.profile)
+        reason = self._strategy_skip_reason(case.strategy, case)
         if reason:
             return reason
-        if self.server_backend == "select" and case.concurrency > SELECT_MAX:
+        client = fdlimit.shortfall(case.concurrency)
+        if client or self.server_url is not None:  # an external server's limits are its own
+            return client
+        pools = self.pools_at_server(case)
+        held = pools * case.concurrency
+        what = (f"keep-alive at C={case.concurrency}: the server holding the {pools} pools of this cell "
+                f"({pools} x {case.concurrency:,} connections)" if pools > 1 else None)
+        if self.server_backend == "select" and held > SELECT_MAX:
             return (f"the select server backend cannot watch descriptors >= FD_SETSIZE (1024): "
-                    f"C={case.concurrency} connections would exceed it")
-        return None
+                    f"{what or f'C={case.concurrency}'} would exceed it")
+        return fdlimit.shortfall(held, what)
+
+    def pools_at_server(self, case: Case) -> int:
+        """How many strategies' connections the server holds at once in the case's cell: one round's under
+        ``close``; under ``keepalive`` every strategy's pool, since a cell's workers are all alive and each
+        keeps its C connections open between its interleaved rounds (``bench.cells``)."""
+        if case.policy != "keepalive":
+            return 1
+        names = self.strategy_names(case.profile)
+        return max(1, sum(not self._strategy_skip_reason(name, case) for name in names))
+
+    @staticmethod
+    def _strategy_skip_reason(name: str, case: Case) -> str | None:
+        """Why strategy ``name`` (today's or an era's) cannot run at the case's C, policy and profile."""
+        if eras.split(name)[1] is not None:
+            return eras.skip_reason(name, case.concurrency, case.policy, case.profile)
+        return REGISTRY[name].skip_reason(case.concurrency, case.policy, case.profile)
 
     def options(self) -> Options:
         """The plan as recorded in the results JSON (``None``: the per-profile defaults applied)."""
@@ -324,10 +376,14 @@ def parse_strategies(text: str) -> tuple[str, ...]:
 
 
 def parse_levels(text: str) -> tuple[int, ...]:
+    """``--concurrency``: levels and set names (``CONCURRENCY_SETS``), sorted, each once."""
+    items = parse_list(text, None, "concurrency")
     try:
-        levels = tuple(sorted({int(part) for part in parse_list(text, None, "concurrency")}))
+        levels = tuple(sorted({level for item in items
+                               for level in (CONCURRENCY_SETS[item] if item in CONCURRENCY_SETS else (int(item),))}))
     except ValueError as exc:
-        raise ValueError(f"--concurrency: expected integers like 1,10,100 ({exc})") from exc
+        raise ValueError(f"--concurrency: expected integers like 1,10,100 or a set "
+                         f"({', '.join(CONCURRENCY_SETS)}) ({exc})") from exc
     if levels[0] < 1:
         raise ValueError("--concurrency: levels must be >= 1")
     return levels

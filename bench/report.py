@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import charts, costs, eras, models, ranking, target, verdict
+from bench import c10k, charts, costs, eras, models, ranking, target, verdict
 from bench.cells import EXTRA_SHARE, HALF_WIDTH
 from bench.markdown import fmt as _fmt
 from bench.markdown import table as _table
@@ -43,19 +43,24 @@ _WORKLOAD_TEXT = {
              "the recipes as written",
     "throughput": "no delay, small bodies: the per-request CPU cost of each model",
     "payload": "no delay, large bodies: the cost of moving bytes",
+    "c10k": "C connections all in flight at once (N = C), each waiting C × 0.5 ms: the same offered rate at every "
+            "level, carried by more connections (the C10k level)",
     "web": "web-shaped: each request's delay and body size drawn from heavy-tailed distributions (a function of "
            "its id and the seed), identical for every strategy",
     "slow-link": "many slow bodies at once: every body paced by the server like a slow link",
 }
 
 
-def _workload_detail(row: dict[str, Any]) -> str:
-    """What every request of a row's workload asks of the server, from the row alone."""
+def _workload_detail(rows: list[dict[str, Any]]) -> str:
+    """What every request of a workload's rows asks of the server, from the rows alone (its delays: one, or
+    one per level where it grows with C)."""
+    row = rows[0]
     if row.get("seed") is not None:
         return (f"delays and sizes drawn per request (seed {row['seed']}; medians {row['delay_ms']} ms and "
                 f"{row['size']} bytes, `bench/shapes.py`)")
     pace = f", paced at {row['rate_kbps']} kbit/s" if row.get("rate_kbps") else ""
-    return f"delay {row['delay_ms']} ms, body {row['size']} bytes{pace}"
+    delays = "/".join(f"{d:,}" for d in sorted({r["delay_ms"] for r in rows}))
+    return f"delay {delays} ms, body {row['size']} bytes{pace}"
 
 
 def _rounds_in(run: dict[str, Any]) -> int:
@@ -261,9 +266,8 @@ def tables_section(run: dict[str, Any]) -> list[str]:
               "peak RSS MiB", "p50 ms", "p99 ms", "peak in flight", "server CPU", "overhead %", "cold start s"]
     for workload in dict.fromkeys(r["workload"] for r in run["rows"]):
         rows = [r for r in run["rows"] if r["workload"] == workload]
-        first = rows[0]
         lines += [f"### {workload}", "",
-                  f"{_WORKLOAD_TEXT.get(workload, '')}; {_workload_detail(first)}.",
+                  f"{_WORKLOAD_TEXT.get(workload, '')}; {_workload_detail(rows)}.",
                   ""]
         rows.sort(key=lambda r: (r.get("profile", "tuned"), r["policy"], r["concurrency"], -_rate(r)))
         lines += _table(header, [_row_line(r) for r in rows if r["status"] != "skipped"])
@@ -408,7 +412,7 @@ def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
     body = why_section(run, verdicts) + verdict_section(run, verdicts) + eras.section(run) + machine_section(run)
-    body += ranking_section(run) + models.section(run) + costs.section(run)
+    body += ranking_section(run) + c10k.section(run) + models.section(run) + costs.section(run)
     body += noise_section(run) + instructions_section(run) + explain_section(run) + tables_section(run)
     body += problems_section(run)
     body += overhead_section(run)

@@ -66,6 +66,13 @@ NOTE_TEXT = {
 }
 
 
+def rss_per_connection_kib(row: dict[str, Any]) -> float | None:
+    """Client memory per in-flight connection: the row's peak RSS (its worst round) over C, in KiB. Derived
+    here, from the stored summary, for the charts and the report alike; the JSON stores peak RSS only."""
+    rss = (row.get("summary") or {}).get("peak_rss_kb")
+    return rss / row["concurrency"] if rss else None
+
+
 def add_timing(round_dict: dict[str, Any], timer_s: float | None) -> dict[str, Any]:
     """Attach the benchmark's outer time for this round and the harness overhead it implies."""
     out = dict(round_dict)

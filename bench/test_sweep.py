@@ -44,6 +44,10 @@ def test_payload(case: Case, sweep: Sweep, benchmark: Any) -> None:
     _measure("payload", case, sweep, benchmark)
 
 
+def test_c10k(case: Case, sweep: Sweep, benchmark: Any) -> None:
+    _measure("c10k", case, sweep, benchmark)
+
+
 def test_web(case: Case, sweep: Sweep, benchmark: Any) -> None:
     _measure("web", case, sweep, benchmark)
 

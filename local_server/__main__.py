@@ -4,6 +4,7 @@ Rules this module keeps:
 - the first line on stdout is the base URL, flushed once the socket is listening (so a parent can read it
   and connect at once); every later line goes to stderr (bound to every interface, one of them says how
   another machine's sweep reaches it: ``--server-url``);
+- the soft RLIMIT_NOFILE is raised to the hard limit before listening (``local_server.fdlimit``);
 - a bad flag is one line on stderr and exit status 2; SIGINT/SIGTERM close the listener and every
   connection and exit 0.
 """
@@ -17,6 +18,7 @@ import sys
 from typing import NoReturn
 
 from local_server.backends import BACKENDS
+from local_server.fdlimit import raise_soft_limit
 from local_server.server import IDLE_TIMEOUT_S, Server, log
 
 
@@ -56,6 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Every client's connections end here: in a sweep, all the keep-alive pools of a cell's workers at once,
+    # so the server's need is not one level's C. It takes all the hard limit allows (the select backend
+    # still answers 503 past FD_SETSIZE itself); the sweep skips, with the numbers, what even that cannot hold.
+    open_files = raise_soft_limit()
     try:
         server = Server(args.host, args.port, args.backend, args.idle_timeout)
     except OSError as exc:
@@ -70,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         print(server.url, flush=True)
-        log(f"serving {server.url} with the {args.backend} backend, idle timeout {args.idle_timeout}s")
+        log(f"serving {server.url} with the {args.backend} backend, idle timeout {args.idle_timeout}s, "
+            f"up to {open_files} open files")
         if args.host in ("0.0.0.0", "::", ""):  # every interface: the user means to be reached from elsewhere
             port = server.url.rstrip("/").rsplit(":", 1)[1]
             log(f"listening on every interface of {socket.gethostname()}: from another machine, "

@@ -20,7 +20,8 @@ neither ``--instructions`` nor ``--explain`` applies to it.
 
 Exit codes: 0 all rounds clean; 1 a round had errors or the worker failed (the message says which);
 2 a bad argument, including a strategy that cannot run as asked: unknown name, a library that is not
-installed (with its install hint), a policy it does not support or a C above its limit (with the reason),
+installed (with its install hint), a policy it does not support or a C above its limit (with the reason:
+a registry limit, or more descriptors than the hard RLIMIT_NOFILE allows),
 and ``--instructions`` without valgrind or ``--explain`` without yappi.
 """
 
@@ -34,10 +35,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any, NoReturn
 
+from local_server.fdlimit import shortfall
 from strategies import REGISTRY, eras, explain, instructions
 from strategies.base import POLICIES, PROFILES
 from strategies.runner import RoundResult, WorkerError
-from strategies.workload import Workload
+from strategies.workload import Workload, request_timeout_s
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(str(exc))
     else:
         reason = spec.skip_reason(args.concurrency, args.policy, args.profile)
+    reason = reason or shortfall(args.concurrency)
     if reason:
         parser.error(f"{args.name} cannot run -c {args.concurrency} --policy {args.policy} "
                      f"--profile {args.profile}: {reason}")
@@ -76,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             workload = Workload(url, args.requests, args.concurrency, policy=args.policy,
                                 delay_ms=args.delay_ms, size=args.size, method=args.method,
-                                timeout_s=args.timeout, profile=args.profile)
+                                timeout_s=request_timeout_s(args.concurrency) if args.timeout is None
+                                else args.timeout,
+                                profile=args.profile)
         except ValueError as exc:
             parser.error(str(exc))
         if args.instructions:
@@ -107,7 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--size", type=_non_negative, default=64, help="response body bytes")
     run.add_argument("--method", choices=("GET", "POST"), default="GET")
     run.add_argument("--rounds", type=_positive, help="rounds in the same worker (default 1)")
-    run.add_argument("--timeout", type=float, default=10.0, help="per-request timeout, seconds")
+    run.add_argument("--timeout", type=float, default=None,
+                     help="per-request timeout, seconds (default: the sweep's, 10 s or C x 5 ms, the longer)")
     run.add_argument("--backend", choices=("select", "poll", "epoll"), default="epoll",
                      help="backend of the bundled server (ignored with --url)")
     run.add_argument("--cpus", type=_cpu_set, help="pin the worker to these CPUs, e.g. 1 or 2,3; a bundled "

@@ -5,7 +5,7 @@ server's own ``local_server.backends.EpollBackend``): the same ``SelectClient``,
 same cap of C sockets and per-request deadline. ``select.select`` copies and scans every watched descriptor
 on each loop turn and cannot watch one >= FD_SETSIZE (1024), so ``select`` stops at C=1000; epoll keeps the
 interest list in the kernel and reports only what is ready, so ``epoll`` has no cap of its own, only the
-process's RLIMIT_NOFILE (the worker raises its soft limit for C: ``strategies.fdlimit``). ``epoll`` against
+process's RLIMIT_NOFILE (the worker raises its soft limit for C: ``local_server.fdlimit``). ``epoll`` against
 ``select`` is the multiplexer's cost per request, and whether it grows with C.
 
 as-written: the same code, as for ``select``: the client is ours.

@@ -30,8 +30,8 @@ Rules this module keeps:
   bookkeeping are outside it (``prepare`` before, ``measure`` after);
 - CPU is user+sys of the whole process tree (this worker and every descendant: pool processes, fork
   servers), so models that spend CPU in children are not flattered;
-- ``setup`` raises the soft RLIMIT_NOFILE to C plus a margin (``strategies.fdlimit``, up to the hard
-  limit), outside the timed cold start: a model that can hold C sockets is not failed by a default of 1024;
+- setup raises the soft RLIMIT_NOFILE to what C connections need (``local_server.fdlimit``), or fails
+  with the numbers when the hard limit does not allow it; it never lowers the limit;
 - peak RSS is the per-round high-water mark (VmHWM, reset before the round through
   ``/proc/PID/clear_refs``) summed over the tree. The sum counts pages shared between processes (forked
   children) once per process, so it overstates the processes model somewhat; it never understates.
@@ -133,11 +133,8 @@ class _Host:
         self.round_state: _Round | None = None
 
     def setup(self, config: Any) -> float:
-        from strategies import fdlimit
-
         self.teardown()
-        # C sockets need C descriptors: a soft limit of 1024 (a common default) would fail sockets past it.
-        fdlimit.raise_nofile(config.concurrency + fdlimit.MARGIN)
+        _open_files_for(config.concurrency)
         started = time.perf_counter()
         self.fetcher = self.module.start(config)
         self.config = config
@@ -220,6 +217,17 @@ class _Host:
         if self.round_state is None:
             raise RuntimeError("fetch or measure without a prepare")
         return self.round_state
+
+
+def _open_files_for(concurrency: int) -> None:
+    """Raise this process's soft RLIMIT_NOFILE to what C connections need (``local_server.fdlimit``), or
+    fail the setup with the numbers: an EMFILE in the middle of a round would fail requests instead."""
+    from local_server.fdlimit import needed, raise_soft_limit, shortfall
+
+    reason = shortfall(concurrency)
+    if reason:
+        raise RuntimeError(reason)
+    raise_soft_limit(needed(concurrency))
 
 
 @dataclass

@@ -27,6 +27,20 @@ POST_BODY = b"concbench=1"
 #: How many error messages a Verification keeps verbatim: enough to diagnose, small enough to ship as JSON.
 ERROR_SAMPLES = 5
 
+#: Per-request timeout up to C = 2000: far above any healthy request on loopback, so it only fires on faults.
+DEFAULT_TIMEOUT_S = 10.0
+#: Above, a timeout that only fires on faults grows with C: a request's latency includes the client's CPU for
+#: the others of its wave, and a healthy client spending ~1 ms per request (Twisted's Agent, gevent+requests,
+#: measured at C=10 000) takes ~10 s for a wave of 10 000 on a core of its own and more on a shared one: 10 s
+#: failed a third of Twisted's requests there, and its p99 reached 24 s with a neighbour on its core. 5 ms per
+#: connection is five times the CPU: 50 s at C=10 000, which a healthy round does not reach.
+TIMEOUT_PER_CONNECTION_S = 0.005
+
+
+def request_timeout_s(concurrency: int) -> float:
+    """The per-request timeout the sweep and the CLI use at this C (``DEFAULT_TIMEOUT_S``, more above)."""
+    return max(DEFAULT_TIMEOUT_S, concurrency * TIMEOUT_PER_CONNECTION_S)
+
 
 @dataclass(frozen=True)
 class Workload:
@@ -46,8 +60,8 @@ class Workload:
     #: 64 bytes: a small body, so the throughput workload measures per-request cost, not copying.
     size: int = 64
     method: str = "GET"
-    #: Per-request timeout. 10 s is far above any healthy request on loopback, so it only fires on faults.
-    timeout_s: float = 10.0
+    #: Per-request timeout; the sweep and the CLI pass ``request_timeout_s(concurrency)``.
+    timeout_s: float = DEFAULT_TIMEOUT_S
     paths: tuple[str, ...] = field(default=())
     #: ``tuned`` or ``as-written`` (``strategies.base.PROFILES``): how the strategy configures its library.
     profile: str = "tuned"

@@ -272,6 +272,24 @@ def _sweep_case(item: pytest.Item) -> tuple[str, Case] | None:
     return (_workload_of(item.name), case) if isinstance(case, Case) else None
 
 
+def _allow_the_whole_cell(item: pytest.Item, plan: Plan, workload: str, cases: list[Case], timeout: Any) -> None:
+    """The first test of a cell measures all of its strategies' rounds (``bench.harness``): its pytest
+    timeout is raised to what those rounds may take, each bounded by its own worker deadline. Without it,
+    8 strategies x 6 rounds of 5-25 s at C=10,000 passed pytest-timeout's 300 s and cut a cell in half."""
+    rounds = plan.warmup_rounds + max(plan.rounds, plan.max_rounds)
+    bound = sum(rounds * plan.workload(workload, "http://127.0.0.1:1/", c).deadline_s() for c in cases)
+    default = float(timeout) if timeout else 0.0
+    if default and bound > default:
+        item.add_marker(pytest.mark.timeout(bound))
+
+
+def _ini_timeout(config: pytest.Config) -> Any:
+    try:
+        return config.getini("timeout")
+    except ValueError:  # pytest-timeout not installed: no timeout to raise
+        return None
+
+
 def _row_id(item: pytest.Item) -> str | None:
     found = _sweep_case(item)
     return f"{found[0]}-{found[1].id}" if found else None
@@ -296,10 +314,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if plan.era is not None:  # its rows' skip reasons depend on it: made ready (or not) before the cells
         eras.prepare(plan.era, reporter.write_line if reporter is not None else None)
     cells: dict[CellKey, list[Case]] = {}
-    for workload, case in filter(None, map(_sweep_case, session.items)):
-        if not plan.skip_reason(case):
-            cells.setdefault(cell_key(workload, case), []).append(case)
+    first_items: dict[CellKey, pytest.Item] = {}
+    for item in session.items:
+        found = _sweep_case(item)
+        if found and not plan.skip_reason(found[1]):
+            key = cell_key(*found)
+            cells.setdefault(key, []).append(found[1])
+            first_items.setdefault(key, item)
     session.config.stash[CELLS_KEY] = cells
+    for key, item in first_items.items():
+        _allow_the_whole_cell(item, plan, key[0], cells[key], _ini_timeout(session.config))
     if cells:
         check = system_check(used_cores(choose_pinning(external=plan.server_url is not None)))
         session.config.stash[CHECK_KEY] = check

@@ -256,7 +256,14 @@ class WorkerProcess:
             self.popen.stdin.flush()
         except OSError:
             raise self._dead(f"worker {self.name} is gone (writing {message['cmd']!r})") from None
-        return self._receive(timeout_s, message["cmd"])
+        try:
+            return self._receive(timeout_s, message["cmd"])
+        except WorkerError:
+            raise
+        except BaseException:
+            # Interrupted mid-call (Ctrl-C, pytest-timeout): its answer would be read as the next call's.
+            self._kill()
+            raise
 
     def _receive(self, timeout_s: float, what: str) -> dict[str, Any]:
         assert self.popen.stdout is not None

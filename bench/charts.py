@@ -265,7 +265,7 @@ def draw_rss_per_connection(run: dict[str, Any], path: Path) -> Path | None:
     groups = c10k.groups(run)
     if not groups:
         return None
-    fig, axes = plt.subplots(1, len(groups), squeeze=False, figsize=(6.8 * len(groups), 5.4))
+    fig, axes = plt.subplots(1, len(groups), squeeze=False, figsize=(max(6.8 * len(groups), 10), 5.4))  # room for the legend
     drawn: list[str] = []
     for ax, (workload, policy) in zip(axes[0], groups):
         rows = [r for r in _drawable(run["rows"]) if r["workload"] == workload and r["policy"] == policy

@@ -39,6 +39,7 @@ from bench.results import finish_row, machine_info, new_run
 from bench.runfile import RunFile
 from bench.schema import Pinning, Row, Run, validate
 from bench.target import open_target
+from local_server.api import ServerError
 from strategies.eras import row_era, worker_process
 from strategies.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
 from strategies.runner import WorkerError, WorkerProcess
@@ -145,7 +146,11 @@ class Sweep:
                 run.cold_start_s = run.worker.setup(run.workload.client_config()).cold_start_s
             except WorkerError as exc:
                 run.fail(exc)
-        Cell(list(runs.values()), self.server.url, self.budget(), self.rng, self.probe).run()
+        try:
+            Cell(list(runs.values()), self.server.url, self.budget(), self.rng, self.probe).run()
+        except (ServerError, OSError) as exc:  # the server's counters unreadable: this cell's rows fail, not the sweep
+            for run in runs.values():
+                run.failure = run.failure or f"server: /stats not answered after a round: {type(exc).__name__}: {exc}"
         for run in runs.values():
             if run.worker_died:
                 self.workers.pop(run.key.strategy).close()

@@ -190,7 +190,7 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
     workloads = workloads or _order([r["workload"] for r in rows], ["latency", "throughput", "payload"])
     policies = _order([r["policy"] for r in rows], ["keepalive", "close"])
     fig, axes = plt.subplots(len(workloads), len(policies), squeeze=False,
-                             figsize=(max(6.2 * len(policies), 10), 4.2 * len(workloads) + 0.8))  # room for the legend
+                             figsize=(max(6.2 * len(policies), 13), 4.2 * len(workloads) + 0.8))  # room for the legend
     for i, workload in enumerate(workloads):
         for j, policy in enumerate(policies):
             panel = [r for r in rows if r["workload"] == workload and r["policy"] == policy]

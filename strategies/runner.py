@@ -258,10 +258,11 @@ class WorkerProcess:
             raise self._dead(f"worker {self.name} is gone (writing {message['cmd']!r})") from None
         try:
             return self._receive(timeout_s, message["cmd"])
-        except WorkerError:
+        except (WorkerError, KeyboardInterrupt):  # Ctrl-C: the sweep's teardown closes every worker
             raise
         except BaseException:
-            # Interrupted mid-call (Ctrl-C, pytest-timeout): its answer would be read as the next call's.
+            # Cut off mid-call (pytest-timeout) with the sweep going on: its answer would be read as the
+            # next call's, so it is killed and the next call fails its row cleanly.
             self._kill()
             raise
 

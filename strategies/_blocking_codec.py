@@ -16,17 +16,20 @@ Rules this module keeps:
 - one request is: connect if the worker has no connection, ``send`` the codec's request bytes, ``recv``
   into a fresh parser until it is complete;
 - ``timeout_s`` is a total deadline per request, from when it is issued to its last body byte (feature
-  ``deadline``). A socket timeout bounds one call, not a request, so the rule is: a call may never wait
-  longer than the time the request has left. The socket's timeout is set when a connection opens, to
-  ``TIMEOUT_SHARE`` of the time left, and lowered again only when a call comes with less time left than
-  it (the request is by then past that share of its timeout): a healthy request on a kept-alive
-  connection never calls ``settimeout``. A call that waits out a timeout shorter than the time left (set
-  for an earlier request) waits again, for what is left; ``send``, not ``sendall``, so that a timed-out
-  call has sent nothing and may be made again. Measured on the ladder's ``deadline`` rung (``python -m
-  strategies.components ladder --models threads,greenlets``, keep-alive, C=10, callgrind): 1,700
-  instructions per request on threads with this rule, 3,800 with ``settimeout`` before every call as
-  before; on greenlets ``gevent.Timeout`` around each request cost 16,000-20,000, a gevent socket's timeout
-  only the waits it already makes (gevent starts its timer only when a call must wait);
+  ``deadline``), kept one of two ways. Where a worker blocks in the kernel (threads, processes) nothing
+  can interrupt it, so its socket's timeout bounds each call, by the rule: a call may never wait longer
+  than the time the request has left. The socket's timeout is set when a connection opens, to
+  ``TIMEOUT_SHARE`` of the time left, and lowered again only when a call comes with less time left than it
+  (the request is by then past that share of its timeout): a healthy request on a kept-alive connection
+  never calls ``settimeout``. A call that waits out a timeout shorter than the time left (set for an earlier
+  request) waits again, for what is left; ``send``, not ``sendall``, so that a timed-out call has sent
+  nothing and may be made again. Where a worker's waits can be interrupted (greenlets: ``Expiry``), the
+  sockets have no timeout and the deadlines' queue of ``strategies._deadlines`` throws ``TimeoutError`` into
+  an expired request's greenlet, wherever it waits. Measured (callgrind, keep-alive, C=10, per request, on
+  the ladder's ``deadline`` rung against its ``codec`` rung, ``python -m strategies.components ladder``,
+  the candidates swapped in by hand): threads, ``settimeout`` before every call 3,800 instructions, this
+  rule 1,700-2,700; greenlets, ``gevent.Timeout`` around each request 16,000-20,000, a gevent socket timeout
+  (a timer started for every wait that must wait) 4,000-8,000 and 22 % of the req/s, the queue 2,900;
 - a connection left idle between rounds may have been closed by the server meanwhile (its idle timeout):
   at a worker's first request of a round (``begin_round``) an idle connection is checked, as urllib3's
   ``is_connection_dropped`` does, with one non-blocking ``recv(MSG_PEEK)``: anything to read (a FIN, a
@@ -46,10 +49,12 @@ from __future__ import annotations
 
 import math
 import socket
+from collections.abc import Callable
 from time import perf_counter
-from typing import Any
+from typing import Any, NamedTuple
 
 from strategies._codec import FULL, Codec, Features, Key, checked, new_codec
+from strategies._deadlines import Deadlines
 from strategies.base import ClientConfig, Outcome
 
 #: recv buffer: 64 KiB takes a small response in one call and a 256 KiB body in a handful (as ``select``).
@@ -61,12 +66,22 @@ RECV_BYTES = 65536
 TIMEOUT_SHARE = 0.5
 
 
+class Expiry(NamedTuple):
+    """A model whose waits can be interrupted (greenlets): the deadlines' queue that expires its requests,
+    and how a request finds the worker to interrupt (``current()``, which must have ``throw``)."""
+
+    deadlines: Deadlines
+    current: Callable[[], Any]
+
+
 class CodecStack:
     """Our codec for up to ``workers`` workers, each with a ``Connection`` of its own (``worker()``)."""
 
-    def __init__(self, config: ClientConfig, workers: int, features: Features = FULL):
+    def __init__(self, config: ClientConfig, workers: int, features: Features = FULL,
+                 expiry: Expiry | None = None):
         self._config = config
         self._features = features
+        self._expiry = expiry if features.deadline else None
         self._codec = new_codec(config, features)
         self._connections: list[Connection] = []
         # Resolved once per (host, port), as the select client does: getaddrinfo must not be paid per
@@ -74,7 +89,7 @@ class CodecStack:
         self._addresses: dict[Key, tuple[int, Any]] = {}
 
     def worker(self) -> Connection:
-        connection = Connection(self._config, self._features, self._codec, self._addresses)
+        connection = Connection(self._config, self._features, self._codec, self._addresses, self._expiry)
         self._connections.append(connection)
         return connection
 
@@ -90,17 +105,21 @@ class CodecStack:
 class Connection:
     """One worker's requests, one at a time, on at most one connection: ``connection(url) -> Outcome``."""
 
-    __slots__ = ("_addresses", "_deadline", "_features", "_keepalive", "_key", "_new_parser", "_record",
-                 "_request_bytes", "_sock", "_timed", "_timeout", "_timeout_s", "check_idle")
+    __slots__ = ("_addresses", "_deadline", "_expiry", "_features", "_keepalive", "_key", "_new_parser", "_record",
+                 "_request_bytes", "_sock", "_timed", "_timeout", "_timeout_s", "_worker", "check_idle", "deadline")
 
     def __init__(self, config: ClientConfig, features: Features, codec: Codec,
-                 addresses: dict[Key, tuple[int, Any]]):
+                 addresses: dict[Key, tuple[int, Any]], expiry: Expiry | None = None):
         self._features = features
+        self._expiry = expiry
+        #: With ``expiry``: the worker running the request in flight, and its entry in the deadlines' queue.
+        self._worker: Any = None
+        self.deadline: tuple[float, Any] | None = None
         self._request_bytes, self._new_parser = codec.request, codec.parser
         self._addresses = addresses
         self._keepalive = config.policy == "keepalive"
         self._timeout_s = config.timeout_s
-        self._deadline = features.deadline
+        self._deadline = features.deadline and expiry is None  # socket timeouts: this module's own deadline
         self._record = features.record
         self._timed = features.deadline or features.record
         self._sock: socket.socket | None = None
@@ -113,6 +132,9 @@ class Connection:
     def __call__(self, url: str) -> Outcome:
         started = perf_counter() if self._timed else 0.0
         try:
+            if self._expiry is not None:
+                self._worker = self._expiry.current()
+                self._expiry.deadlines.start(self, started)
             key, data = self._request_bytes(url)
             deadline = started + self._timeout_s if self._deadline else None
             sock = self._sock
@@ -144,6 +166,7 @@ class Connection:
                     continue
                 if parser.feed(chunk) if chunk else parser.feed_eof():
                     break
+            self.deadline = None
             response = parser.response
             assert response is not None
             # ``chunk`` empty: the response ended on EOF, the server has closed this connection.
@@ -153,8 +176,13 @@ class Connection:
                 return Outcome.ok(response.status, response.body, started)
             return checked(self._features, response.status, response.body)
         except Exception as exc:  # noqa: BLE001 - every failure is this slot's outcome, never the caller's exception
+            self.deadline = None
             self.drop()
             return Outcome.failed(exc, started)
+
+    def expire(self) -> None:
+        """With ``expiry``: the request's deadline has passed; interrupt its worker where it waits."""
+        self._worker.throw(self._late())
 
     def drop(self) -> None:
         if self._sock is not None:

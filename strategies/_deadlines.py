@@ -1,21 +1,21 @@
 """Total deadlines on an event loop for C workers at a time: a queue of them, and one timer for the oldest.
 
 The codec strategies on an event loop (``asyncio``, ``uvloop``, ``tornado-raw`` on asyncio's loop;
-``twisted-raw``, ``twisted``, ``treq`` on Twisted's reactor) bound each request the same way as the select
-client bounds its own: ``timeout_s`` from when the request is issued to its last byte. Every request has the
+``twisted-raw``, ``twisted``, ``treq`` on Twisted's reactor; ``gevent-raw`` on gevent's hub) bound each
+request the same way as the select client bounds its own: ``timeout_s`` from when the request is issued to its last byte. Every request has the
 same timeout, so deadlines come in the order requests start: a queue, not a timer per request.
 
 Rules this module keeps:
 - ``start(owner, started)`` puts the owner's request in the queue and sets ``owner.deadline`` to its entry;
   the owner sets ``owner.deadline = None`` when the request is over, which makes its entry stale. Stale
   entries at the head are dropped as requests start, so the queue holds about C of them;
-- one timer is armed, for the oldest entry (``call_later(delay, callback)``: the loop's own,
-  ``loop.call_later`` or ``reactor.callLater``). When it fires, every live entry whose deadline has passed
+- one timer is armed, for the oldest entry (``call_later(delay, callback)``, returning what ``cancel()``
+  stops: the loop's own, ``loop.call_later``, ``reactor.callLater``, a timer on gevent's hub). When it fires, every live entry whose deadline has passed
   is expired (``owner.expire()``, which makes the owner fail its request with ``TimeoutError``), and it is
   armed again for the next live one. In a healthy round it fires once per ``timeout_s`` and finds nothing
   to expire;
 - ``start`` and the timer run in the loop's thread, never concurrently: one owner has one request in
-  flight, and the owner is inside it whenever the timer fires.
+  flight, and the owner is inside it whenever the timer fires (waiting, since the loop runs).
 
 Why not the loops' own per-request timeouts (measured with callgrind, C=10, keep-alive, on clients that
 own their connection, per request): ``asyncio.timeout`` 38,700 instructions, ``loop.call_at`` and a task
@@ -65,7 +65,8 @@ class Deadlines:
         self._timer = self._call_later(max(0.0, self._queue[0][0] - time.perf_counter()), self._fire)
 
     def _fire(self) -> None:
-        self._timer = None
+        # ``_timer`` stays set until the end: an ``expire`` that runs its owner at once (gevent's throw into
+        # a greenlet) lets it start its next request, whose ``start`` must not arm a second timer.
         now = time.perf_counter()
         queue = self._queue
         while queue:
@@ -78,6 +79,7 @@ class Deadlines:
                 owner.expire()
             else:
                 break
+        self._timer = None
         if queue:
             self._arm()
 

@@ -13,15 +13,20 @@ Knobs, all explicit:
 - the stack gives each greenlet the callable it makes its requests with (``strategies.base.Stack``), made
   once in setup, so it outlives the greenlet of each round: one Session shared by the C greenlets for
   requests (its pool of C), a connection of each greenlet's own for our codec;
-- ``started`` is taken in the greenlet (by the stack), when the request is issued.
+- ``started`` is taken in the greenlet (by the stack), when the request is issued;
+- a stack that bounds its requests itself on the hub gets ``hub_deadlines``: the queue of
+  ``strategies._deadlines`` with its one timer on gevent's hub, which throws ``TimeoutError`` into an
+  expired request's greenlet where it waits, as ``gevent.Timeout`` does, without a timer per request.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import gevent
 
+from strategies._deadlines import Deadlines
 from strategies._rounds import Round, drain
 from strategies.base import ClientConfig, NewStack, Outcome
 
@@ -40,3 +45,26 @@ class GeventFetcher:
 
     def close(self) -> None:
         self._stack.close()
+
+
+class _HubTimer:
+    """A timer on gevent's hub: ``callback`` runs in the hub after ``delay`` seconds, unless cancelled."""
+
+    __slots__ = ("_timer",)
+
+    def __init__(self, delay: float, callback: Any):
+        self._timer = gevent.get_hub().loop.timer(delay)
+        self._timer.start(self._run, callback)
+
+    def _run(self, callback: Any) -> None:
+        self._timer.close()
+        callback()
+
+    def cancel(self) -> None:
+        self._timer.close()
+
+
+def hub_deadlines(config: ClientConfig) -> Deadlines:
+    """``strategies._deadlines``' queue on gevent's hub: an expired request's greenlet gets ``TimeoutError``
+    thrown where it waits, as ``gevent.Timeout`` throws its own."""
+    return Deadlines(config.timeout_s, _HubTimer)

@@ -18,6 +18,7 @@ Knobs, all explicit:
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -60,8 +61,9 @@ class ThreadsFetcher:
                 return
             try:
                 drain(round_.source, round_.slots, request)
-            finally:
-                self._done.wait()
+            except BaseException:  # noqa: BLE001 - a stack's bug: its slots stay empty (errors), the thread lives on
+                traceback.print_exc()
+            self._done.wait()
 
     def close(self) -> None:
         self._round = None

@@ -2,7 +2,10 @@
 
 The model (C greenlets per round, ``started`` taken in the greenlet) is ``strategies._greenlets``; the stack
 is ``strategies._blocking_codec``: ``strategies.http1`` over gevent's cooperative sockets, each greenlet
-owning at most one connection, reused under ``keepalive``. ``monkey.patch_all()`` is the module's first
+owning at most one connection, reused under ``keepalive``; the deadline is the queue of
+``strategies._deadlines`` on gevent's hub (``strategies._greenlets.hub_deadlines``), which throws
+``TimeoutError`` into an expired request's greenlet, rather than a gevent socket timeout, which starts a timer
+for every wait. ``monkey.patch_all()`` is the module's first
 statement: every socket the stack ever makes in this process is a cooperative one. Against ``gevent`` it
 measures what requests costs; against ``asyncio``, what the model costs. requests is not imported.
 
@@ -21,11 +24,14 @@ monkey.patch_all()
 
 from functools import partial
 
-from strategies._blocking_codec import CodecStack
+import gevent
+
+from strategies._blocking_codec import CodecStack, Expiry
 from strategies._codec import FULL, Features
-from strategies._greenlets import GeventFetcher
+from strategies._greenlets import GeventFetcher, hub_deadlines
 from strategies.base import ClientConfig
 
 
 def start(config: ClientConfig, features: Features = FULL) -> GeventFetcher:
-    return GeventFetcher(config, partial(CodecStack, features=features))
+    expiry = Expiry(hub_deadlines(config), gevent.getcurrent)
+    return GeventFetcher(config, partial(CodecStack, features=features, expiry=expiry))

@@ -131,10 +131,11 @@ def markdown(data: dict[str, Any] | Ladder) -> str:
     """The ladder's tables: instructions per request, req/s, the strategy against its bare and codec rungs,
     and the models' order; from the JSON's data alone."""
     ladder = data if isinstance(data, Ladder) else load(data)
+    counted = ladder.workload["instructions_requests"]
     lines = [(f"Model ladder: keep-alive, no delay, {ladder.workload['size']}-byte bodies; req/s the median "
               f"[min-max] of {ladder.workload['rounds']} interleaved rounds of {ladder.workload['requests']:,} "
               f"requests, server and client on a CPU each; instructions per request from callgrind "
-              f"(N = {ladder.workload['instructions_requests']}). `!`: the step had errors."), ""]
+              f"({f'N = {counted}' if counted else 'not counted in this run'}). `!`: the step had errors."), ""]
     head = "| model | strategy | C | " + " | ".join(_label(step) for step in STEP_NAMES)
     lines += ["Instructions per request:", "", head + " |", "|---" * (3 + len(STEP_NAMES)) + "|"]
     for strategy in ladder.strategies():

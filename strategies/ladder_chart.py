@@ -65,8 +65,11 @@ def draw(data: dict[str, Any] | Ladder, path: Path) -> Path:
         stacked.set_title(f"C = {c}: instructions per request, stacked by step", fontsize=10)
         rates.set_ylabel("thousand requests per second")
         rates.set_title(f"C = {c}: req/s per step (median, range of the rounds)", fontsize=10)
-    axes[0][0].legend(fontsize=8, loc="upper left")
-    axes[0][1].legend(fontsize=8, loc="upper right", ncol=len(STEP_NAMES))
+    for axis, where, columns in ((axes[0][0], "upper left", 1), (axes[0][1], "upper right", len(STEP_NAMES))):
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=8, loc=where, ncol=columns)
+        else:  # a run without this measure (--no-instructions, --no-rate)
+            axis.text(0.5, 0.5, "not measured in this run", ha="center", va="center", transform=axis.transAxes)
     figure.suptitle(f"The model ladder: each model alone, then what each piece of its codec strategy adds "
                     f"(keep-alive, no delay, {ladder.workload['size']}-byte bodies)", fontsize=11)
     figure.tight_layout()

@@ -17,8 +17,9 @@ Knobs, all explicit:
 - ``close``: ``Connection: close`` on every request, a new connection per request, closed after it;
 - a failed or timed-out request aborts its connection (``transport.abortConnection()``), so no connection
   outlives the request it failed;
-- every failure is the real exception: Twisted's ``ConnectionRefusedError`` or ``ConnectionLost`` (a
-  reset), ``http1.ProtocolError`` (garbage, a truncated body), ``TimeoutError``.
+- every failure is the real exception, named as every codec strategy names it: ``ConnectionRefusedError``,
+  ``ConnectionResetError`` (Twisted reports a reset as ``ConnectionLost``, with no errno),
+  ``http1.ProtocolError`` (garbage, a truncated body), ``TimeoutError``.
 
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
 ``strategies.ladder``); the strategy is ``FULL``.
@@ -35,7 +36,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
-from twisted.internet.error import ConnectionDone
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
 
@@ -79,7 +80,9 @@ class HTTP1Connection(Protocol):
             return
         if reason.check(ConnectionDone):  # the peer's FIN: the end of a body that runs until the close
             self._step(self._pending[0].feed_eof)
-        else:  # a reset or an abort
+        elif reason.check(ConnectionLost):  # a reset (Twisted keeps no errno): named as every model names it
+            self._fail(ConnectionResetError(f"the connection was reset ({reason.value})"))
+        else:
             self._fail(reason.value)
 
     def _step(self, feed: Callable[..., bool], *data: bytes) -> None:

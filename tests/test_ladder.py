@@ -1,0 +1,170 @@
+"""The model ladder (``strategies.ladder``) and what its rungs are made of (``strategies._codec``,
+``strategies.ladder_worker``), and the one structure every codec strategy shares.
+
+Behaviour only, never a ratio or a time: the bare codec sends the strategies' bytes and frames what the
+bundled server sends; every rung verifies its responses (a wrong body length is an error of every rung);
+a run writes a JSON with every strategy and step, its tables and its chart; the codec strategies of every
+model name each fault alike and take an empty round.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from strategies import REGISTRY, components
+from strategies._codec import CHECKED, RUNGS, BareCodec, Features, HTTP1Codec, LengthParser, checked
+from strategies.base import ClientConfig, Outcome
+from strategies.http1 import ProtocolError
+from strategies.ladder import LADDER, rung_command
+from strategies.ladder import main as ladder_main
+from strategies.ladder_analysis import SCHEMA, STEP_NAMES, load, markdown, reordered
+from strategies.ladder_worker import judge_checked
+from strategies.runner import WorkerProcess
+from strategies.workload import Workload
+from tests.test_instructions import needs_valgrind
+
+URL = "http://127.0.0.1:8080/work?delay_ms=0&size=64&id=7"
+RESPONSE = b"HTTP/1.1 200 OK\r\nServer: concbench\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
+INSTALLED = [name for name in LADDER if REGISTRY[name].unavailable_reason() is None]
+
+
+@pytest.mark.parametrize("policy", ["keepalive", "close"])
+def test_the_bare_codec_sends_the_strategies_bytes(policy: str) -> None:
+    config = ClientConfig(1, policy)
+    assert BareCodec(config).request(URL) == HTTP1Codec(config).request(URL)
+
+
+def test_the_bare_codec_sends_get_only() -> None:
+    with pytest.raises(ValueError, match="GET only"):
+        BareCodec(ClientConfig(1, method="POST", body=b"x"))
+    with pytest.raises(ValueError, match="codec"):
+        Features(codec="h2")
+
+
+def test_the_length_parser_frames_a_response_in_pieces_and_sees_what_follows() -> None:
+    parser = LengthParser()
+    assert not parser.feed(RESPONSE[:10]) and not parser.feed(RESPONSE[10:-2]) and parser.response is None
+    assert parser.feed(RESPONSE[-2:] + b"HTTP")
+    assert parser.response is parser and (parser.status, parser.body, parser.trailing) == (200, b"hello", True)
+    assert parser.feed_eof()
+
+
+@pytest.mark.parametrize("data", [b"HTTP/1.1 200 OK\r\n\r\nhello", RESPONSE[:-1]], ids=["no-length", "truncated"])
+def test_the_length_parser_refuses_what_it_cannot_frame(data: bytes) -> None:
+    parser = LengthParser()
+    with pytest.raises(ProtocolError):
+        complete = parser.feed(data)
+        assert not complete
+        parser.feed_eof()
+
+
+def test_a_check_passes_only_the_promised_status_and_length() -> None:
+    features = Features(record=False, expected_size=5)
+    assert checked(features, 200, b"hello") is CHECKED
+    assert checked(features, 200, b"hell").error.startswith("CheckError")  # type: ignore[union-attr]
+    assert checked(features, 500, b"hello").error.startswith("CheckError")  # type: ignore[union-attr]
+
+
+def test_the_checked_judge_counts_checked_slots_and_every_other_by_kind() -> None:
+    outcomes = [CHECKED, Outcome.failed(TimeoutError("late"), 0.0), CHECKED]
+    verdict = judge_checked(["a", "b", "c", "d"], outcomes)
+    assert (verdict["ok"], verdict["errors"], verdict["error_kinds"]) == (2, 2, {"TimeoutError": 1, "missing": 1})
+
+
+def test_the_rungs_add_one_feature_each() -> None:
+    assert list(RUNGS) + ["strategy"] == list(STEP_NAMES)
+    assert [(f.codec, f.deadline, f.record) for f in RUNGS.values()] == [
+        ("bare", False, False), ("http1", False, False), ("http1", True, False), ("http1", True, True)]
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("name", INSTALLED)
+def test_every_rung_verifies_its_responses(name: str, server_url: str) -> None:
+    """A response with another status is an error of every rung; one with another body length, of every rung
+    that checks in place (the ``record`` rung's bodies are verified byte for byte, as the strategies')."""
+    paths = ["status/500", "work?size=64&id=1", "work?size=100&id=2"]
+    for rung, features in RUNGS.items():
+        command = [sys.executable, "-m", "strategies.ladder_worker", name, rung, "64"]
+        with WorkerProcess(name, command=command) as worker:
+            result = worker.run_round(Workload.from_paths(server_url, paths, 2), server_stats=False)
+        kinds = {"unexpected": 1} if features.record else {"CheckError": 2}
+        assert result.ok == (2 if features.record else 1), (rung, result.error_samples)
+        assert result.error_kinds == kinds, (rung, result.error_samples)
+
+
+@pytest.mark.timeout(240)
+def test_a_ladder_run_writes_every_strategy_and_step_its_tables_and_its_chart(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--out", str(tmp_path), "--strategies", ",".join(INSTALLED), "--levels", "2", "--requests", "8",
+            "--rounds", "1", "--no-instructions"]
+    assert ladder_main(args) == 0
+    data = json.loads((tmp_path / "model_ladder.json").read_text())
+    assert data["schema"] == SCHEMA
+    steps = {(s["strategy"], s["concurrency"], s["step"]): s for s in data["steps"]}
+    assert set(steps) == {(name, 2, step) for name in INSTALLED for step in STEP_NAMES}
+    assert all(s["errors"] == 0 and s["rate"]["median"] > 0 and s["instructions_per_request"] is None
+               for s in steps.values())
+    assert (tmp_path / "model_ladder.png").stat().st_size > 10_000
+    printed = capsys.readouterr().out
+    assert printed.count("| `select` | 2 |") == 2 and "by bare level" in printed
+
+
+@pytest.mark.timeout(240)
+@needs_valgrind
+def test_a_ladder_run_counts_the_instructions_of_every_step(tmp_path: Path) -> None:
+    args = ["--out", str(tmp_path), "--strategies", "select", "--levels", "2", "--instructions-requests", "10",
+            "--no-rate"]
+    assert ladder_main(args) == 0
+    ladder = load(tmp_path / "model_ladder.json")
+    assert [s.step for s in ladder.steps] == list(STEP_NAMES)
+    assert all(s.instructions_per_request and s.instructions_per_request > 0 and s.rate is None
+               for s in ladder.steps)
+
+
+def test_components_delegates_the_ladder_and_refuses_what_it_cannot_climb(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        components.main(["ladder", "--out", str(tmp_path), "--strategies", "threads"])  # requests: not a rung
+    assert rung_command("select", "strategy") is None
+    assert rung_command("select", "bare")[-3:] == ["select", "bare", "64"]  # type: ignore[index]
+
+
+def _step(strategy: str, step: str, rate: float, instructions: float = 1000.0, errors: int = 0) -> dict:
+    return {"strategy": strategy, "model": strategy, "concurrency": 10, "step": step,
+            "instructions_per_request": instructions, "errors": errors, "error_kinds": {},
+            "rate": {"median": rate, "low": rate * 0.9, "high": rate * 1.1, "rounds": [rate]}}
+
+
+def test_the_analysis_reads_the_json_alone_and_finds_a_reordering() -> None:
+    data = {"schema": SCHEMA, "created": "", "command": "", "machine": {}, "adds": {},
+            "workload": {"size": 64, "rounds": 1, "requests": 10, "instructions_requests": 5, "levels": [10]},
+            "steps": [_step("fast", step, 100.0 if step == "bare" else 50.0) for step in STEP_NAMES]
+            + [_step("slow", step, 80.0, errors=1 if step == "strategy" else 0) for step in STEP_NAMES]}
+    ladder = load(data)
+    assert reordered(ladder, 10) == [("fast", "slow")]  # bare 100 >= 1.15 x 80, strategy 50 < 80
+    table = markdown(data)
+    assert "| fast | `fast` | 10 | 1.0k |" in table and "80 [72-88] !1" in table
+    assert "fast > slow" in table and "0.50 [0.41-0.61]" in table
+    with pytest.raises(ValueError, match="not a model ladder"):
+        load({**data, "schema": "other"})
+
+
+FAULTS = {"fault/reset": "ConnectionResetError", "fault/close": "ProtocolError", "fault/truncate": "ProtocolError",
+          "fault/stall": "TimeoutError", "fault/garbage": "ProtocolError", "status/500": "unexpected"}
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("name", INSTALLED)
+def test_every_model_names_each_fault_alike_and_takes_an_empty_round(name: str, server_url: str) -> None:
+    with WorkerProcess(name) as worker:
+        empty = worker.run_round(Workload(server_url, 0, 4))
+        assert (empty.requests, empty.errors) == (0, 0)
+        for policy in ("keepalive", "close"):
+            for fault, kind in FAULTS.items():
+                workload = Workload.from_paths(server_url, ["work?size=64&id=1", fault], 2, policy=policy,
+                                               timeout_s=0.5)
+                result = worker.run_round(workload)
+                assert (result.ok, result.error_kinds) == (1, {kind: 1}), (policy, fault, result.error_samples)

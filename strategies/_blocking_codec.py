@@ -25,11 +25,14 @@ Rules this module keeps:
   request) waits again, for what is left; ``send``, not ``sendall``, so that a timed-out call has sent
   nothing and may be made again. Where a worker's waits can be interrupted (greenlets: ``Expiry``), the
   sockets have no timeout and the deadlines' queue of ``strategies._deadlines`` throws ``TimeoutError`` into
-  an expired request's greenlet, wherever it waits. Measured (callgrind, keep-alive, C=10, per request, on
-  the ladder's ``deadline`` rung against its ``codec`` rung, ``python -m strategies.components ladder``,
-  the candidates swapped in by hand): threads, ``settimeout`` before every call 3,800 instructions, this
-  rule 1,700-2,700; greenlets, ``gevent.Timeout`` around each request 16,000-20,000, a gevent socket timeout
-  (a timer started for every wait that must wait) 4,000-8,000 and 22 % of the req/s, the queue 2,900;
+  an expired request's greenlet, wherever it waits. Measured against the ladder's ``codec`` rung (no
+  deadline; callgrind, keep-alive, C=10, N=150, per request, the candidates swapped in by a throwaway
+  script): threads, this rule 3,100-3,800 instructions (a clock read per call, and CPython's ``poll``
+  before each call on a socket with a timeout), ``settimeout`` before every call 8,900-9,900; greenlets,
+  ``gevent.Timeout`` around each request 16,000-20,000, the queue and a socket timeout within the counts'
+  noise (about 3,000), but a gevent socket timeout starts a timer for every wait that must wait, which
+  callgrind's slow client never does: in req/s (quiet machine, pinned, median of 5 rounds) the socket
+  timeout cost 22 % of the ``codec`` rung at C=10 and at C=100;
 - a connection left idle between rounds may have been closed by the server meanwhile (its idle timeout):
   at a worker's first request of a round (``begin_round``) an idle connection is checked, as urllib3's
   ``is_connection_dropped`` does, with one non-blocking ``recv(MSG_PEEK)``: anything to read (a FIN, a

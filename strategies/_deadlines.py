@@ -17,11 +17,16 @@ Rules this module keeps:
 - ``start`` and the timer run in the loop's thread, never concurrently: one owner has one request in
   flight, and the owner is inside it whenever the timer fires (waiting, since the loop runs).
 
-Why not the loops' own per-request timeouts (measured with callgrind, C=10, keep-alive, on clients that
-own their connection, per request): ``asyncio.timeout`` 38,700 instructions, ``loop.call_at`` and a task
-cancel 19,500, this queue 3,000; Twisted's ``Deferred.addTimeout`` 29,800, ``reactor.callLater`` 14,100;
-Tornado's ``gen.with_timeout`` 122,000, asyncio's timeout on Tornado's streams 34,700. A timer per request is
-a heap entry pushed and cancelled (and Tornado's wraps the request in a future and a callback).
+Why not the loops' own per-request timeouts. Measured with callgrind (C=10, keep-alive, N=150, per request,
+each model's codec strategy on the ladder's ``codec`` rung, ``strategies._codec.RUNGS``, with each candidate
+swapped in by a throwaway script, against the same rung without a deadline): asyncio, this queue 3,400
+instructions, ``loop.call_at`` and a task cancel per request 21,500, ``asyncio.timeout`` 40,100; Tornado's
+streams, the queue 3,900-6,800, ``asyncio.timeout`` 32,400, ``tornado.gen.with_timeout`` 139,000; Twisted,
+the queue 2,300, a ``reactor.callLater`` per request 15,500, ``Deferred.addTimeout`` (on a Deferred per
+request to carry it) 67,000; gevent, the queue within the counts' noise of a socket timeout (callgrind's
+client is too slow to ever wait, and a gevent socket starts its timer only for a wait), ``gevent.Timeout``
+per request 16,000-20,000. A timer per request is a heap entry pushed and cancelled (Tornado's also a future
+and a callback around the request).
 """
 
 from __future__ import annotations

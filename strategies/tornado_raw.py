@@ -18,7 +18,7 @@ Knobs, all explicit:
   closed before the next round (tornado listens for reads on idle streams);
 - a total deadline of ``timeout_s`` per request, from when it is issued to its last body byte: the
   deadlines' queue of ``strategies._deadlines`` as for ``asyncio`` (measured per request: tornado's
-  ``gen.with_timeout`` 122,000 instructions, ``asyncio.timeout`` 34,700, the queue 3,000); a failed or
+  ``gen.with_timeout`` 139,000 instructions, ``asyncio.timeout`` 32,400, the queue 3,900-6,800); a failed or
   timed-out request closes its stream.
 
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,

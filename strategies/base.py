@@ -7,6 +7,8 @@ A strategy is one module with one entry function::
 ``start`` does all the setup (pools, sessions, event loop, worker processes) so that it stays out of the
 timed region; ``Fetcher.fetch(urls)`` performs the requests, at most ``config.concurrency`` in flight, and
 returns exactly one ``Outcome`` per URL, in the order of ``urls``; ``Fetcher.close()`` releases everything.
+A codec strategy's ``start`` also takes ``features`` (``strategies._codec.Features``, all of them on by
+default): the model ladder (``strategies.ladder``) runs the strategy's own code with some turned off.
 
 Rules a strategy keeps (the comparison is only fair if all of them do):
 - it never decides what counts as success: it reports the status and body it received, or the error;
@@ -14,7 +16,8 @@ Rules a strategy keeps (the comparison is only fair if all of them do):
 - every request has a timeout (``config.timeout_s``); a stalled, reset or garbled request becomes an
   ``Outcome`` with ``error`` set, never a hang, an exception out of ``fetch``, or a missing slot;
 - the connection policy is enforced: ``close`` sends ``Connection: close`` and opens a new connection per
-  request; ``keepalive`` reuses connections from a pool sized to ``concurrency``;
+  request; ``keepalive`` reuses connections, at most ``concurrency`` of them (a library's pool sized to C,
+  or a connection per worker of the model);
 - every hidden cap of its library (pool sizes, client limits) is set explicitly from ``concurrency`` in the
   ``tuned`` profile; the ``as-written`` profile runs the tutorials' recipe with the library's defaults left
   as they are (that is its point), and its module docstring names each default kept and the cap it implies.

@@ -18,6 +18,8 @@ library can never corrupt the channel). Every reply has ``"ok"``; failures carry
 many configurations. A strategy exception in setup or round is an error reply; the worker lives on.
 ``round`` is ``prepare`` + ``fetch`` + ``measure`` in one exchange; a harness that times the round trip
 itself (pytest-benchmark) sends the three apart, so that only ``fetch`` is inside its timer.
+``serve`` and ``Host`` are this loop and this host, for another worker of the same protocol: the model
+ladder's (``strategies.ladder_worker``), which hosts a strategy's code with some of its features off.
 ``explain`` is never a timed round: the workload's fetch once unprofiled (a reference CPU), then once under
 the profiler, measured like a round, and the CPU breakdown of ``strategies.explain`` (which imports the
 profiler only then); ``errors`` counts both fetches' failed requests.

@@ -20,7 +20,8 @@ Knobs, all explicit:
   memory) and its outcome pickled back, which a process per worker costs wherever the outcomes are judged:
   here, as for every model, in the worker that verifies them;
 - a child that dies takes its slots with it: they are errors of the round (``strategies._rounds``), and
-  later rounds go on with the children left;
+  later rounds go on with the children left. One killed while it holds the counter's lock (a window of
+  microseconds per request) would leave the others waiting for it: the runner's deadline ends that round;
 - C is capped at ``strategies.PROCESSES_MAX`` (the registry's ``max_concurrency``): one interpreter per
   request slot costs tens of MB each;
 - ``started`` is taken in the child (by the stack), when the request is issued.

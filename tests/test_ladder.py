@@ -168,3 +168,25 @@ def test_every_model_names_each_fault_alike_and_takes_an_empty_round(name: str, 
                                                timeout_s=0.5)
                 result = worker.run_round(workload)
                 assert (result.ok, result.error_kinds) == (1, {kind: 1}), (policy, fault, result.error_samples)
+
+
+@pytest.mark.timeout(120)
+def test_a_dead_child_leaves_the_round_to_the_others(server_url: str) -> None:
+    """The processes model: a child killed between rounds takes no slot; the others serve the whole round."""
+    import os
+    import signal
+
+    from strategies._blocking_codec import CodecStack
+    from strategies._processes import ProcessesFetcher
+
+    fetcher = ProcessesFetcher(ClientConfig(3, "keepalive"), CodecStack)
+    try:
+        urls = [f"{server_url}work?size=64&id={k}" for k in range(12)]
+        assert all(o.status == 200 for o in fetcher.fetch(urls))
+        victim = fetcher._children[0]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(10)
+        outcomes = fetcher.fetch(urls)
+        assert len(outcomes) == 12 and all(o.status == 200 for o in outcomes), [o.error for o in outcomes]
+    finally:
+        fetcher.close()

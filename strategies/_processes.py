@@ -119,7 +119,7 @@ class ProcessesFetcher:
         message = pickle.dumps((b"".join(encoded), array("Q", accumulate(map(len, encoded))).tobytes()))
         self._counter.value.value = 0
         pending = []
-        for pipe in self._pipes:
+        for pipe in list(self._pipes):
             try:
                 pipe.send_bytes(message)
                 pending.append(pipe)

@@ -17,14 +17,17 @@ The JSON (``SCHEMA``)::
 
 Rules this module keeps:
 - a step with errors is shown with them (``!``), never as a clean figure; a missing figure is ``-``;
-- a ratio is of medians, both of one run (interleaved rounds), and its spread is the ratio of the ranges'
-  ends (strategy low / bare high to strategy high / bare low): what the rounds allow, not a confidence
-  interval.
+- a req/s ratio of two steps of one strategy and C is paired by round: the steps' rounds were run
+  interleaved, so round k of each ran within a second of the others, under the same load from the rest of
+  the machine; the ratio is the median of the rounds' ratios, its spread their range (not a confidence
+  interval). A shared machine's load moves by more than a step's cost from one second to the next, and the
+  pairing keeps that out of the ratio;
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,9 +107,10 @@ class Ratio:
 def ratio(ladder: Ladder, strategy: str, concurrency: int, against: str) -> Ratio:
     top, base = ladder.step(strategy, concurrency, "strategy"), ladder.step(strategy, concurrency, against)
     rate = low = high = instructions = None
-    if top and base and top.rate and base.rate and base.rate.median > 0 and base.rate.low > 0:
-        rate = top.rate.median / base.rate.median
-        low, high = top.rate.low / base.rate.high, top.rate.high / base.rate.low
+    if top and base and top.rate and base.rate and base.rate.low > 0 and top.rate.rounds \
+            and len(top.rate.rounds) == len(base.rate.rounds):
+        paired = sorted(a / b for a, b in zip(top.rate.rounds, base.rate.rounds))
+        rate, low, high = statistics.median(paired), paired[0], paired[-1]
     if top and base and top.instructions_per_request and base.instructions_per_request:
         instructions = top.instructions_per_request / base.instructions_per_request
     return Ratio(strategy, concurrency, against, rate, low, high, instructions)
@@ -142,7 +146,8 @@ def markdown(data: dict[str, Any] | Ladder) -> str:
         for c in ladder.levels():
             cells = [_cell(ladder.step(strategy, c, step), _instructions) for step in STEP_NAMES]
             lines.append(f"| {_model(ladder, strategy)} | `{strategy}` | {c} | " + " | ".join(cells) + " |")
-    lines += ["", "Requests per second, and the strategy against its own bare and codec rungs (medians):", "",
+    lines += ["", "Requests per second, and the strategy against its own bare and codec rungs (the median and range "
+              "of the ratios of rounds run side by side):", "",
               head + " | ÷ bare | ÷ codec |", "|---" * (5 + len(STEP_NAMES)) + "|"]
     for strategy in ladder.strategies():
         for c in ladder.levels():

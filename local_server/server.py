@@ -15,7 +15,10 @@ Invariants this module keeps:
   byte leaves last, so it counts until its body has trickled out); ``peak_in_flight`` is its exact maximum. Control routes (/stats, /stats/reset) and protocol errors are not requests;
 - a connection that asked to close is closed by us once its response is sent (the TIME_WAIT stays here);
   when unread input may be pending we shut down our side and drain for a short linger first, so the
-  client reads our answer instead of an RST.
+  client reads our answer instead of an RST;
+- plain connections take the inlined hot path (``os.read``/``os.write`` on the descriptor); a connection
+  with a ``tls`` layer (``local_server.tls.TlsServer``, ``--tls``) is handed to ``_on_tls_event`` and
+  written through its layer's ``send``; the bookkeeping above is the same for both.
 """
 
 from __future__ import annotations
@@ -30,12 +33,15 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from local_server.backends import BACKENDS, ERROR, READ, WRITE
 from local_server.pacing import Pace
 from local_server.protocol import ParsedRequest, Rejection, RequestReader, encode_response
 from local_server.routes import JSON, TEXT, Control, Reply, route
+
+if TYPE_CHECKING:
+    from local_server.api import Stats
 
 #: Default idle timeout. Longer than any pause between benchmark rounds, so a client's pooled keep-alive
 #: connection is never closed under it while it reuses it (that race would show up as client errors).
@@ -57,18 +63,19 @@ SMALL_BODY = 4096
 #: At most one log line per this many seconds for a repeated condition (FD_SETSIZE, EMFILE).
 LOG_EVERY_S = 10.0
 
-_END_CLOSE, _END_RESET = 1, 2
+#: What to do once a connection's output is flushed (``Conn.end``): close it, or reset it (an RST).
+END_CLOSE, END_RESET = 1, 2
 _GARBAGE = b"\x00\xff\xfeTHIS IS NOT HTTP\r\n\x07\x08garbage\r\n\r\n"
 _TRUNCATED = (b"HTTP/1.1 200 OK\r\nServer: concbench\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
               b"only part of the promised body")
 #: The slot of each fault: (ready, bytes to send, requests counted, what then). A stall is never ready;
 #: the idle sweep closes its connection.
 _FAULTS: dict[str, tuple[bool, bytes, int, int]] = {
-    "reset": (True, b"", 1, _END_RESET),
-    "close": (True, b"", 1, _END_CLOSE),
-    "truncate": (True, _TRUNCATED, 1, _END_CLOSE),
-    "garbage": (True, _GARBAGE, 1, _END_CLOSE),
-    "stall": (False, b"", 1, _END_CLOSE),
+    "reset": (True, b"", 1, END_RESET),
+    "close": (True, b"", 1, END_CLOSE),
+    "truncate": (True, _TRUNCATED, 1, END_CLOSE),
+    "garbage": (True, _GARBAGE, 1, END_CLOSE),
+    "stall": (False, b"", 1, END_CLOSE),
 }
 _REJECT_503 = encode_response(503, TEXT, b"server at its select() FD_SETSIZE limit\n", keep_alive=False)
 
@@ -84,6 +91,13 @@ def log(message: str) -> None:
 #: tuple when ready at once, a list when a timer will flip ``ready``; a paced answer's list has its ``Pace``
 #: fifth, and its timers flip ``ready`` once per release.
 Slot = tuple[bool, bytes, int, int] | list[Any]
+
+
+class TlsLayer(Protocol):
+    """What the loop asks of a connection's TLS layer (``local_server.tls.TlsConnection``)."""
+
+    def send(self, data: bytes | bytearray) -> int:
+        """Write from the start of ``data``; return the bytes taken (0: would block). OSError on failure."""
 
 
 class Conn:
@@ -103,6 +117,7 @@ class Conn:
         "queued",
         "reader",
         "sent",
+        "tls",
         "waiting",
     )
 
@@ -116,11 +131,15 @@ class Conn:
         self.mask = READ
         self.deadline = deadline
         self.waiting = 0  # slots waiting on a timer
-        self.end = 0  # what to do once ``out`` is flushed: 0, _END_CLOSE, _END_RESET
+        self.end = 0  # what to do once ``out`` is flushed: 0, END_CLOSE, END_RESET
         self.eof = self.closed = self.lingering = False
+        self.tls: TlsLayer | None = None  # set by a TLS server (``local_server.tls``); None: plain
 
 
 class Server:
+    #: The URL's scheme; ``local_server.tls.TlsServer`` serves https.
+    scheme = "http"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, backend: str = "select",
                  idle_timeout: float = IDLE_TIMEOUT_S) -> None:
         self.backend = BACKENDS[backend]()
@@ -138,7 +157,7 @@ class Server:
         self._seq = 0
         self.now = self.started = time.monotonic()
         self._last_log: dict[str, float] = {}
-        self._sweep_every = min(1.0, idle_timeout / 4)  # so a timeout fires at most 25% late
+        self._sweep_every = min(1.0, self._shortest_timeout() / 4)  # so a timeout fires at most 25% late
         self.reset_stats()
         self.peak_in_flight = self.in_flight = 0
         self._add_timer(self._sweep_every, self._sweep, None)
@@ -146,7 +165,11 @@ class Server:
     @property
     def url(self) -> str:
         host, port = self.listener.getsockname()[:2]
-        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+        return f"{self.scheme}://[{host}]:{port}/" if ":" in host else f"{self.scheme}://{host}:{port}/"
+
+    def _shortest_timeout(self) -> float:
+        """The shortest deadline a connection can have (the sweep runs four times as often)."""
+        return self.idle_timeout
 
     # Stats -------------------------------------------------------------------------------------------
 
@@ -155,7 +178,7 @@ class Server:
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.peak_in_flight = getattr(self, "in_flight", 0)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> Stats:
         return {
             "backend": self.backend.name, "requests": self.requests, "open_connections": len(self.conns),
             "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
@@ -178,6 +201,9 @@ class Server:
                 if conn is None:
                     if fd == self.listen_fd:
                         self._accept()
+                    continue
+                if conn.tls is not None:
+                    self._on_tls_event(conn, mask)
                     continue
                 if mask & (READ | ERROR):
                     # The read is inlined here (not a method): it runs once per request on the hot path.
@@ -227,8 +253,16 @@ class Server:
     def _sweep(self, _: Any) -> None:
         now = self.now
         for conn in [c for c in self.conns.values() if c.deadline < now and not c.waiting]:
-            self._close(conn)
+            self._expire(conn)
         self._add_timer(self._sweep_every, self._sweep, None)
+
+    def _expire(self, conn: Conn) -> None:
+        """``conn`` is past its deadline: close it."""
+        self._close(conn)
+
+    def _on_tls_event(self, conn: Conn, mask: int) -> None:
+        """Readiness on a connection with a TLS layer; only ``local_server.tls.TlsServer`` makes those."""
+        raise NotImplementedError("a plain server has no TLS connections")
 
     def _log_limited(self, key: str, message: str) -> None:
         if self.now - self._last_log.get(key, -LOG_EVERY_S) >= LOG_EVERY_S:
@@ -240,7 +274,6 @@ class Server:
     def _accept(self) -> None:
         accept = self.listener._accept  # type: ignore[attr-defined]  # (fd, addr): no socket object needed
         max_fd = self.backend.max_fd
-        deadline = self.now + self.idle_timeout
         for _ in range(ACCEPT_BATCH):
             try:
                 fd, _addr = accept()
@@ -257,9 +290,13 @@ class Server:
             if max_fd is not None and fd >= max_fd:
                 self._reject(fd, max_fd)
                 continue
-            os.set_blocking(fd, False)
-            self.conns[fd] = Conn(fd, deadline)
-            self.backend.register(fd, READ)
+            self._open(fd)
+
+    def _open(self, fd: int) -> None:
+        """Start serving an accepted connection."""
+        os.set_blocking(fd, False)
+        self.conns[fd] = Conn(fd, self.now + self.idle_timeout)
+        self.backend.register(fd, READ)
 
     def _resume_accept(self, _: Any) -> None:
         if self.listener.fileno() >= 0:
@@ -313,7 +350,7 @@ class Server:
     def _write_direct(self, conn: Conn, data: bytes, counted: int) -> None:
         """Write one answer on a connection with nothing pending; keep what the kernel did not take."""
         try:
-            sent = os.write(conn.fd, data)
+            sent = os.write(conn.fd, data) if conn.tls is None else conn.tls.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
@@ -331,21 +368,21 @@ class Server:
         self.bad_requests += 1
         self.status_counts[error.status] += 1
         return (True, encode_response(error.status, TEXT, error.reason.encode() + b"\n", keep_alive=False), 0,
-                _END_CLOSE)
+                END_CLOSE)
 
     def _answer(self, conn: Conn, request: ParsedRequest) -> Slot:
         action = route(request)
         if action.__class__ is Control:
             body = json.dumps(self.stats()).encode()
-            if action.name == "stats_reset":  # type: ignore[union-attr]
+            if action.name == "stats_reset":
                 self.reset_stats()  # the answer is the snapshot just before the reset
-            end = 0 if request.keep_alive else _END_CLOSE
+            end = 0 if request.keep_alive else END_CLOSE
             return (True, encode_response(200, JSON, body, request.keep_alive, request.version), 0, end)
         self.requests += 1
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         if action.__class__ is Reply:
-            status, content_type, body, delay_s, rate_kbps = action  # type: ignore[misc]
+            status, content_type, body, delay_s, rate_kbps = action
             self.status_counts[status] += 1
             keep_alive = request.keep_alive
             data = (encode_small(status, content_type, body, keep_alive, request.version)
@@ -354,7 +391,7 @@ class Server:
             if keep_alive:
                 end = 0
             else:
-                end = _END_CLOSE
+                end = END_CLOSE
                 conn.reader.closed = True  # the client said this is its last request
             if not delay_s and not rate_kbps:
                 return (True, data, 1, end)
@@ -402,7 +439,7 @@ class Server:
         out = conn.out
         if out:
             try:
-                sent = os.write(conn.fd, out)
+                sent = os.write(conn.fd, out) if conn.tls is None else conn.tls.send(out)
             except BlockingIOError:
                 sent = 0
             except OSError:
@@ -433,20 +470,24 @@ class Server:
 
     def _finish(self, conn: Conn) -> None:
         """Everything is sent and the connection must end: close, reset, or linger then close."""
-        if conn.end == _END_RESET:
+        if conn.end == END_RESET:
             self._close(conn, reset=True)
         elif conn.reader.at_boundary or conn.eof or conn.lingering:
             self._close(conn)
         else:
-            conn.lingering = True
-            conn.end = 0
-            conn.deadline = self.now + min(LINGER_S, self.idle_timeout)
-            try:
-                _shutdown_write(conn.fd)
-            except OSError:
-                self._close(conn)
-                return
-            self._set_mask(conn, READ)
+            self._linger(conn)
+
+    def _linger(self, conn: Conn) -> None:
+        """Shut down our side, then drain what the client still sends, until its EOF or ``LINGER_S``."""
+        conn.lingering = True
+        conn.end = 0
+        conn.deadline = self.now + min(LINGER_S, self.idle_timeout)
+        try:
+            self._shutdown_write(conn)
+        except OSError:
+            self._close(conn)
+            return
+        self._set_mask(conn, READ)
 
     def _close(self, conn: Conn, reset: bool = False) -> None:
         if conn.closed:
@@ -457,20 +498,28 @@ class Server:
         self.in_flight -= sum(m[1] for m in conn.marks) + sum(s[2] for s in conn.queue)
         conn.marks.clear()
         conn.queue.clear()
+        self._release(conn, reset)
+
+    def _release(self, conn: Conn, reset: bool) -> None:
+        """Close the descriptor of a connection that is done with (an RST when ``reset``)."""
         if reset:
             sock = socket.socket(fileno=conn.fd)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, ZERO_LINGER)
             sock.close()  # zero linger: close() sends an RST
         else:
             os.close(conn.fd)
 
+    def _shutdown_write(self, conn: Conn) -> None:
+        """End our side of the stream (FIN) and keep reading: the start of a linger."""
+        sock = socket.socket(fileno=conn.fd)
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        finally:
+            sock.detach()
 
-def _shutdown_write(fd: int) -> None:
-    sock = socket.socket(fileno=fd)
-    try:
-        sock.shutdown(socket.SHUT_WR)
-    finally:
-        sock.detach()
+
+#: SO_LINGER on, timeout 0: close() then sends an RST instead of a FIN.
+ZERO_LINGER = struct.pack("ii", 1, 0)
 
 
 def _family(host: str) -> socket.AddressFamily:

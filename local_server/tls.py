@@ -332,8 +332,6 @@ class TlsServer(Server):
     def _read(self, conn: Conn, tls: TlsConnection) -> None:
         try:
             data = tls.sock.recv(RECV_SIZE)
-            while data and tls.sock.pending():  # decrypted, held by OpenSSL: no readiness will announce it
-                data += tls.sock.recv(RECV_SIZE)
         except ssl.SSLWantReadError:
             return
         except ssl.SSLWantWriteError:  # e.g. answering a KeyUpdate into a full send buffer
@@ -343,6 +341,8 @@ class TlsServer(Server):
         except OSError:
             self._close(conn)
             return
+        while data and tls.sock.pending():  # decrypted, held by OpenSSL: no readiness will announce it
+            data += tls.sock.recv(RECV_SIZE)  # from OpenSSL's buffer: neither blocks nor fails
         if tls.interest & WRITE:
             tls.interest = 0
         if not data:

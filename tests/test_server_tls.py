@@ -361,6 +361,15 @@ def test_the_ca_file_verifies_the_server_with_host_name_checking(tls: Tls, host:
         _handshake(tls.url, ssl.create_default_context(), host=host)
 
 
+def test_the_certificate_names_every_loopback_address(tls: Tls) -> None:
+    sock, _ = _handshake(tls.url, tls.context)
+    with sock:
+        peer = sock.getpeercert()
+    assert peer is not None
+    assert set(peer["subjectAltName"]) == {("IP Address", "127.0.0.1"), ("DNS", "localhost"),
+                                           ("IP Address", "0:0:0:0:0:0:0:1")}  # ::1, as ssl spells it
+
+
 def test_the_certificate_covers_ipv6_loopback() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this machine")

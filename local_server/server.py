@@ -63,19 +63,18 @@ SMALL_BODY = 4096
 #: At most one log line per this many seconds for a repeated condition (FD_SETSIZE, EMFILE).
 LOG_EVERY_S = 10.0
 
-#: What to do once a connection's output is flushed (``Conn.end``): close it, or reset it (an RST).
-END_CLOSE, END_RESET = 1, 2
+_END_CLOSE, _END_RESET = 1, 2
 _GARBAGE = b"\x00\xff\xfeTHIS IS NOT HTTP\r\n\x07\x08garbage\r\n\r\n"
 _TRUNCATED = (b"HTTP/1.1 200 OK\r\nServer: concbench\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"
               b"only part of the promised body")
 #: The slot of each fault: (ready, bytes to send, requests counted, what then). A stall is never ready;
 #: the idle sweep closes its connection.
 _FAULTS: dict[str, tuple[bool, bytes, int, int]] = {
-    "reset": (True, b"", 1, END_RESET),
-    "close": (True, b"", 1, END_CLOSE),
-    "truncate": (True, _TRUNCATED, 1, END_CLOSE),
-    "garbage": (True, _GARBAGE, 1, END_CLOSE),
-    "stall": (False, b"", 1, END_CLOSE),
+    "reset": (True, b"", 1, _END_RESET),
+    "close": (True, b"", 1, _END_CLOSE),
+    "truncate": (True, _TRUNCATED, 1, _END_CLOSE),
+    "garbage": (True, _GARBAGE, 1, _END_CLOSE),
+    "stall": (False, b"", 1, _END_CLOSE),
 }
 _REJECT_503 = encode_response(503, TEXT, b"server at its select() FD_SETSIZE limit\n", keep_alive=False)
 
@@ -131,7 +130,7 @@ class Conn:
         self.mask = READ
         self.deadline = deadline
         self.waiting = 0  # slots waiting on a timer
-        self.end = 0  # what to do once ``out`` is flushed: 0, END_CLOSE, END_RESET
+        self.end = 0  # what to do once ``out`` is flushed: 0, _END_CLOSE, _END_RESET
         self.eof = self.closed = self.lingering = False
         self.tls: TlsLayer | None = None  # set by a TLS server (``local_server.tls``); None: plain
 
@@ -368,7 +367,7 @@ class Server:
         self.bad_requests += 1
         self.status_counts[error.status] += 1
         return (True, encode_response(error.status, TEXT, error.reason.encode() + b"\n", keep_alive=False), 0,
-                END_CLOSE)
+                _END_CLOSE)
 
     def _answer(self, conn: Conn, request: ParsedRequest) -> Slot:
         action = route(request)
@@ -376,7 +375,7 @@ class Server:
             body = json.dumps(self.stats()).encode()
             if action.name == "stats_reset":
                 self.reset_stats()  # the answer is the snapshot just before the reset
-            end = 0 if request.keep_alive else END_CLOSE
+            end = 0 if request.keep_alive else _END_CLOSE
             return (True, encode_response(200, JSON, body, request.keep_alive, request.version), 0, end)
         self.requests += 1
         self.in_flight += 1
@@ -391,7 +390,7 @@ class Server:
             if keep_alive:
                 end = 0
             else:
-                end = END_CLOSE
+                end = _END_CLOSE
                 conn.reader.closed = True  # the client said this is its last request
             if not delay_s and not rate_kbps:
                 return (True, data, 1, end)
@@ -470,7 +469,7 @@ class Server:
 
     def _finish(self, conn: Conn) -> None:
         """Everything is sent and the connection must end: close, reset, or linger then close."""
-        if conn.end == END_RESET:
+        if conn.end == _END_RESET:
             self._close(conn, reset=True)
         elif conn.reader.at_boundary or conn.eof or conn.lingering:
             self._close(conn)

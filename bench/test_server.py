@@ -10,7 +10,10 @@
   connections are open, K = 10, 100, 1000, 5000 (select stops below FD_SETSIZE). Timed by pytest-benchmark
   (one keep-alive request-response per iteration); the server's own CPU per request is in extra_info.
 - ``test_server_vs_nginx``: the issue's yardstick: the same wrk run against nginx (1 worker, ``return 200``
-  of the same body) and the server, interleaved, best of a few runs each; the ratio is in extra_info.
+  of the same body) and the server, interleaved, best of a few runs each; the ratio is in extra_info. Over
+  plain HTTP and over TLS 1.3 (``https``: the same trustme-made certificate for both, session tickets on,
+  so wrk's reconnections resume; ``https-no-tickets``: no tickets on either side, every handshake full),
+  with the server's handshake counts and CPU per handshake from its ``/stats``.
 
 Rules this file keeps: the figures go to ``benchmark.extra_info``; every run is bounded in time; nothing here
 touches bench/conftest.py's sweep (its options and fixtures are ignored, ``--quick`` only shortens runs).
@@ -34,7 +37,7 @@ from typing import Any
 
 import pytest
 
-from local_server.api import ServerProcess, fetch_stats
+from local_server.api import ServerProcess, fetch_stats, reset_stats
 from local_server.backends import BACKENDS, FD_SETSIZE
 from local_server.payload import ROOT_BODY
 
@@ -205,6 +208,11 @@ def test_server_idle_cost(benchmark: Any, server: ServerProcess, idle: int) -> N
 
 # Side by side with nginx ----------------------------------------------------------------------------------
 
+#: The transports of the nginx comparison, and the modes each is measured in (a new TLS connection per
+#: request is where the handshake costs; keep-alive shows the record layer alone).
+NGINX_CASES = [("http", "keepalive"), ("http", "close"), ("https", "keepalive"), ("https", "close"),
+               ("https-no-tickets", "close")]
+
 NGINX_CONF = """
 worker_processes 1;
 daemon off;
@@ -224,6 +232,22 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         location / {{ default_type text/plain; return 200 "{body}"; }}
     }}
+    server {{
+        listen 127.0.0.1:{tls_port} ssl backlog=4096;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.3;
+        location / {{ default_type text/plain; return 200 "{body}"; }}
+    }}
+    server {{
+        listen 127.0.0.1:{no_tickets_port} ssl backlog=4096;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.3;
+        ssl_session_tickets off;
+        ssl_conf_command NumTickets 0;  # without it nginx still sends (unusable) TLS 1.3 tickets
+        location / {{ default_type text/plain; return 200 "{body}"; }}
+    }}
 }}
 """
 
@@ -235,28 +259,47 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def nginx() -> Iterator[tuple[str, int]]:
+def certificate() -> Iterator[dict[str, str]]:
+    """One certificate for both servers, from a test CA (its files in a temporary directory): cert, key, ca."""
+    trustme = pytest.importorskip("trustme", reason="the TLS comparison needs trustme: pip install 'concbench[tls]'")
+    with tempfile.TemporaryDirectory() as tmp:
+        authority = trustme.CA()
+        leaf = authority.issue_cert("127.0.0.1", "localhost")
+        files = {name: str(Path(tmp, f"{name}.pem")) for name in ("cert", "key", "ca")}
+        leaf.cert_chain_pems[0].write_to_path(files["cert"])
+        leaf.private_key_pem.write_to_path(files["key"])
+        authority.cert_pem.write_to_path(files["ca"])
+        yield files
+
+
+@pytest.fixture(scope="module")
+def nginx(certificate: dict[str, str]) -> Iterator[tuple[dict[str, str], int]]:
+    """nginx, pinned as the server is: its URL per transport (``NGINX_CASES``) and its pid."""
     binary = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
     if binary is None or WRK is None:
         pytest.skip("needs nginx and wrk (apt-get install nginx-light wrk)")
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
+        ports = {"http": free_port(), "https": free_port(), "https-no-tickets": free_port()}
         conf = Path(tmp, "nginx.conf")
-        conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, body=ROOT_BODY.decode().replace("\n", "\\n")))
+        conf.write_text(NGINX_CONF.format(tmp=tmp, port=ports["http"], tls_port=ports["https"],
+                                          no_tickets_port=ports["https-no-tickets"], cert=certificate["cert"],
+                                          key=certificate["key"],
+                                          body=ROOT_BODY.decode().replace("\n", "\\n")))
         popen = subprocess.Popen([*pinned(SERVER_CPUS), binary, "-p", tmp, "-c", str(conf)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            url = f"http://127.0.0.1:{port}/"
             deadline = time.monotonic() + 10
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if popen.poll() is not None or time.monotonic() > deadline:
-                        pytest.skip(f"nginx did not start: {Path(tmp, 'error.log').read_text()[-300:]}")
-                    time.sleep(0.05)
-            yield url, popen.pid
+            for port in ports.values():
+                while True:
+                    try:
+                        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                        break
+                    except OSError:
+                        if popen.poll() is not None or time.monotonic() > deadline:
+                            pytest.skip(f"nginx did not start: {Path(tmp, 'error.log').read_text()[-300:]}")
+                        time.sleep(0.05)
+            yield ({name: f"{name.split('-')[0]}://127.0.0.1:{port}/" for name, port in ports.items()},
+                   popen.pid)
         finally:
             popen.terminate()
             popen.wait(10)
@@ -267,17 +310,25 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@pytest.mark.parametrize("mode", ["keepalive", "close"])
-def test_server_vs_nginx(benchmark: Any, request: pytest.FixtureRequest, nginx: tuple[str, int],
-                         mode: str) -> None:
+@pytest.mark.parametrize(("transport", "mode"), NGINX_CASES)
+def test_server_vs_nginx(benchmark: Any, request: pytest.FixtureRequest, nginx: tuple[dict[str, str], int],
+                         certificate: dict[str, str], transport: str, mode: str) -> None:
     seconds = run_seconds(request.config)
-    nginx_url, nginx_pid = nginx
+    nginx_urls, nginx_pid = nginx
     best: dict[str, dict[str, float]] = {}
-    with ServerProcess(backend="epoll", cpus=SERVER_CPUS, stderr=subprocess.DEVNULL) as server:
-        targets = {"nginx": (nginx_url, nginx_pid), "server": (server.url, server.pid)}
+    pair_ratios: list[float] = []  # server ÷ nginx req/s of each interleaved pair: the spread of the ratio
+    tls = transport != "http"
+    extra_args = ["--cert", certificate["cert"], "--key", certificate["key"]] if tls else []
+    if transport == "https-no-tickets":
+        extra_args.append("--no-tickets")
+    with ServerProcess(backend="epoll", cpus=SERVER_CPUS, stderr=subprocess.DEVNULL, extra_args=extra_args,
+                       tls=tls, ca_file=certificate["ca"] if tls else None) as server:
+        targets = {"nginx": (nginx_urls[transport], nginx_pid), "server": (server.url, server.pid)}
+        reset_stats(server.url, ca_file=server.ca_file)
 
         def side_by_side() -> None:
             for _ in range(NGINX_REPEATS):
+                rates = {}
                 for name, (url, pid) in targets.items():  # interleaved: both see the same noise
                     cpu = process_cpu_s(pid)
                     result = wrk(url, seconds, mode)
@@ -285,12 +336,22 @@ def test_server_vs_nginx(benchmark: Any, request: pytest.FixtureRequest, nginx: 
                     entry = best.setdefault(name, {"requests_per_s": 0.0, "cpu_us_per_request": 1e9})
                     entry["requests_per_s"] = max(entry["requests_per_s"], result["requests_per_s"])
                     entry["cpu_us_per_request"] = round(min(entry["cpu_us_per_request"], cpu_us), 2)
+                    rates[name] = result["requests_per_s"]
+                pair_ratios.append(round(rates["server"] / rates["nginx"], 3))
 
         benchmark.group = "server vs nginx"
         benchmark.pedantic(side_by_side, rounds=1, iterations=1)
+        stats = fetch_stats(server.url, ca_file=server.ca_file)
+    if tls:  # the server's own handshakes over the runs: how many resumed, and its CPU per handshake
+        handshakes = stats["tls_handshakes"]
+        per_handshake = {kind: round(cpu_s / count * 1e6, 1) for kind, cpu_s, count in (
+            ("full", handshakes["full_cpu_s"], handshakes["full"]),
+            ("resumed", handshakes["resumed_cpu_s"], handshakes["resumed"])) if count}
+        benchmark.extra_info.update(tls_handshakes=handshakes, tls_handshake_cpu_us=per_handshake)
     benchmark.extra_info.update(
-        mode=mode, nginx=best["nginx"], server=best["server"], server_backend="epoll",
-        ratio=round(best["server"]["requests_per_s"] / best["nginx"]["requests_per_s"], 3),
+        transport=transport, mode=mode, nginx=best["nginx"], server=best["server"], server_backend="epoll",
+        ratio=round(best["server"]["requests_per_s"] / best["nginx"]["requests_per_s"], 3), pair_ratios=pair_ratios,
         method=f"wrk -t1 -c{CONNECTIONS} -d{seconds}s, best of {NGINX_REPEATS} interleaved runs each; "
-               f"nginx 1 process, return 200 of the same body, access_log off; pinned to CPUs {SERVER_CPUS}, "
+               f"nginx 1 process, return 200 of the same body, access_log off"
+               f"{', TLS 1.3 on the same certificate' if tls else ''}; pinned to CPUs {SERVER_CPUS}, "
                f"wrk to {LOAD_CPUS}")

@@ -16,22 +16,21 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from typing import Any
-
 from bench.plan import DEFAULT_CONCURRENCY
-from bench.results import rss_per_connection_kib
+from bench.record.rows import is_measured, rss_per_connection_kib
+from bench.record.schema import Row, Run
 from strategies import REGISTRY
 
 #: The default sweep's highest level: rows above it are the C10k level's.
 DEFAULT_TOP = max(DEFAULT_CONCURRENCY)
 
 
-def beyond_default(row: dict[str, Any]) -> bool:
+def beyond_default(row: Row) -> bool:
     """A tuned row above the default sweep's highest level."""
-    return row["concurrency"] > DEFAULT_TOP and row.get("profile", "tuned") == "tuned"
+    return row["concurrency"] > DEFAULT_TOP and row["profile"] == "tuned"
 
 
-def groups(run: dict[str, Any]) -> dict[tuple[str, str], int]:
+def groups(run: Run) -> dict[tuple[str, str], int]:
     """(workload, policy) -> its highest level, for each group with rows above the default sweep's."""
     tops: dict[tuple[str, str], int] = {}
     for row in filter(beyond_default, run["rows"]):
@@ -40,31 +39,34 @@ def groups(run: dict[str, Any]) -> dict[tuple[str, str], int]:
     return tops
 
 
-def _measured(row: dict[str, Any]) -> bool:
-    return row["status"] in ("ok", "flagged") and bool((row.get("summary") or {}).get("peak_rss_kb"))
+def _peak_rss_kb(row: Row) -> int | None:
+    """A measured row's peak RSS: what the memory figures need beyond ``is_measured`` (None: not read)."""
+    return row["summary"]["peak_rss_kb"] if is_measured(row) and row["summary"] else None
 
 
-def marginal_kib(row: dict[str, Any], rows: list[dict[str, Any]]) -> tuple[float, int] | None:
+def marginal_kib(row: Row, rows: list[Row]) -> tuple[float, int] | None:
     """(KiB per added connection, the lower level it is taken from): peak RSS's growth from the same
     strategy's next lower measured level in ``rows`` to ``row``'s, over the connections added."""
     lower = [r for r in rows if r["strategy"] == row["strategy"] and r["concurrency"] < row["concurrency"]
-             and _measured(r)]
-    if not lower or not _measured(row):
+             and _peak_rss_kb(r)]
+    top = _peak_rss_kb(row)
+    if not lower or not top:
         return None
     below = max(lower, key=lambda r: r["concurrency"])
-    grown = row["summary"]["peak_rss_kb"] - below["summary"]["peak_rss_kb"]
+    grown = top - (_peak_rss_kb(below) or 0)
     return grown / (row["concurrency"] - below["concurrency"]), below["concurrency"]
 
 
-def _line(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
+def _line(row: Row, rows: list[Row]) -> str:
     s = row["summary"]
+    assert s is not None
     rps, latency = s["req_per_s"], s["latency_ms"]
     per_conn = rss_per_connection_kib(row)
     marginal = marginal_kib(row, rows)
     peaks = (f"{s['peak_in_flight_min']:,}–{s['peak_in_flight_max']:,}"
              if s["peak_in_flight_min"] is not None else "-")
     cells = [f"`{row['strategy']}`", REGISTRY[row["strategy"]].model if row["strategy"] in REGISTRY else "?",
-             row["status"], f"{rps['median']:,.0f} ({rps['min']:,.0f}–{rps['max']:,.0f})",
+             str(row["status"]), f"{rps['median']:,.0f} ({rps['min']:,.0f}–{rps['max']:,.0f})",
              f"{s['efficiency']:.0%}" if s["efficiency"] is not None else "-", peaks,
              f"{s['peak_rss_kb'] / 1024:,.0f}" if s["peak_rss_kb"] else "-",
              f"{per_conn:,.1f}" if per_conn is not None else "-",
@@ -74,7 +76,12 @@ def _line(row: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def section(run: dict[str, Any]) -> list[str]:
+def _rate_median(row: Row) -> float:
+    """Sorts rows fastest first."""
+    return -row["summary"]["req_per_s"]["median"] if row["summary"] else 0.0
+
+
+def section(run: Run) -> list[str]:
     """REPORT.md's C10k section: per (workload, policy) with rows above the default sweep, its highest
     level's table; empty when the run has none."""
     tops = groups(run)
@@ -94,10 +101,9 @@ def section(run: dict[str, Any]) -> list[str]:
               "peak RSS MiB", "RSS / C KiB", "marginal KiB / connection", "CPU µs/req", "p99 ms", "errors"]
     for (workload, policy), level in tops.items():
         rows = [r for r in run["rows"] if r["workload"] == workload and r["policy"] == policy
-                and r.get("profile", "tuned") == "tuned"]
+                and r["profile"] == "tuned"]
         at_level = [r for r in rows if r["concurrency"] == level]
-        measured = sorted((r for r in at_level if r.get("summary")),
-                          key=lambda r: -r["summary"]["req_per_s"]["median"])
+        measured = sorted((r for r in at_level if r["summary"]), key=_rate_median)
         first = at_level[0]
         lines += [f"### {workload}, {policy}, C={level:,}", "",
                   f"N={first['requests']:,}, delay {first['delay_ms']:,} ms, body {first['size']:,} bytes.", "",

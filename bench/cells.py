@@ -34,7 +34,7 @@ from typing import Any
 from scipy import stats
 
 from bench.noise import NoiseProbe, disturbance
-from bench.results import add_timing
+from bench.record.rows import add_timing
 from local_server.api import fetch_stats, reset_stats
 from strategies.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload

@@ -27,7 +27,7 @@ import math
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Literal, TypedDict
 
 import matplotlib
 
@@ -38,9 +38,11 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 
-from bench import c10k, models, verdict
-from bench.results import peak_below_c, rss_per_connection_kib
-from bench.shapes import row_service_seconds
+from bench import c10k, models
+from bench.analysis import cpu
+from bench.record.rows import is_measured, measured_summary, peak_below_c, rss_per_connection_kib
+from bench.record.schema import Row, Run, Summary
+from bench.record.shapes import row_service_seconds
 from strategies import CODEC, REGISTRY, explain
 from strategies.eras import split
 from strategies.workload import percentile
@@ -65,19 +67,27 @@ _PLAIN, _MINOR = FuncFormatter(_plain_number), FuncFormatter(_minor_number)
 _PALETTE = [f"C{i}" for i in range(10)]  # the tab10 cycle: distinct, colour-blind-friendlier than jet
 
 
-def style(strategy: str) -> dict[str, Any]:
+class Style(TypedDict):
+    """A strategy's look, as matplotlib's keyword arguments name it."""
+    color: str
+    marker: str
+    linestyle: Literal["-", "-.", ":"]
+    fillstyle: Literal["full", "left"]
+
+
+def style(strategy: str) -> Style:
     """Colour, marker and line of a strategy, stable across charts and runs."""
     strategy, era = split(strategy)
     index = sum(map(ord, strategy))  # a name's own number: adding a strategy moves no other's marker
     spec = REGISTRY.get(strategy)
     colour = spec.colour if spec is not None else _PALETTE[index % len(_PALETTE)]
-    line = ":" if era else "-." if spec is not None and spec.stack == CODEC else "-"
+    line: Literal["-", "-.", ":"] = ":" if era else "-." if spec is not None and spec.stack == CODEC else "-"
     return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)], "linestyle": line,
             "fillstyle": "left" if era else "full"}
 
 
 #: metric name -> (file stem, title, y label, value of a row, log y axis)
-Metric = tuple[str, str, str, Callable[[dict[str, Any]], float | None], bool]
+Metric = tuple[str, str, str, Callable[[Summary], float | None], bool]
 METRICS: list[Metric] = [
     ("throughput", "Throughput (median of rounds; bars: min-max)", "requests / s",
      lambda s: s["req_per_s"]["median"], True),
@@ -95,34 +105,35 @@ IDEAL_LABEL = "ideal: N / the round's least time (⌈N/C⌉ × delay when alike)
 P99_FLOOR_LABEL = "floor: p99 of the drawn delays (+ transfer)"
 
 
-def _drawable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in rows if r["status"] in ("ok", "flagged") and r.get("summary")]
+def _drawable(rows: list[Row]) -> list[tuple[Row, Summary]]:
+    """The measured rows (``is_measured``) with their summaries: the only rows a chart draws."""
+    return [(r, measured_summary(r)) for r in rows if is_measured(r)]
 
 
-def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, policy: str) -> None:
+def _panel(ax: Axes, rows: list[Row], metric: Metric, workload: str, policy: str) -> None:
     _, _, ylabel, value, logy = metric
     if not _drawable(rows):
         ax.text(0.5, 0.5, "no measured rows", transform=ax.transAxes, ha="center", va="center", color="grey")
-    by_strategy: dict[str, list[dict[str, Any]]] = {}
-    for row in _drawable(rows):
-        by_strategy.setdefault(row["strategy"], []).append(row)
+    by_strategy: dict[str, list[tuple[Row, Summary]]] = {}
+    for row, summary in _drawable(rows):
+        by_strategy.setdefault(row["strategy"], []).append((row, summary))
     for name, srows in by_strategy.items():
-        srows.sort(key=lambda r: r["concurrency"])
-        pts: list[tuple[int, float, dict[str, Any]]] = []
-        for r in srows:
-            y = value(r["summary"])
+        srows.sort(key=lambda rs: rs[0]["concurrency"])
+        pts: list[tuple[int, float, Row, Summary]] = []
+        for r, summary in srows:
+            y = value(summary)
             if y is not None:
-                pts.append((r["concurrency"], y, r))
+                pts.append((r["concurrency"], y, r, summary))
         if not pts:
             continue
         st = style(name)
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         ax.plot(xs, ys, color=st["color"], linestyle=st["linestyle"], linewidth=1.4, label=name)
         if metric[0] == "throughput":
-            lo = [y - p[2]["summary"]["req_per_s"]["min"] for y, p in zip(ys, pts)]
-            hi = [p[2]["summary"]["req_per_s"]["max"] - y for y, p in zip(ys, pts)]
+            lo = [y - p[3]["req_per_s"]["min"] for y, p in zip(ys, pts)]
+            hi = [p[3]["req_per_s"]["max"] - y for y, p in zip(ys, pts)]
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor=st["color"], elinewidth=0.8, capsize=2)
-        for x, y, row in pts:
+        for x, y, row, _ in pts:
             hollow = row["status"] == "flagged"
             # hollow markers are drawn larger: a small hollow '+' or 'x' would still look filled
             ax.plot([x], [y], linestyle="none", marker=st["marker"], markersize=11 if hollow else 7,
@@ -150,18 +161,17 @@ def _panel(ax: Axes, rows: list[dict[str, Any]], metric: Metric, workload: str, 
     ax.grid(True, which="major", alpha=0.3)
 
 
-def _ideal(ax: Axes, rows: list[dict[str, Any]]) -> None:
-    points = {row["concurrency"]: row["requests"] / row["summary"]["ideal_s"] for row in rows
-              if row["summary"].get("ideal_s")}
+def _ideal(ax: Axes, rows: list[tuple[Row, Summary]]) -> None:
+    points = {row["concurrency"]: row["requests"] / ideal for row, summary in rows if (ideal := summary["ideal_s"])}
     if points:
         xs = sorted(points)
         ax.plot(xs, [points[x] for x in xs], color="black", linestyle="--", linewidth=1, label=IDEAL_LABEL)
 
 
-def _p99_floor(ax: Axes, rows: list[dict[str, Any]]) -> None:
+def _p99_floor(ax: Axes, rows: list[tuple[Row, Summary]]) -> None:
     """The p99 (nearest rank, as measured) of each level's service times: sorted latencies are each at least
     the sorted service times, so no round's p99 can be lower."""
-    points = {row["concurrency"]: percentile(sorted(row_service_seconds(row)), 99) * 1000 for row in rows}
+    points = {row["concurrency"]: percentile(sorted(row_service_seconds(row)), 99) * 1000 for row, _ in rows}
     if points:
         xs = sorted(points)
         ax.plot(xs, [points[x] for x in xs], color="black", linestyle=":", linewidth=1.2, marker="_", markersize=16,
@@ -185,8 +195,8 @@ def _order(values: list[str], preferred: list[str]) -> list[str]:
     return sorted(set(values), key=lambda v: (preferred.index(v) if v in preferred else len(preferred), v))
 
 
-def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list[str] | None = None) -> Path:
-    rows = [r for r in run["rows"] if r.get("profile", "tuned") == "tuned"]
+def draw_metric(run: Run, metric: Metric, path: Path, workloads: list[str] | None = None) -> Path:
+    rows = [r for r in run["rows"] if r["profile"] == "tuned"]
     workloads = workloads or _order([r["workload"] for r in rows], ["latency", "throughput", "payload"])
     policies = _order([r["policy"] for r in rows], ["keepalive", "close"])
     fig, axes = plt.subplots(len(workloads), len(policies), squeeze=False,
@@ -195,9 +205,9 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
         for j, policy in enumerate(policies):
             panel = [r for r in rows if r["workload"] == workload and r["policy"] == policy]
             _panel(axes[i][j], panel, metric, workload, policy)
-    strategies = _order([r["strategy"] for r in _drawable(rows)], list(REGISTRY))
-    with_ideal = metric[0] == "throughput" and any((r.get("summary") or {}).get("ideal_s") for r in rows
-                                                   if r["workload"] in workloads)
+    strategies = _order([r["strategy"] for r, _ in _drawable(rows)], list(REGISTRY))
+    with_ideal = metric[0] == "throughput" and any(summary["ideal_s"] for r in rows if r["workload"] in workloads
+                                                   and (summary := r["summary"]))
     machine = run.get("machine", {})
     height = fig.get_figheight()
     fig.suptitle(f"{metric[1]}, tuned profile — {machine.get('cpu_count', '?')} CPUs, "
@@ -217,13 +227,13 @@ def draw_metric(run: dict[str, Any], metric: Metric, path: Path, workloads: list
 CLAIM_PANELS = (("latency", "as-written"), ("latency", "tuned"), ("claim", "as-written"))
 
 
-def draw_claim(run: dict[str, Any], path: Path) -> Path | None:
+def draw_claim(run: Run, path: Path) -> Path | None:
     """req/s against C for the claim's members, as written and tuned side by side; None without rows."""
     from bench.verdict import MEMBERS
 
-    def rows_of(workload: str, profile: str) -> list[dict[str, Any]]:
-        return [r for r in _drawable(run["rows"]) if r["workload"] == workload and r["policy"] == "close"
-                and r.get("profile", "tuned") == profile and r["strategy"] in MEMBERS]
+    def rows_of(workload: str, profile: str) -> list[Row]:
+        return [r for r, _ in _drawable(run["rows"]) if r["workload"] == workload and r["policy"] == "close"
+                and r["profile"] == profile and r["strategy"] in MEMBERS]
 
     panels = [(w, p, rows_of(w, p)) for w, p in CLAIM_PANELS if rows_of(w, p)]
     if not panels or not any(p == "as-written" for _, p, _ in panels):
@@ -259,7 +269,7 @@ def draw_claim(run: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
-def draw_rss_per_connection(run: dict[str, Any], path: Path) -> Path | None:
+def draw_rss_per_connection(run: Run, path: Path) -> Path | None:
     """Client memory per in-flight connection against C, log-log: one panel per (workload, policy) with
     rows above the default sweep's levels, one line per strategy; None when the run has no such rows."""
     groups = c10k.groups(run)
@@ -268,8 +278,8 @@ def draw_rss_per_connection(run: dict[str, Any], path: Path) -> Path | None:
     fig, axes = plt.subplots(1, len(groups), squeeze=False, figsize=(max(6.8 * len(groups), 10), 5.4))  # room for the legend
     drawn: list[str] = []
     for ax, (workload, policy) in zip(axes[0], groups):
-        rows = [r for r in _drawable(run["rows"]) if r["workload"] == workload and r["policy"] == policy
-                and r.get("profile", "tuned") == "tuned" and rss_per_connection_kib(r)]
+        rows = [r for r, _ in _drawable(run["rows"]) if r["workload"] == workload and r["policy"] == policy
+                and r["profile"] == "tuned" and rss_per_connection_kib(r)]
         for name in _order([r["strategy"] for r in rows], list(REGISTRY)):
             mine = sorted((r for r in rows if r["strategy"] == name), key=lambda r: r["concurrency"])
             st, xs = style(name), [r["concurrency"] for r in mine]
@@ -302,35 +312,27 @@ def draw_rss_per_connection(run: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
-def _mark_caps(ax: Axes, rows: list[dict[str, Any]]) -> None:
+def _mark_caps(ax: Axes, rows: list[Row]) -> None:
     """Label each point whose server-side peak in flight stayed below C: the cap, as measured."""
     for row in rows:
         peak = peak_below_c(row)
         if peak is not None:
-            ax.annotate(f"≤{peak}", (row["concurrency"], row["summary"]["req_per_s"]["median"]),
+            ax.annotate(f"≤{peak}", (row["concurrency"], measured_summary(row)["req_per_s"]["median"]),
                         textcoords="offset points", xytext=(6, -4), fontsize=8,
                         color=style(row["strategy"])["color"])
 
 
-def instruction_rows(run: dict[str, Any]) -> dict[tuple[str, str, str, int], list[dict[str, Any]]]:
-    """Per cell, the rows with a clean instruction count (``--instructions``), cheapest first."""
-    counted = {key: [r for r in rows if (r.get("instructions") or {}).get("clean")]
-               for key, rows in verdict.cells(run).items()}
-    return {key: sorted(rows, key=lambda r: r["instructions"]["instructions_per_request"])
-            for key, rows in counted.items() if rows}
-
-
-def draw_instructions(run: dict[str, Any], path: Path) -> Path | None:
+def draw_instructions(run: Run, path: Path) -> Path | None:
     """One horizontal bar panel per cell: instructions per request, callgrind-counted, each with its ratio to
     the cell's cheapest (linear: the ratios are the point)."""
-    cells = instruction_rows(run)
+    cells = cpu.instruction_rows(run)
     if not cells:
         return None
     fig, axes = plt.subplots(len(cells), 1, figsize=(8, 0.45 * sum(map(len, cells.values())) + 1.2 * len(cells)),
                              squeeze=False)
     for ax, (key, rows) in zip(axes[:, 0], cells.items(), strict=True):
-        values = [r["instructions"]["instructions_per_request"] for r in rows]
-        names = [r["strategy"] for r in rows]
+        values = [float(count["instructions_per_request"]) for _, count in rows]
+        names = [r["strategy"] for r, _ in rows]
         ax.barh(names, values, color=[style(n)["color"] for n in names])
         for y, value in enumerate(values):
             ax.text(value, y, f" {value / 1000:,.0f}k ({value / values[0]:.1f}×)", va="center", fontsize=8)
@@ -346,7 +348,7 @@ def draw_instructions(run: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
-def draw_model_vs_library(run: dict[str, Any], path: Path) -> Path | None:
+def draw_model_vs_library(run: Run, path: Path) -> Path | None:
     """Model × stack (``bench.models``): one row of panels per policy, one column per C; in each, every
     model's strategies as horizontal bars of CPU µs per request (log, one scale for all panels), its codec
     row hatched and first, each bar labelled with its req/s."""
@@ -388,54 +390,35 @@ def draw_model_vs_library(run: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
-#: cpu_breakdown.png's cell (``--explain``): the workload of per-request CPU (throughput: no delay, small
-#: bodies), keep-alive (no connection set-up hiding the model's own cost), tuned, at C=10: ten in flight
-#: interleave every model, and every strategy but ``sequential`` runs there. Without it, the nearest cell.
-EXPLAIN_CELL = ("throughput", "tuned", "keepalive", 10)
 #: One fixed colour per category of ``strategies.explain.CATEGORIES``, in every run.
 CATEGORY_COLOURS = dict(zip(explain.CATEGORIES, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#b0b0b0"),
                             strict=True))
 
 
-def explained_cell(run: dict[str, Any]) -> tuple[tuple[str, str, str, int], list[dict[str, Any]]] | None:
-    """The cell cpu_breakdown.png draws (``EXPLAIN_CELL`` or the nearest with explained rows) and its rows
-    with a breakdown, costliest profiled CPU first; None when no row has one."""
-    explained = {key: [r for r in rows if "categories" in (r.get("explain") or {})]
-                 for key, rows in verdict.cells(run).items()}
-    explained = {key: rows for key, rows in explained.items() if rows}
-    if not explained:
-        return None
-    workload, profile, policy, level = EXPLAIN_CELL
-    key = min(explained, key=lambda k: (k[0] != workload, k[1] != profile, k[2] != policy,
-                                        abs(math.log(k[3] / level)), -len(explained[k])))
-    rows = sorted(explained[key], key=lambda r: -(r["explain"]["cpu_us_per_req"] + r["explain"]["children_us_per_req"]))
-    return key, rows
-
-
-def draw_cpu_breakdown(run: dict[str, Any], path: Path) -> Path | None:
+def draw_cpu_breakdown(run: Run, path: Path) -> Path | None:
     """``--explain``: one stacked bar per strategy, the profiled round's CPU per request by category (left,
     µs; a black tick at the unprofiled CPU; hatched, child processes, not profiled) and as shares (right)."""
-    found = explained_cell(run)
+    found = cpu.explained_cell(run)
     if found is None:
         return None
-    key, rows = found
-    names = [r["strategy"] for r in rows]
+    key, explained = found
+    names = [r["strategy"] for r, _ in explained]
+    rows = [e for _, e in explained]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.36 * len(rows) + 2.2), sharey=True,
                                       gridspec_kw={"width_ratios": (3, 2)})
     starts, shares = [0.0] * len(rows), [0.0] * len(rows)
     for category in explain.CATEGORIES:
-        values = [r["explain"]["categories"][category] for r in rows]
-        parts = [v / r["explain"]["cpu_us_per_req"] * 100 if r["explain"]["cpu_us_per_req"] else 0.0
-                 for v, r in zip(values, rows, strict=True)]
+        values = [e["categories"][category] for e in rows]
+        parts = [v / e["cpu_us_per_req"] * 100 if e["cpu_us_per_req"] else 0.0
+                 for v, e in zip(values, rows, strict=True)]
         left.barh(names, values, left=starts, color=CATEGORY_COLOURS[category], label=category)
         right.barh(names, parts, left=shares, color=CATEGORY_COLOURS[category])
         starts = [s + v for s, v in zip(starts, values, strict=True)]
         shares = [s + p for s, p in zip(shares, parts, strict=True)]
-    children = [r["explain"]["children_us_per_req"] for r in rows]
+    children = [e["children_us_per_req"] for e in rows]
     left.barh(names, children, left=starts, color="white", edgecolor="grey", hatch="///",
               label="child processes (not profiled)")
-    for y, r in enumerate(rows):
-        e = r["explain"]
+    for y, e in enumerate(rows):
         unprofiled = e["reference_cpu_us_per_req"] + e["children_us_per_req"]
         left.plot([unprofiled], [y], marker="|", markersize=14, markeredgewidth=2.5, color="black",
                   label="unprofiled CPU" if y == 0 else None)
@@ -457,7 +440,7 @@ def draw_cpu_breakdown(run: dict[str, Any], path: Path) -> Path | None:
     return path
 
 
-def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
+def draw_all(run: Run, out_dir: Path) -> list[Path]:
     """Every chart of the run into ``out_dir``; returns the files written.
 
     matplotlib's layout divides by an axes' height, which is zero for a degenerate panel; on some partial
@@ -470,11 +453,11 @@ def draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
         return _draw_all(run, out_dir)
 
 
-def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
+def _draw_all(run: Run, out_dir: Path) -> list[Path]:
     from bench import eras  # it draws with this module's panels
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    tuned = any(r.get("profile", "tuned") == "tuned" for r in run["rows"])  # none: no panel to draw
+    tuned = any(r["profile"] == "tuned" for r in run["rows"])  # none: no panel to draw
     paths = [draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS] if tuned else []
     for extra in (draw_claim(run, out_dir / "claim.png"), eras.draw(run, out_dir / "eras.png"),
                   draw_instructions(run, out_dir / "instructions_per_request.png"),
@@ -483,7 +466,7 @@ def _draw_all(run: dict[str, Any], out_dir: Path) -> list[Path]:
                   draw_rss_per_connection(run, out_dir / "rss_per_connection.png")):
         if extra is not None:
             paths.append(extra)
-    if any(r["workload"] == "web" and r.get("profile", "tuned") == "tuned" for r in _drawable(run["rows"])):
+    if any(r["workload"] == "web" and r["profile"] == "tuned" for r, _ in _drawable(run["rows"])):
         paths.append(draw_metric(run, WEB_P99, out_dir / "web_p99.png", workloads=["web"]))
     if tuned and any(r["workload"] == "latency" for r in run["rows"]):  # last: REPORT.md shows it on top
         paths.append(draw_metric(run, METRICS[0], out_dir / "headline.png", workloads=["latency"]))

@@ -21,29 +21,29 @@ Rules this module keeps:
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
 
 from bench import verdict
-from bench.runfile import load_run
+from bench.record.rows import CellKey, cell_of, is_measured, round_rates, rows_by_cell
+from bench.record.runfile import load_run
+from bench.record.schema import Row, Run
+from strategies.workload import percentile
 
+#: A row by what it measured: its cell (``CellKey``'s fields) and its strategy.
 Key = tuple[str, str, str, int, str]
 
 
-def _key(row: dict[str, Any]) -> Key:
-    return (row["workload"], row.get("profile", "tuned"), row["policy"], row["concurrency"], row["strategy"])
+def _key(row: Row) -> Key:
+    return (*cell_of(row), row["strategy"])
 
 
-def _rates(row: dict[str, Any]) -> list[float] | None:
-    if row["status"] not in ("ok", "flagged") or not row["rounds"]:
-        return None
-    return [r["req_per_s"] for r in row["rounds"]]
+def _rates(row: Row) -> list[float] | None:
+    return round_rates(row) if is_measured(row) else None
 
 
-def row_changes(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[Key, verdict.Comparison]]:
+def row_changes(a: Run, b: Run) -> list[tuple[Key, verdict.Comparison]]:
     """B against A for every row both measured, in A's order."""
     rows_b = {_key(row): row for row in b["rows"]}
     out = []
@@ -55,10 +55,10 @@ def row_changes(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[Key, verdict
     return out
 
 
-def _cell_ratios(run: dict[str, Any]) -> dict[Key, float]:
+def _cell_ratios(run: Run) -> dict[Key, float]:
     """Each strategy's median req/s over its cell's fastest: the ratios the report's orders rest on."""
     ratios = {}
-    for rows in verdict.cells(run).values():
+    for rows in rows_by_cell(run).values():
         medians = {row["strategy"]: statistics.median(rates) for row in rows if (rates := _rates(row))}
         if len(medians) > 1:
             best = max(medians.values())
@@ -67,14 +67,14 @@ def _cell_ratios(run: dict[str, Any]) -> dict[Key, float]:
     return ratios
 
 
-def ratio_movement(a: dict[str, Any], b: dict[str, Any]) -> dict[Key, float]:
+def ratio_movement(a: Run, b: Run) -> dict[Key, float]:
     """For every row in a cell of both runs: |B's within-cell ratio / A's - 1|, the relative movement. The
     fastest of a cell in both runs (1 against itself twice) is left out: it cannot move."""
     ra, rb = _cell_ratios(a), _cell_ratios(b)
     return {k: abs(rb[k] / ra[k] - 1) for k in ra if k in rb and (ra[k], rb[k]) != (1.0, 1.0)}
 
 
-def pair_movement(a: dict[str, Any], b: dict[str, Any]) -> dict[tuple[tuple[str, str, str, int], str, str], float]:
+def pair_movement(a: Run, b: Run) -> dict[tuple[CellKey, str, str], float]:
     """(cell, x, y) -> |B's ratio x/y / A's - 1| for every two strategies of a cell both runs measured.
     Unlike ``ratio_movement`` it has no reference row, so one noisy row (often the cell's fastest, the
     likeliest to be server-bound) moves its own pairs, not every row of its cell."""
@@ -89,21 +89,20 @@ def pair_movement(a: dict[str, Any], b: dict[str, Any]) -> dict[tuple[tuple[str,
     return out
 
 
-def per_cell(pairs: dict[tuple[tuple[str, str, str, int], str, str], float]) -> list[float]:
+def per_cell(pairs: dict[tuple[CellKey, str, str], float]) -> list[float]:
     """Each cell's median over its pairs."""
-    cells: dict[tuple[str, str, str, int], list[float]] = {}
+    cells: dict[CellKey, list[float]] = {}
     for (key, _, _), moved in pairs.items():
         cells.setdefault(key, []).append(moved)
     return [statistics.median(values) for values in cells.values()]
 
 
-def _cell_medians(run: dict[str, Any]) -> dict[tuple[str, str, str, int], dict[str, float]]:
+def _cell_medians(run: Run) -> dict[CellKey, dict[str, float]]:
     return {key: {row["strategy"]: statistics.median(rates) for row in rows if (rates := _rates(row))}
-            for key, rows in verdict.cells(run).items()}
+            for key, rows in rows_by_cell(run).items()}
 
 
-def verdict_agreement(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[tuple[str, str, str, int],
-                                                                          tuple[str, ...], str, str]]:
+def verdict_agreement(a: Run, b: Run) -> list[tuple[CellKey, tuple[str, ...], str, str]]:
     """(cell, reading, verdict in A, verdict in B) for every cell and reading judged in both runs."""
     judged_b = {(v.key, v.reading): v.verdict for v in verdict.judge_run(b)}
     return [(v.key, v.reading, v.verdict, judged_b[(v.key, v.reading)]) for v in verdict.judge_run(a)
@@ -111,11 +110,11 @@ def verdict_agreement(a: dict[str, Any], b: dict[str, Any]) -> list[tuple[tuple[
 
 
 def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] if ordered else math.nan
+    """The nearest-rank percentile the worker gives its latencies (``strategies.workload.percentile``)."""
+    return percentile(sorted(values), q)
 
 
-def render(a: dict[str, Any], b: dict[str, Any], names: tuple[str, str]) -> str:
+def render(a: Run, b: Run, names: tuple[str, str]) -> str:
     changes = row_changes(a, b)
     moved = list(ratio_movement(a, b).values())
     moved_pairs = pair_movement(a, b)

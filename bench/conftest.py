@@ -33,7 +33,7 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
@@ -63,9 +63,9 @@ from bench.plan import (
     parse_strategies,
     plan_of_run,
 )
-from bench.results import UNFINISHED
-from bench.runfile import json_path_of, load_run
-from bench.schema import Run
+from bench.record.runfile import json_path_of, load_run
+from bench.record.schema import Run
+from bench.record.upgrade import UNFINISHED
 from bench.target import TargetError, check_server, parse_server_url
 from strategies import eras, explain
 from strategies.base import POLICIES, PROFILES
@@ -217,11 +217,11 @@ def _resumed_server_url(resume: str, recorded: str | None, given: str | None) ->
     return parse_server_url(given) if given else None
 
 
-def _without_unfinished(run: dict[str, Any]) -> Run:
+def _without_unfinished(run: Run) -> Run:
     """The rows a resumed run keeps: every finished one (ok, flagged, failed, skipped) as recorded."""
     run["rows"] = [row for row in run["rows"] if row["reason"] != UNFINISHED]
     run.pop("partial", None)
-    return cast(Run, run)
+    return run
 
 
 def pytest_configure(config: pytest.Config) -> None:

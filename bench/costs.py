@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
-from bench.shapes import row_ideal_s
+from bench.record.schema import Row, Run
+from bench.record.shapes import row_ideal_s
 
 #: A row is on a bound when its wall time is at most this factor above it. Loopback, the wake-ups between
 #: two processes and the harness's pipe round trip add some tens of per cent to any bound at small N; a
@@ -79,11 +79,14 @@ class Bounds:
         return f"{label[name]}: {figure}{against if largest > 0 else ''}"
 
 
-def bounds(row: dict[str, Any]) -> Bounds | None:
-    """The bounds of a measured row; ``None`` for a row without a usable summary."""
-    summary = row.get("summary") or {}
-    wall = summary.get("wall_s")
-    if not wall or not row.get("requests"):
+def bounds(row: Row) -> Bounds | None:
+    """The bounds of a row with a summary and a wall time; ``None`` for one without.
+
+    Unlike the claim's comparisons (``bench.record.rows.is_measured``), this reads a failed row's summary
+    too: the rounds it finished before failing took the time they took, and its bounds explain them."""
+    summary = row.get("summary")
+    wall = summary.get("wall_s") if summary else None
+    if summary is None or not wall or not row.get("requests"):
         return None
     n, c = row["requests"], row["concurrency"]
     waiting = row_ideal_s(row) or 0.0
@@ -91,8 +94,9 @@ def bounds(row: dict[str, Any]) -> Bounds | None:
     cpu = summary.get("cpu_us_per_req")
     if cpu is not None:
         seconds["client"] = cpu * n / 1e6
-    if summary.get("server_cpu_ratio") is not None:
-        seconds["server"] = summary["server_cpu_ratio"] * wall
+    server_ratio = summary.get("server_cpu_ratio")
+    if server_ratio is not None:
+        seconds["server"] = server_ratio * wall
     peak = summary.get("peak_in_flight_min")
     if waiting and peak and peak < min(c, n):
         seconds["cap"] = row_ideal_s(row, slots=peak) or 0.0
@@ -106,7 +110,7 @@ def bounds(row: dict[str, Any]) -> Bounds | None:
     return Bounds(wall, n, seconds, cpu, peak, kind)
 
 
-def section(run: dict[str, Any]) -> list[str]:
+def section(run: Run) -> list[str]:
     """REPORT.md's cost-model section: the rule, a count per bound, every unexplained row, then all rows."""
     measured = [(row, b) for row in run["rows"] if (b := bounds(row)) is not None]
     if not measured:

@@ -19,16 +19,16 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 
 from bench import charts, verdict
+from bench.record.rows import CellKey, is_measured, measured_summary, round_values, rows_by_cell
+from bench.record.schema import EraRecord, Row, Run
 from strategies.eras import split, twin
 
-CellKey = tuple[str, str, str, int]
 #: The verdicts a table counts, in its order.
 WORDS = ("holds", "contradicted", "not shown")
 
@@ -39,51 +39,43 @@ class Pair:
 
     key: CellKey
     strategy: str
-    today: dict[str, Any]
-    old: dict[str, Any]
+    today: Row
+    old: Row
     rate: verdict.Comparison
     cpu: verdict.Comparison
 
 
-def era_of(run: dict[str, Any]) -> str | None:
+def era_of(run: Run) -> str | None:
     """The era whose rows the run holds (``--era``), or None."""
-    return next((row["era"]["name"] for row in run["rows"] if row.get("era")), None)
+    return next((record["name"] for row in run["rows"] if (record := row.get("era"))), None)
 
 
-def today_label(run: dict[str, Any]) -> str:
+def today_label(run: Run) -> str:
     return (run.get("created") or "")[:4] or "today"
 
 
-def _measured(row: dict[str, Any] | None) -> bool:
-    return row is not None and row["status"] in ("ok", "flagged") and bool(row["rounds"]) and bool(row["summary"])
-
-
-def era_cells(run: dict[str, Any], era: str) -> dict[CellKey, list[dict[str, Any]]]:
+def era_cells(run: Run, era: str) -> dict[CellKey, list[Row]]:
     """The cells where at least one of the era's rows was measured."""
-    return {key: rows for key, rows in verdict.cells(run).items()
-            if any(split(r["strategy"])[1] == era and _measured(r) for r in rows)}
+    return {key: rows for key, rows in rows_by_cell(run).items()
+            if any(split(r["strategy"])[1] == era and is_measured(r) for r in rows)}
 
 
-def _values(row: dict[str, Any], key: str) -> list[float]:
-    return [r[key] for r in row["rounds"] if r.get(key)]
-
-
-def pairs(run: dict[str, Any], era: str) -> list[Pair]:
+def pairs(run: Run, era: str) -> list[Pair]:
     out = []
     for key, rows in era_cells(run, era).items():
         by_name = {row["strategy"]: row for row in rows}
         for name, today in by_name.items():
             old = by_name.get(twin(name, era))
-            if split(name)[1] is None and _measured(today) and _measured(old):
-                assert old is not None
+            if split(name)[1] is None and is_measured(today) and old is not None and is_measured(old):
                 out.append(Pair(key, name, today, old,
-                                verdict.compare(name, _values(today, "req_per_s"), name, _values(old, "req_per_s")),
-                                verdict.compare(name, _values(today, "cpu_us_per_req"), name,
-                                                _values(old, "cpu_us_per_req"))))
+                                verdict.compare(name, round_values(today, "req_per_s"), name,
+                                                round_values(old, "req_per_s")),
+                                verdict.compare(name, round_values(today, "cpu_us_per_req"), name,
+                                                round_values(old, "cpu_us_per_req"))))
     return out
 
 
-def judged(run: dict[str, Any], era: str) -> dict[str, list[verdict.CellVerdict]]:
+def judged(run: Run, era: str) -> dict[str, list[verdict.CellVerdict]]:
     """Every reading judged in every cell of the era, once on today's rows, once on the era's."""
     out: dict[str, list[verdict.CellVerdict]] = {"today": [], era: []}
     for rows in era_cells(run, era).values():
@@ -97,13 +89,13 @@ def _plain(text: str, era: str) -> str:
     return text.replace(f"@{era}", "")
 
 
-def section(run: dict[str, Any]) -> list[str]:
+def section(run: Run) -> list[str]:
     era = era_of(run)
     if era is None:
         return []
     now, found = today_label(run), pairs(run, era)
     verdicts = judged(run, era)
-    records = {row["strategy"]: row["era"] for row in run["rows"] if row.get("era")}
+    records = {row["strategy"]: record for row in run["rows"] if (record := row.get("era"))}
     python = next(iter(records.values()))["python"]
     lines = [f"## The claim on its own era's software: {era} beside {now}", "",
              (f"Rows named `S@{era}` ran recipe S on Python {python} with the {era} era's libraries "
@@ -116,7 +108,7 @@ def section(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _libraries(run: dict[str, Any], records: dict[str, Any], era: str, now: str) -> list[str]:
+def _libraries(run: Run, records: dict[str, EraRecord], era: str, now: str) -> list[str]:
     table = ["| recipe | " + now + " | " + era + " |", "|---|---|---|"]
     for name, record in records.items():
         base = split(name)[0]
@@ -165,7 +157,7 @@ def _verdict_table(verdicts: dict[str, list[verdict.CellVerdict]], era: str, now
     return lines
 
 
-def _orders(run: dict[str, Any], era: str, now: str) -> list[str]:
+def _orders(run: Run, era: str, now: str) -> list[str]:
     lines = ["**Measured order of the claim's members, cell by cell** (`>` a difference that counts, `~` none):",
              "", f"| workload | profile | policy | C | {now} | {era} |", "|---|---|---|---|---|---|"]
     for key, rows in era_cells(run, era).items():
@@ -197,7 +189,7 @@ def _ratio_tables(found: list[Pair], era: str, now: str) -> list[str]:
               (f"| cell | recipe | req/s {now} | req/s {era} | {now} ÷ {era} | CPU µs {now} | CPU µs {era} | "
                f"{now} ÷ {era} | peak {now} / {era} |"), "|---|---|---:|---:|---|---:|---:|---|---|"]
     for p in found:
-        t, o = p.today["summary"], p.old["summary"]
+        t, o = measured_summary(p.today), measured_summary(p.old)
         lines.append(
             f"| {p.key[0]} {p.key[1]} {p.key[2]} C={p.key[3]} | {p.strategy} | {t['req_per_s']['median']:,.0f} | "
             f"{o['req_per_s']['median']:,.0f} | {p.rate.interval_text} | {t['cpu_us_per_req']:,.0f} | "
@@ -206,7 +198,7 @@ def _ratio_tables(found: list[Pair], era: str, now: str) -> list[str]:
     return lines + [""]
 
 
-def draw(run: dict[str, Any], path: Path) -> Path | None:
+def draw(run: Run, path: Path) -> Path | None:
     """``eras.png``: on top, the claim's verdict per reading, profile and era (cells where it holds, of those
     judged); below, per (workload, profile, policy) of the era's cells, req/s and CPU µs per request against
     C, today's recipe solid, the era's dotted in the same colour (``charts.style``); None without era rows."""
@@ -214,8 +206,8 @@ def draw(run: dict[str, Any], path: Path) -> Path | None:
     if era is None:
         return None
     rows = [r for rows in era_cells(run, era).values() for r in rows]
-    groups = list(dict.fromkeys((r["workload"], r.get("profile", "tuned"), r["policy"]) for r in rows))
-    groups = [g for g in groups if any(_measured(r) for r in rows if (r["workload"], r["profile"], r["policy"]) == g)]
+    groups = list(dict.fromkeys((r["workload"], r["profile"], r["policy"]) for r in rows))
+    groups = [g for g in groups if any(is_measured(r) for r in rows if (r["workload"], r["profile"], r["policy"]) == g)]
     if not groups:
         return None
     now = today_label(run)
@@ -228,11 +220,11 @@ def draw(run: dict[str, Any], path: Path) -> Path | None:
             ax = fig.add_subplot(grid[i, j])
             charts._panel(ax, panel, metric, workload, policy)
             if j == 0 and profile == "as-written":  # the caps, as the server saw them, in both eras
-                charts._mark_caps(ax, [r for r in panel if _measured(r)])
+                charts._mark_caps(ax, [r for r in panel if is_measured(r)])
             ax.set_title(f"{workload}, {profile}, {policy}: {metric[2]}", fontsize=9)
     # Each recipe above its era's twin: the legend fills its columns first.
     paired = [name for member in verdict.MEMBERS for name in (member, twin(member, era))]
-    names = charts._order([r["strategy"] for r in rows if _measured(r)], paired)
+    names = charts._order([r["strategy"] for r in rows if is_measured(r)], paired)
     height = fig.get_figheight()
     fig.suptitle(f"The claim's recipes on today's stack ({now}: solid, Python {run['machine'].get('python')}) "
                  f"and on the {era} era's (dotted)", y=1.0 - 0.1 / height, fontsize=12)

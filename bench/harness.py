@@ -35,9 +35,10 @@ from bench import report
 from bench.cells import Budget, CaseRun, Cell
 from bench.noise import NoiseProbe, descendant_pids
 from bench.plan import WORKLOADS, Case, Plan
-from bench.results import finish_row, machine_info, new_run
-from bench.runfile import RunFile
-from bench.schema import Pinning, Row, Run, validate
+from bench.record.environment import machine_info, new_run
+from bench.record.rows import finish_row
+from bench.record.runfile import RunFile
+from bench.record.schema import Pinning, Row, Run, validate
 from bench.target import open_target
 from local_server.api import ServerError
 from strategies.eras import row_era, worker_process
@@ -224,7 +225,7 @@ class Sweep:
             row.update(status="failed", reason=_tail(run.failure))
         if run.rounds:
             row["pytest_benchmark_stats"] = replay(benchmark, [r["timer_s"] for r in run.rounds])
-        finish_row(row)
+        finish_row(cast(Row, row))
         benchmark.extra_info.update(row_extra_info(row))
         return self._record(row)
 
@@ -232,7 +233,7 @@ class Sweep:
         """Keep a finished row: checked against the schema first, so that nothing undeclared is written."""
         problems = validate(row, Row, row["id"])
         if problems:
-            raise ValueError("a row departs from bench.schema.Row: " + "; ".join(problems[:5]))
+            raise ValueError("a row departs from bench.record.schema.Row: " + "; ".join(problems[:5]))
         self.run["rows"].append(cast(Row, row))
         self.file.append(row)
         return row

@@ -6,7 +6,7 @@ strategy's name or an error message cannot break a table.
 
 from __future__ import annotations
 
-from typing import Any
+from bench.record.schema import Row
 
 
 def fmt(value: float | None, digits: int = 3) -> str:
@@ -23,6 +23,6 @@ def table(header: list[str], lines: list[list[str]]) -> list[str]:
     return out
 
 
-def where(row: dict[str, Any]) -> str:
-    return (f"{row['strategy']} {row['workload']}/{row.get('profile', 'tuned')}/{row['policy']} "
+def where(row: Row) -> str:
+    return (f"{row['strategy']} {row['workload']}/{row['profile']}/{row['policy']} "
             f"C={row['concurrency']}")

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any
 
 from bench import verdict
+from bench.record.rows import CellKey, RoundFigure, is_measured, measured_summary, round_values, rows_by_cell
+from bench.record.schema import Row, Run
 from strategies import CODEC, MODELS, REGISTRY
 
 WORKLOAD = "throughput"
@@ -49,21 +50,17 @@ class StackRow:
         return self.cpu_ratio.median_a - self.cpu_ratio.median_b
 
 
-def _usable(row: dict[str, Any]) -> bool:
-    return row["status"] in ("ok", "flagged") and bool(row.get("rounds")) and not row.get("summary", {}).get(
-        "errors")
+def _error_free(row: Row) -> bool:
+    """Measured, and without a failed request: a library's cost per request is read off clean rows only."""
+    return is_measured(row) and not measured_summary(row)["errors"]
 
 
-def _values(row: dict[str, Any], key: str) -> list[float]:
-    return [r[key] for r in row["rounds"] if r.get(key)]
-
-
-def cell_stacks(rows: list[dict[str, Any]]) -> list[StackRow]:
+def cell_stacks(rows: list[Row]) -> list[StackRow]:
     """A cell's rows as model × stack, models in ``MODELS`` order, each model's codec row first."""
-    by_model: dict[str, list[dict[str, Any]]] = {}
+    by_model: dict[str, list[Row]] = {}
     for row in rows:
         spec = REGISTRY.get(row["strategy"])
-        if spec is not None and _usable(row):
+        if spec is not None and _error_free(row):
             by_model.setdefault(spec.model, []).append(row)
     out = []
     for model in MODELS:
@@ -75,29 +72,29 @@ def cell_stacks(rows: list[dict[str, Any]]) -> list[StackRow]:
             other = codec if codec is not None and REGISTRY[row["strategy"]].stack != CODEC else None
             out.append(StackRow(
                 model, REGISTRY[row["strategy"]].stack, row["strategy"],
-                statistics.median(_values(row, "cpu_us_per_req")), statistics.median(_values(row, "req_per_s")),
+                statistics.median(round_values(row, "cpu_us_per_req")), statistics.median(round_values(row, "req_per_s")),
                 _ratio(row, other, "cpu_us_per_req"), _ratio(row, other, "req_per_s")))
     return out
 
 
-def _ratio(row: dict[str, Any], codec: dict[str, Any] | None, key: str) -> verdict.Comparison | None:
+def _ratio(row: Row, codec: Row | None, figure: RoundFigure) -> verdict.Comparison | None:
     if codec is None:
         return None
-    return verdict.compare(row["strategy"], _values(row, key), codec["strategy"], _values(codec, key))
+    return verdict.compare(row["strategy"], round_values(row, figure), codec["strategy"], round_values(codec, figure))
 
 
-def model_cells(run: dict[str, Any]) -> dict[tuple[str, str, str, int], list[StackRow]]:
+def model_cells(run: Run) -> dict[CellKey, list[StackRow]]:
     """The throughput cells (tuned) where at least one model has both a codec and a library row."""
     out = {}
-    for key, rows in verdict.cells(run).items():
-        if key[0] == WORKLOAD and key[1] == PROFILE:
+    for key, rows in rows_by_cell(run).items():
+        if key.workload == WORKLOAD and key.profile == PROFILE:
             stacks = cell_stacks(rows)
             if any(s.cpu_ratio is not None for s in stacks):
                 out[key] = stacks
     return out
 
 
-def section(run: dict[str, Any]) -> list[str]:
+def section(run: Run) -> list[str]:
     """REPORT.md's model × stack section: one table per cell."""
     cells = model_cells(run)
     if not cells:

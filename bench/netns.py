@@ -29,7 +29,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from bench.schema import Link
+from bench.record.schema import Link
 from local_server.api import ServerProcess
 
 #: Our private addresses: a /30 per link (host end .1, server end .2). 10.213/16 is private (RFC 1918) and

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import netns
-from bench.schema import Options
-from bench.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
+from bench.record.schema import Options
+from bench.record.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.verdict import MEANINGS
 from local_server import fdlimit
 from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras
@@ -343,13 +343,14 @@ class Plan:
                 "server_backend": self.server_backend, "server_url": self.server_url, "link": self.link}
 
 
-def plan_of_run(options: dict[str, Any], results_dir: Path) -> Plan:
+def plan_of_run(options: Options, results_dir: Path) -> Plan:
     """The plan a recorded run was made with (``--resume``): the same cases, rounds and seed."""
-    def listed(key: str) -> tuple[Any, ...] | None:
-        return None if options.get(key) is None else tuple(options[key])
+    def listed(values: list[Any] | None) -> tuple[Any, ...] | None:
+        return None if values is None else tuple(values)
 
-    return Plan(concurrency=listed("concurrency"), strategies=listed("strategies"), workloads=listed("workloads"),
-                policies=listed("policies") or POLICIES, profiles=listed("profiles") or PROFILES,
+    return Plan(concurrency=listed(options.get("concurrency")), strategies=listed(options.get("strategies")),
+                workloads=listed(options.get("workloads")), policies=listed(options.get("policies")) or POLICIES,
+                profiles=listed(options.get("profiles")) or PROFILES,
                 rounds=options["rounds"], max_rounds=options.get("max_rounds") or options["rounds"],
                 warmup_rounds=options["warmup_rounds"], requests=options.get("requests"), quick=options["quick"],
                 benchmark_disabled=options["benchmark_disabled"], server_backend=options["server_backend"],

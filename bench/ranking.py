@@ -10,10 +10,10 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from typing import Any
-
 from bench import verdict
-from bench.shapes import row_service_seconds
+from bench.record.rows import is_measured, measured_summary, rows_by_cell
+from bench.record.schema import Row, Run
+from bench.record.shapes import row_service_seconds
 from strategies.workload import percentile
 
 #: The workloads ranked here: the opt-in ones, whose point is the ranking itself (the default workloads are
@@ -21,31 +21,27 @@ from strategies.workload import percentile
 RANKED = ("web", "slow-link")
 
 
-def _usable(row: dict[str, Any]) -> bool:
-    return row["status"] in ("ok", "flagged") and bool(row["rounds"]) and bool(row.get("summary"))
-
-
-def _p99_floor_ms(row: dict[str, Any]) -> float:
+def _p99_floor_ms(row: Row) -> float:
     return float(percentile(sorted(row_service_seconds(row)), 99)) * 1000
 
 
-def cell_line(rows: list[dict[str, Any]]) -> list[str] | None:
+def cell_line(rows: list[Row]) -> list[str] | None:
     """One table line for a cell: its order by req/s, efficiencies and p99 latencies; None if nothing ran."""
-    usable = [r for r in rows if _usable(r)]
+    usable = [r for r in rows if is_measured(r)]
     if not usable:
         return None
     first = usable[0]
     order = verdict.judge_cell(usable, tuple(r["strategy"] for r in usable)).order_text
-    by_eff = sorted(usable, key=lambda r: -(r["summary"]["efficiency"] or 0.0))
-    by_p99 = sorted(usable, key=lambda r: r["summary"]["latency_ms"]["p99"] or 0.0)
-    ideal = first["summary"]["ideal_s"]
-    return [first.get("profile", "tuned"), first["policy"], str(first["concurrency"]), str(first["requests"]),
+    summaries = [(r["strategy"], measured_summary(r)) for r in usable]
+    by_eff = sorted(summaries, key=lambda rs: -(rs[1]["efficiency"] or 0.0))
+    by_p99 = sorted(summaries, key=lambda rs: rs[1]["latency_ms"]["p99"] or 0.0)
+    ideal = measured_summary(first)["ideal_s"]
+    return [first["profile"], first["policy"], str(first["concurrency"]), str(first["requests"]),
             f"{ideal:.2f}" if ideal else "-", order,
-            ", ".join(f"{r['strategy']} {r['summary']['efficiency']:.0%}" for r in by_eff
-                      if r["summary"]["efficiency"] is not None) or "-",
+            ", ".join(f"{name} {efficiency:.0%}" for name, s in by_eff
+                      if (efficiency := s["efficiency"]) is not None) or "-",
             f"{_p99_floor_ms(first):,.0f}",
-            ", ".join(f"{r['strategy']} {r['summary']['latency_ms']['p99']:,.0f}" for r in by_p99
-                      if r["summary"]["latency_ms"]["p99"] is not None)]
+            ", ".join(f"{name} {p99:,.0f}" for name, s in by_p99 if (p99 := s["latency_ms"]["p99"]) is not None)]
 
 
 HEADER = ["profile", "policy", "C", "N", "ideal s", "order by req/s", "efficiency (ideal / measured)",
@@ -57,11 +53,11 @@ INTRO = ("Every strategy of each cell of the opt-in workloads, ordered by median
          "delays (plus transfer when paced): no client's p99 can be lower.")
 
 
-def tables(run: dict[str, Any]) -> dict[str, list[list[str]]]:
+def tables(run: Run) -> dict[str, list[list[str]]]:
     """Per ranked workload in the run, one ``cell_line`` per cell (``HEADER``'s columns)."""
     out: dict[str, list[list[str]]] = {}
-    for key, rows in verdict.cells(run).items():
-        line = cell_line(rows) if key[0] in RANKED else None
+    for key, rows in rows_by_cell(run).items():
+        line = cell_line(rows) if key.workload in RANKED else None
         if line is not None:
-            out.setdefault(key[0], []).append(line)
+            out.setdefault(key.workload, []).append(line)
     return out

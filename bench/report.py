@@ -18,24 +18,26 @@ import os
 import statistics
 import sys
 from pathlib import Path
-from typing import Any
 
 from bench import c10k, charts, costs, eras, models, ranking, target, verdict
 from bench.cells import EXTRA_SHARE, HALF_WIDTH
+from bench.cpu_sections import explain_section, instructions_section
 from bench.markdown import fmt as _fmt
 from bench.markdown import table as _table
 from bench.markdown import where as _where
 from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
-from bench.profile_sections import explain_section, instructions_section
-from bench.results import (
+from bench.record.rows import (
     FLAG_TEXT,
     NOTE_TEXT,
     OVERHEAD_LIMIT_PCT,
     SATURATION_RATIO,
-    UNFINISHED,
+    CellKey,
     peak_below_c,
+    rows_by_cell,
 )
-from bench.runfile import load_run
+from bench.record.runfile import load_run
+from bench.record.schema import Row, Run
+from bench.record.upgrade import UNFINISHED
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
@@ -51,7 +53,7 @@ _WORKLOAD_TEXT = {
 }
 
 
-def _workload_detail(rows: list[dict[str, Any]]) -> str:
+def _workload_detail(rows: list[Row]) -> str:
     """What every request of a workload's rows asks of the server, from the rows alone (its delays: one, or
     one per level where it grows with C)."""
     row = rows[0]
@@ -63,7 +65,7 @@ def _workload_detail(rows: list[dict[str, Any]]) -> str:
     return f"delay {delays} ms, body {row['size']} bytes{pace}"
 
 
-def _rounds_in(run: dict[str, Any]) -> int:
+def _rounds_in(run: Run) -> int:
     counts = [len(r["rounds"]) for r in run["rows"] if r["status"] in ("ok", "flagged")]
     return min(counts) if counts else 0
 
@@ -96,7 +98,7 @@ def method_paragraph(n: int) -> str:
             f"{verdict.MECHANISM_RULE}")
 
 
-def verdict_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
+def verdict_section(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
     n = _rounds_in(run)
     lines = ["## The claim's verdict", "", method_paragraph(n), "",
              "**Summary.** " + verdict.summary_paragraph(verdicts), "",
@@ -124,13 +126,13 @@ def verdict_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) ->
 WHY_TITLE = "Why the tutorial saw gevent > twisted > tornado > asyncio"
 
 
-def _cell_text(rows: list[dict[str, Any]]) -> str:
+def _cell_text(rows: list[Row]) -> str:
     r = rows[0]
     return (f"{r['workload']} workload ({r['delay_ms']} ms per request, {r['policy']}), C={r['concurrency']}, "
             f"N={r['requests']}")
 
 
-def _member_facts(rows: list[dict[str, Any]]) -> str:
+def _member_facts(rows: list[Row]) -> str:
     """Each member's req/s, peak in flight and CPU per request in one cell, as measured."""
     facts = []
     for row in rows:
@@ -143,20 +145,20 @@ def _member_facts(rows: list[dict[str, Any]]) -> str:
     return "; ".join(facts)
 
 
-def why_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
+def why_section(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
     """The claim's mechanism in generated sentences: the as-written cell where the recipes differ most,
     the same level tuned, and each as-written step with what explains it. The README quotes this section."""
     judged = [v for v in verdicts if v.verdict != "not evaluable"]
     as_written = [v for v in judged if v.profile == "as-written"]
     if not as_written:
         return []
-    rows_of = verdict.cells(run)
+    rows_of = rows_by_cell(run)
     key = max({v.key for v in as_written}, key=verdict.telling)
     written = verdict.judge_cell(rows_of[key], verdict.MEMBERS)
     lines = [f"## {WHY_TITLE}", "",
              (f"**As written** (the tutorials' recipes, library defaults), {_cell_text(rows_of[key])}: "
               f"measured order **{written.order_text}** ({_member_facts(rows_of[key])})."), ""]
-    tuned_key = ("latency", "tuned", key[2], key[3])
+    tuned_key = key._replace(workload="latency", profile="tuned")
     if tuned_key in rows_of:
         tuned = verdict.judge_cell(rows_of[tuned_key], verdict.MEMBERS)
         lines += [(f"**Tuned** (every cap set to C), {_cell_text(rows_of[tuned_key])}: measured order "
@@ -183,17 +185,18 @@ def why_section(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> lis
     return lines + [""]
 
 
-def _caps_lifted(rows_of: dict[tuple[str, str, str, int], list[dict[str, Any]]], policy: str,
+def _caps_lifted(rows_of: dict[CellKey, list[Row]], policy: str,
                  concurrency: int) -> str | None:
     """For every member capped as written (peak in flight below C), the same latency cell tuned."""
-    written = {r["strategy"]: r for r in rows_of.get(("latency", "as-written", policy, concurrency), [])}
-    tuned = {r["strategy"]: r for r in rows_of.get(("latency", "tuned", policy, concurrency), [])}
+    written = {r["strategy"]: r for r in rows_of.get(CellKey("latency", "as-written", policy, concurrency), [])}
+    tuned = {r["strategy"]: r for r in rows_of.get(CellKey("latency", "tuned", policy, concurrency), [])}
     parts = []
     for name, row in written.items():
-        peak, t = peak_below_c(row), (tuned.get(name) or {}).get("summary")
-        if peak is None or not t:
+        peak, twin = peak_below_c(row), tuned.get(name)
+        s, t = row["summary"], twin["summary"] if twin else None
+        if peak is None or not s or not t:
             continue
-        a, b = row["summary"]["req_per_s"]["median"], t["req_per_s"]["median"]
+        a, b = s["req_per_s"]["median"], t["req_per_s"]["median"]
         parts.append(f"{name} {_fmt(a)} → {_fmt(b)} req/s ({b / a:.1f}×; peak in flight "
                      f"{peak} → {t['peak_in_flight_max']})")
     if not parts:
@@ -202,13 +205,13 @@ def _caps_lifted(rows_of: dict[tuple[str, str, str, int], list[dict[str, Any]]],
             + "; ".join(parts) + ".")
 
 
-def cell_tables(run: dict[str, Any], verdicts: list[verdict.CellVerdict]) -> list[str]:
+def cell_tables(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
     """Per workload, one line per cell: the measured order of every member and each reading's verdict."""
     lines: list[str] = []
-    by_cell: dict[tuple[str, str, str, int], list[verdict.CellVerdict]] = {}
+    by_cell: dict[CellKey, list[verdict.CellVerdict]] = {}
     for v in verdicts:
         by_cell.setdefault(v.key, []).append(v)
-    rows_of = verdict.cells(run)
+    rows_of = rows_by_cell(run)
     header = ["profile", "policy", "C", "measured order", *(_short(r) for r in verdict.READINGS),
               "claimed steps (ratio [95 % CI], Holm-adjusted p)", "flagged rows"]
     for workload in dict.fromkeys(key[0] for key in by_cell):
@@ -233,10 +236,10 @@ def _cell_word(v: verdict.CellVerdict) -> str:
     return word + (" (partial)" if v.missing and v.verdict != "not evaluable" else "")
 
 
-def _row_line(row: dict[str, Any]) -> list[str]:
+def _row_line(row: Row) -> list[str]:
     s = row.get("summary")
-    base = [row["strategy"], row.get("profile", "tuned"), row["policy"], str(row["concurrency"]),
-            str(row["requests"]), row["status"]]
+    base = [row["strategy"], row["profile"], row["policy"], str(row["concurrency"]),
+            str(row["requests"]), str(row["status"])]
     if not s:
         return base + ["-"] * 10
     rps = s["req_per_s"]
@@ -254,7 +257,7 @@ def _row_line(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def tables_section(run: dict[str, Any]) -> list[str]:
+def tables_section(run: Run) -> list[str]:
     lines = ["## Results per workload", "",
              ("Medians over the measured rounds. *efficiency* = ideal time / measured time, with ideal = "
              "⌈N/C⌉ × delay (workloads with a delay; with per-request delays or paced bodies, the least time of "
@@ -269,18 +272,18 @@ def tables_section(run: dict[str, Any]) -> list[str]:
         lines += [f"### {workload}", "",
                   f"{_WORKLOAD_TEXT.get(workload, '')}; {_workload_detail(rows)}.",
                   ""]
-        rows.sort(key=lambda r: (r.get("profile", "tuned"), r["policy"], r["concurrency"], -_rate(r)))
+        rows.sort(key=lambda r: (r["profile"], r["policy"], r["concurrency"], -_rate(r)))
         lines += _table(header, [_row_line(r) for r in rows if r["status"] != "skipped"])
         lines.append("")
     return lines
 
 
-def _rate(row: dict[str, Any]) -> float:
+def _rate(row: Row) -> float:
     s = row.get("summary")
     return float(s["req_per_s"]["median"]) if s else 0.0
 
 
-def ranking_section(run: dict[str, Any]) -> list[str]:
+def ranking_section(run: Run) -> list[str]:
     """The opt-in workloads (``bench.ranking``): every strategy of each cell in order; empty without them."""
     found = ranking.tables(run)
     if not found:
@@ -291,7 +294,7 @@ def ranking_section(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def problems_section(run: dict[str, Any]) -> list[str]:
+def problems_section(run: Run) -> list[str]:
     lines = ["## Flagged, failed and skipped rows", "",
              "A flagged row's numbers are real but not clean; charts draw them with hollow markers. Flags:", ""]
     lines += [f"- `{code}`: {text}." for code, text in FLAG_TEXT.items()]
@@ -311,8 +314,8 @@ def problems_section(run: dict[str, Any]) -> list[str]:
     return lines
 
 
-def overhead_section(run: dict[str, Any]) -> list[str]:
-    values = [r["harness_overhead_pct"] for r in run["rows"] if r.get("harness_overhead_pct") is not None]
+def overhead_section(run: Run) -> list[str]:
+    values = [value for r in run["rows"] if (value := r.get("harness_overhead_pct")) is not None]
     if not values:
         return []
     noted = [r for r in run["rows"] if r.get("notes")]
@@ -327,10 +330,10 @@ def overhead_section(run: dict[str, Any]) -> list[str]:
             "round trip and JSON of one command: it matters only for the shortest rounds."), ""]
 
 
-def noise_section(run: dict[str, Any]) -> list[str]:
+def noise_section(run: Run) -> list[str]:
     """What else ran on the machine: the check before the sweep, the rounds' noise, and the rounds run."""
     rounds = [r for row in run["rows"] for r in row["rounds"]]
-    noise = noise_summary([r["noise"] for r in rounds if r.get("noise")])
+    noise = noise_summary([dict(noise) for r in rounds if (noise := r.get("noise"))])
     lines = ["## The machine's noise and the rounds it cost", ""]
     check = run.get("system_check")
     if check:
@@ -364,7 +367,7 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1f} %"
 
 
-def machine_section(run: dict[str, Any]) -> list[str]:
+def machine_section(run: Run) -> list[str]:
     m, o, srv = run["machine"], run["options"], run.get("server", {})
     pin = m.get("pinning") or {}
     lines = ["## Machine and versions", "",
@@ -398,7 +401,7 @@ def how_to_read() -> list[str]:
             "the fetch alone (wall time, CPU, RSS, latencies), never from pytest-benchmark's round-trip time."), ""]
 
 
-def render(run: dict[str, Any], chart_files: list[Path], source: str) -> str:
+def render(run: Run, chart_files: list[Path], source: str) -> str:
     images = [f"![{p.stem}]({p.name})" for p in chart_files]
     partial = [r for r in run["rows"] if r["reason"] == UNFINISHED]
     head = [f"# concbench results — {run.get('created') or 'unfinished run'}", "",
@@ -444,7 +447,7 @@ WHY_MARKERS = ("<!-- generated by python -m bench.report --readme: begin -->",
                "<!-- generated by python -m bench.report --readme: end -->")
 
 
-def readme_why(run: dict[str, Any], chart: str) -> str:
+def readme_why(run: Run, chart: str) -> str:
     """The README's copy of ``why_section``: one heading level down, with the claim chart above it."""
     lines = why_section(run, verdict.judge_run(run))[2:]  # its own heading is the README's
     return "\n".join([f"![the claim's members as written and tuned]({chart})", "", *lines]).strip()
@@ -455,7 +458,7 @@ def readme_why(run: dict[str, Any], chart: str) -> str:
 SOURCE_LINE = "<!-- source: {} -->"
 
 
-def update_readme(readme: Path, run: dict[str, Any], chart: str, source: str) -> None:
+def update_readme(readme: Path, run: Run, chart: str, source: str) -> None:
     """Rewrite ``readme``'s generated section from ``run``, naming ``source`` (the run's path from the
     README's directory) in its first line."""
     text = readme.read_text()

@@ -8,7 +8,7 @@ Rules this module keeps:
 - every network wait is bounded (``TIMEOUT_S``), and every way a URL can be wrong (not an http:// URL, not
   reachable, not our server) is one line (``TargetError``), never a traceback;
 - the server's CPU time is the server's own (``/stats``'s ``cpu_s``), so it is known for every kind; what is
-  not known for an external server (its pinning, the noise on its machine) is said in ``Server.note``;
+  not known for an external server (its pinning, the noise on its machine) is said in ``ServerRecord.note``;
 - ``open_target`` stops whatever it started, also when its own setup fails or is interrupted.
 """
 
@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bench import netns
-from bench.schema import Link, Rtt, RttFigures, Server, ServerKind
+from bench.record.schema import Link, Rtt, RttFigures, ServerKind, ServerRecord
 from local_server.api import ServerProcess
 from strategies.http1 import ProtocolError, ResponseParser, build_request
 
@@ -169,7 +169,7 @@ def _figures(seconds: list[float]) -> RttFigures:
 class Target:
     """The server the sweep runs against: ``url``, its record for the results (``record``), ``stop()``."""
 
-    def __init__(self, url: str, record: Server, stop: contextlib.ExitStack) -> None:
+    def __init__(self, url: str, record: ServerRecord, stop: contextlib.ExitStack) -> None:
         self.url, self.record, self._stack = url, record, stop
 
     def stop(self) -> None:
@@ -195,14 +195,14 @@ def open_target(backend: str, server_url: str | None = None, link_bit_s: int | N
             server = stack.enter_context(ServerProcess(backend, cpus=cpus))
             url, kind, note = server.url, "bundled", "the bundled server, started by the sweep on this machine"
         stats, rtt = check_server(url)
-        record: Server = {"backend": stats["backend"], "pid": stats["pid"], "url": url, "kind": kind,
+        record: ServerRecord = {"backend": stats["backend"], "pid": stats["pid"], "url": url, "kind": kind,
                           "rtt": rtt, "link": link, "note": note}
         return Target(url, record, stack.pop_all())
     raise AssertionError("unreachable")  # mypy: ExitStack may swallow exceptions
 
 
 
-def describe(server: dict[str, Any]) -> str:
+def describe(server: ServerRecord) -> str:
     """One line for REPORT.md: which server, where, and the round trip to it (from a run's ``server``)."""
     kind = server.get("kind", "bundled")
     where = {"bundled": "the bundled local_server (started by the sweep)",

@@ -35,12 +35,12 @@ import itertools
 import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Any
 
 from scipy.stats import t as student_t
 from scipy.stats import ttest_ind
 
-from bench.results import peak_below_c
+from bench.record.rows import CellKey, is_measured, measured_summary, peak_below_c, round_rates, rows_by_cell
+from bench.record.schema import Row, Run
 
 #: The claim under test, fastest first, in the tutorial's words.
 CLAIM = ("gevent", "twisted", "tornado", "asyncio")
@@ -82,14 +82,6 @@ RULE = (f"A claimed step counts when Welch's t-test on the logarithms of the two
         f"Holm-adjusted over the steps of the chain, gives p < {ALPHA} and the ratio of their geometric means "
         f"is at least {MIN_EFFECT:.0%} away from 1. Every ratio is printed with its "
         f"{1 - ALPHA:.0%} confidence interval, e.g. `2.80× [2.51, 3.12]`.")
-
-VERDICT_WORDS = {
-    "holds": "the claimed order holds (every step significant and at least MIN_EFFECT apart)",
-    "contradicted": "the claim is contradicted (at least one step decisively reversed)",
-    "not shown": "the data does not show the claimed order (some step not significant or negligible)",
-    "not evaluable": "fewer than two of the reading's strategies ran",
-}
-
 
 @dataclass(frozen=True)
 class Comparison:
@@ -161,8 +153,8 @@ class CellVerdict:
     mechanisms: dict[tuple[str, str], Mechanism] = field(default_factory=dict)
 
     @property
-    def key(self) -> tuple[str, str, str, int]:
-        return (self.workload, self.profile, self.policy, self.concurrency)
+    def key(self) -> CellKey:
+        return CellKey(self.workload, self.profile, self.policy, self.concurrency)
 
     @property
     def order_text(self) -> str:
@@ -211,15 +203,7 @@ def holm(comparisons: list[Comparison]) -> list[Comparison]:
     return [dataclasses.replace(c, p=p) for c, p in zip(comparisons, adjusted)]
 
 
-def _rates(row: dict[str, Any]) -> list[float]:
-    return [r["req_per_s"] for r in row["rounds"]]
-
-
-def _usable(row: dict[str, Any]) -> bool:
-    return row["status"] in ("ok", "flagged") and bool(row["rounds"]) and bool(row.get("summary"))
-
-
-def mechanism(slow: dict[str, Any], fast: dict[str, Any]) -> Mechanism:
+def mechanism(slow: Row, fast: Row) -> Mechanism:
     """Why ``slow`` was slower than ``fast`` (two usable rows of one cell), from measured fields only.
 
     The time ``slow`` lost is its round's wall time beyond the ideal (the whole round without a delay). Its
@@ -228,25 +212,25 @@ def mechanism(slow: dict[str, Any], fast: dict[str, Any]) -> Mechanism:
     to the wait), or kept its pinned core busy ``CPU_BOUND`` of the round. Otherwise a peak in flight below
     C at the server is a cap: the requests were handed over but not sent.
     """
-    s, f = slow["summary"], fast["summary"]
+    s, f = measured_summary(slow), measured_summary(fast)
     name = slow["strategy"]
     wanted = min(slow["concurrency"], slow["requests"])
     peak = peak_below_c(slow)
-    cpu_s, cpu_f, busy, wall = s.get("cpu_us_per_req"), f.get("cpu_us_per_req"), s.get("cpu_busy"), s.get("wall_s")
+    cpu_s, cpu_f, busy, wall = s["cpu_us_per_req"], f["cpu_us_per_req"], s["cpu_busy"], s["wall_s"]
     if cpu_s and cpu_f and wall and cpu_s > cpu_f * (1 + MIN_EFFECT):
         cpu_round = cpu_s * slow["requests"] / 1e6
-        lost = wall - (s.get("ideal_s") or 0.0)
+        lost = wall - (s["ideal_s"] or 0.0)
         if cpu_round >= 0.5 * lost or (busy is not None and busy >= CPU_BOUND):
             text = (f"{name} is CPU-bound: {cpu_s:,.0f} µs of CPU per request against {cpu_f:,.0f} µs for "
                     f"{fast['strategy']}, {cpu_round:.2f} s of CPU in a {wall:.2f} s round")
-            text += f" whose ideal is {s['ideal_s']:.2f} s" if s.get("ideal_s") else ""
+            text += f" whose ideal is {s['ideal_s']:.2f} s" if s["ideal_s"] else ""
             if peak is not None:
                 text += f" (so it never had more than {peak} of its C={wanted} requests in flight)"
             return Mechanism("cpu", text)
     if peak is not None:
         return Mechanism("cap", f"{name} never had more than {peak} of its C={wanted} requests in flight at "
                                 f"the server")
-    eff_s, eff_f = s.get("efficiency"), f.get("efficiency")
+    eff_s, eff_f = s["efficiency"], f["efficiency"]
     if eff_s is not None and eff_f is not None and eff_s >= NEAR_IDEAL:
         return Mechanism("near-ideal", f"both within {1 - NEAR_IDEAL:.0%} of the ideal ({name} {eff_s:.0%}, "
                                        f"{fast['strategy']} {eff_f:.0%}): waiting dominates")
@@ -255,18 +239,19 @@ def mechanism(slow: dict[str, Any], fast: dict[str, Any]) -> Mechanism:
                                     f"lost{busy_text}: no cap or CPU bound explains it")
 
 
-def judge_cell(rows: list[dict[str, Any]], reading: tuple[str, ...] = READINGS[0]) -> CellVerdict:
+def judge_cell(rows: list[Row], reading: tuple[str, ...] = READINGS[0]) -> CellVerdict:
     """Verdict of one reading for the rows of one cell."""
     first = rows[0]
     by_name = {row["strategy"]: row for row in rows}
-    ran = {name: by_name[name] for name in reading if name in by_name and _usable(by_name[name])}
-    missing = {name: (by_name[name]["reason"] or by_name[name]["status"]) if name in by_name else "not run"
+    ran = {name: by_name[name] for name in reading if name in by_name and is_measured(by_name[name])}
+    missing = {name: (by_name[name]["reason"] or by_name[name]["status"] or "failed") if name in by_name else "not run"
                for name in reading if name not in ran}
-    order = sorted(((name, statistics.median(_rates(row))) for name, row in ran.items()),
+    order = sorted(((name, statistics.median(round_rates(row))) for name, row in ran.items()),
                    key=lambda item: -item[1])
-    links = holm([compare(a, _rates(ran[a]), b, _rates(ran[b])) for (a, _), (b, _) in itertools.pairwise(order)])
+    links = holm([compare(a, round_rates(ran[a]), b, round_rates(ran[b]))
+                  for (a, _), (b, _) in itertools.pairwise(order)])
     chain = [name for name in reading if name in ran]
-    steps = holm([compare(a, _rates(ran[a]), b, _rates(ran[b])) for a, b in itertools.pairwise(chain)])
+    steps = holm([compare(a, round_rates(ran[a]), b, round_rates(ran[b])) for a, b in itertools.pairwise(chain)])
     if len(chain) < 2 or any(name not in by_name for name in reading):
         verdict = "not evaluable"
     elif any(step.outcome == "reversed" for step in steps):
@@ -281,24 +266,15 @@ def judge_cell(rows: list[dict[str, Any]], reading: tuple[str, ...] = READINGS[0
             slow, fast = (step.b, step.a) if step.ratio > 1 else (step.a, step.b)
             mechanisms[(step.a, step.b)] = mechanism(ran[slow], ran[fast])
     flagged = {name: [f["code"] for f in row["flags"]] for name, row in ran.items() if row["status"] == "flagged"}
-    return CellVerdict(first["workload"], first.get("profile", "tuned"), first["policy"], first["concurrency"],
+    return CellVerdict(first["workload"], first["profile"], first["policy"], first["concurrency"],
                        reading, order, links, steps, verdict, missing, flagged, mechanisms)
 
 
-def cells(run: dict[str, Any]) -> dict[tuple[str, str, str, int], list[dict[str, Any]]]:
-    """Rows grouped by (workload, profile, policy, concurrency), in the order the sweep ran them."""
-    grouped: dict[tuple[str, str, str, int], list[dict[str, Any]]] = {}
-    for row in run["rows"]:
-        key = (row["workload"], row.get("profile", "tuned"), row["policy"], row["concurrency"])
-        grouped.setdefault(key, []).append(row)
-    return grouped
-
-
-def judge_run(run: dict[str, Any]) -> list[CellVerdict]:
+def judge_run(run: Run) -> list[CellVerdict]:
     """One verdict per reading and cell where at least one claim member ran."""
     out = []
-    for rows in cells(run).values():
-        if any(row["strategy"] in MEMBERS and _usable(row) for row in rows):
+    for rows in rows_by_cell(run).values():
+        if any(row["strategy"] in MEMBERS and is_measured(row) for row in rows):
             out += [judge_cell(rows, reading) for reading in READINGS]
     return out
 
@@ -322,7 +298,7 @@ class StepRecord:
 def step_records(verdicts: list[CellVerdict], profile: str) -> list[StepRecord]:
     """Every distinct claimed step of every reading in ``profile``, each cell counted once per step."""
     records: dict[tuple[str, str], StepRecord] = {}
-    seen: set[tuple[str, str, tuple[str, str, str, int]]] = set()
+    seen: set[tuple[str, str, CellKey]] = set()
     for v in verdicts:
         if v.profile != profile:
             continue
@@ -336,7 +312,7 @@ def step_records(verdicts: list[CellVerdict], profile: str) -> list[StepRecord]:
     return sorted(records.values(), key=lambda r: (order.get(r.a, 99), order.get(r.b, 99)))
 
 
-def telling(key: tuple[str, str, str, int]) -> tuple[int, bool]:
+def telling(key: CellKey) -> tuple[int, bool]:
     """How telling a cell is, to sort by: the higher C, then the claim's longer delay, shows more."""
     return key[3], key[0] == "claim"
 

@@ -22,8 +22,8 @@ import pytest
 
 from bench import c10k, charts, report
 from bench.plan import C10K_LEVELS, Case, Plan, parse_levels
-from bench.results import finish_row, rss_per_connection_kib
-from bench.runfile import load_run
+from bench.record.rows import finish_row, rss_per_connection_kib
+from bench.record.runfile import load_run
 from local_server import fdlimit
 from local_server.api import running_server
 from strategies.base import ClientConfig

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from scipy import stats
 
-from bench import schema
 from bench.cells import relative_half_width
+from bench.record import schema
 
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("select", "asyncio", "threads")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bench import compare
-from bench.runfile import load_run
+from bench.record.runfile import load_run
 
 FIXTURE = Path(__file__).parent / "data" / "report_fixture.json"
 

@@ -21,8 +21,8 @@ import pytest
 
 from bench import eras as era_report
 from bench.plan import ERA_CONCURRENCY, ERA_WORKLOADS, Case, Plan
-from bench.results import finish_row
-from bench.runfile import load_run
+from bench.record.rows import finish_row
+from bench.record.runfile import load_run
 from strategies import eras
 from strategies.runner import WorkerError
 from strategies.workload import Workload

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 
 from bench import report, verdict
-from bench.results import finish_row
-from bench.runfile import load_run
+from bench.record.rows import finish_row
+from bench.record.runfile import load_run
 
 FIXTURE = Path(__file__).parent / "data" / "report_fixture.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 
 from bench import report
-from bench.runfile import load_run
+from bench.record.runfile import load_run
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Four cells (C=1 and C=2, two policies), every row a few hundred ms: long enough to interrupt mid-way.

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import schema
-from bench.runfile import load_run
+from bench.record import schema
+from bench.record.runfile import load_run
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "report_fixture.json"

@@ -21,12 +21,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from bench.results import READABLE_VERSIONS, upgrade
-from bench.schema import Run
+from bench.record.schema import Run
+from bench.record.upgrade import READABLE_VERSIONS, upgrade
 
 
 class RunFile:
-    def __init__(self, results_dir: Path, run: Run, path: Path | None = None):
+    def __init__(self, results_dir: Path, run: Run, path: Path | None = None) -> None:
         self.results_dir = results_dir
         self.path = path or _new_path(results_dir, run["machine"].get("hostname", "host"))
         self.log_path = self.path.with_suffix(".jsonl")
@@ -65,13 +65,11 @@ def _new_path(results_dir: Path, host: str) -> Path:
     return path
 
 
-def load_run(path: Path) -> dict[str, Any]:
-    """A run from its JSON or, for a sweep that was killed, its ``.jsonl`` row log (then marked partial)."""
+def load_run(path: Path) -> Run:
+    """A run from its JSON or, for a sweep that was killed, its ``.jsonl`` row log (then marked partial), in
+    today's typed shape (``bench.record.upgrade``): the one place where the results JSON enters."""
     path = Path(path)
-    if path.suffix == ".jsonl":
-        run = _read_log(path)
-    else:
-        run = json.loads(path.read_text())
+    run: dict[str, Any] = _read_log(path) if path.suffix == ".jsonl" else json.loads(path.read_text())
     version = run.get("schema_version")
     if version not in READABLE_VERSIONS:
         raise ValueError(f"{path}: schema_version {version!r}, this concbench reads "
@@ -83,7 +81,7 @@ def _read_log(path: Path) -> dict[str, Any]:
     lines = [line for line in path.read_text().splitlines() if line.strip()]
     if not lines:
         raise ValueError(f"{path}: empty row log")
-    run = json.loads(lines[0])
+    run: dict[str, Any] = json.loads(lines[0])
     rows = []
     for line in lines[1:]:
         try:

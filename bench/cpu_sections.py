@@ -7,19 +7,18 @@ listed with its error, never dropped; figures come from the rows alone.
 
 from __future__ import annotations
 
-from typing import Any
-
-from bench import charts
+from bench.analysis import cpu
 from bench.markdown import fmt as _fmt
 from bench.markdown import table as _table
 from bench.markdown import where as _where
+from bench.record.schema import Run
 from strategies import explain
 
 
-def instructions_section(run: dict[str, Any]) -> list[str]:
+def instructions_section(run: Run) -> list[str]:
     """``--instructions``: the callgrind counts per cell, and the CPU-cost order they establish."""
-    cells = charts.instruction_rows(run)
-    failed = [r for r in run["rows"] if (r.get("instructions") or {}).get("error")]
+    cells = cpu.instruction_rows(run)
+    failed = [(r, error) for r in run["rows"] if (error := cpu.instruction_error(r))]
     if not cells and not failed:
         return []
     lines = ["## Instructions per request (callgrind)", "",
@@ -34,28 +33,27 @@ def instructions_section(run: dict[str, Any]) -> list[str]:
               "kernel's work beyond the system call, or the server."), "",
              "![instructions_per_request](instructions_per_request.png)", ""]
     for (workload, profile, policy, c), rows in cells.items():
-        cheapest = rows[0]["instructions"]["instructions_per_request"]
-        lines += [f"**{workload}, {profile}, {policy}, C={c}** (N={rows[0]['instructions']['requests']}):", ""]
+        cheapest = rows[0][1]["instructions_per_request"]
+        lines += [f"**{workload}, {profile}, {policy}, C={c}** (N={rows[0][1]['requests']}):", ""]
         table = []
-        for r in rows:
-            count = r["instructions"]
-            cpu = (r.get("summary") or {}).get("cpu_us_per_req")
+        for r, count in rows:
+            summary = r["summary"]
             table.append([r["strategy"], f"{count['instructions_per_request']:,.0f}",
-                          f"{count['instructions_per_request'] / cheapest:.1f}×", _fmt(cpu),
-                          f"{count['seconds']:.0f}"])
+                          f"{count['instructions_per_request'] / cheapest:.1f}×",
+                          _fmt(summary["cpu_us_per_req"] if summary else None), f"{count['seconds']:.0f}"])
         lines += _table(["strategy", "instructions / request", "× cheapest", "CPU µs / request (timed rounds)",
                          "pass s"], table)
-        order = " < ".join(f"{r['strategy']}" for r in rows)
+        order = " < ".join(f"{r['strategy']}" for r, _ in rows)
         lines += ["", f"CPU-cost order by instructions: {order}.", ""]
     if failed:
-        lines += [f"- no count for {_where(r)}: {r['instructions']['error']}" for r in failed] + [""]
+        lines += [f"- no count for {_where(r)}: {error}" for r, error in failed] + [""]
     return lines
 
 
-def explain_section(run: dict[str, Any]) -> list[str]:
+def explain_section(run: Run) -> list[str]:
     """``--explain``: where a request's CPU goes, by category, in the charted cell; failed breakdowns listed."""
-    found = charts.explained_cell(run)
-    failed = [r for r in run["rows"] if (r.get("explain") or {}).get("error")]
+    found = cpu.explained_cell(run)
+    failed = [(r, error) for r in run["rows"] if (error := cpu.explain_error(r))]
     if found is None and not failed:
         return []
     lines = ["## Where a request's CPU goes (profiled round)", "",
@@ -73,14 +71,14 @@ def explain_section(run: dict[str, Any]) -> list[str]:
               "processes (`processes`) are not profiled: their CPU is shown whole."), ""]
     if found is not None:
         key, rows = found
-        title = f"**{key[0]} workload, {key[1]}, {key[2]}, C={key[3]}** (N={rows[0]['explain']['requests']}):"
+        title = f"**{key[0]} workload, {key[1]}, {key[2]}, C={key[3]}** (N={rows[0][1]['requests']}):"
         lines += [title, "", "![cpu_breakdown](cpu_breakdown.png)", ""]
         table = []
-        for r in rows:
-            e = r["explain"]
+        for r, e in rows:
+            summary = r["summary"]
             shares = [f"{e['categories'][c]:,.0f} ({e['categories'][c] / e['cpu_us_per_req']:.0%}, "
                       f"{e['calls'][c]:,.0f})" if e["cpu_us_per_req"] else "-" for c in explain.CATEGORIES]
-            table.append([r["strategy"], _fmt((r.get("summary") or {}).get("cpu_us_per_req")),
+            table.append([r["strategy"], _fmt(summary["cpu_us_per_req"] if summary else None),
                           _fmt(e["reference_cpu_us_per_req"]), _fmt(e["cpu_us_per_req"]),
                           f"×{e['overhead']:.1f}" if e["overhead"] else "-", f"{e['calls_per_req']:,.0f}",
                           *shares, _fmt(e["children_us_per_req"])])
@@ -88,6 +86,6 @@ def explain_section(run: dict[str, Any]) -> list[str]:
                          *(f"{c}: µs (share, calls)" for c in explain.CATEGORIES), "children µs"], table)
         lines.append("")
     if failed:
-        lines += [f"- no breakdown for {_where(r)}: {r['explain']['error'].splitlines()[-1]}" for r in failed]
+        lines += [f"- no breakdown for {_where(r)}: {error.splitlines()[-1]}" for r, error in failed]
         lines.append("")
     return lines

@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 
 from bench import netns
-from bench.harness import CellKey, Sweep, cell_key, choose_pinning, used_cores
+from bench.harness import Sweep, cell_key, choose_pinning, used_cores
 from bench.netns import LinkError
 from bench.noise import system_check, system_check_text
 from bench.plan import (
@@ -63,9 +63,11 @@ from bench.plan import (
     parse_strategies,
     plan_of_run,
 )
+from bench.record.rows import CellKey
 from bench.record.runfile import json_path_of, load_run
 from bench.record.schema import Run
 from bench.record.upgrade import UNFINISHED
+from bench.report.document import make_report
 from bench.target import TargetError, check_server, parse_server_url
 from strategies import eras, explain
 from strategies.base import POLICIES, PROFILES
@@ -371,7 +373,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         interrupted = session.config.stash.get(INTERRUPTED_KEY, "SIGINT")
     if session_sweep.run["rows"]:
-        session.config.stash[OUTPUT_KEY] = session_sweep.finish(interrupted)
+        path = session_sweep.finish(interrupted)
+        session.config.stash[OUTPUT_KEY] = path, make_report(session_sweep.plan.results_dir / "latest.json")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -31,12 +31,11 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from bench import report
 from bench.cells import Budget, CaseRun, Cell
 from bench.noise import NoiseProbe, descendant_pids
 from bench.plan import WORKLOADS, Case, Plan
 from bench.record.environment import machine_info, new_run
-from bench.record.rows import finish_row
+from bench.record.rows import CellKey, finish_row
 from bench.record.runfile import RunFile
 from bench.record.schema import Pinning, Row, Run, validate
 from bench.target import open_target
@@ -45,12 +44,10 @@ from strategies.eras import row_era, worker_process
 from strategies.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
 from strategies.runner import WorkerError, WorkerProcess
 
-#: (workload, profile, policy, concurrency): what strategies are compared within (``bench.verdict``).
-CellKey = tuple[str, str, str, int]
-
 
 def cell_key(workload: str, case: Case) -> CellKey:
-    return workload, case.profile, case.policy, case.concurrency
+    """The cell a case is measured in (``bench.record.rows.CellKey``: what its strategies are compared within)."""
+    return CellKey(workload, case.profile, case.policy, case.concurrency)
 
 
 def used_cores(pinning: Pinning) -> list[int]:
@@ -238,12 +235,11 @@ class Sweep:
         self.file.append(row)
         return row
 
-    def finish(self, interrupted: str | None) -> tuple[Path, Path]:
-        """Write the results JSON, the charts and REPORT.md; return (json path, report path)."""
+    def finish(self, interrupted: str | None) -> Path:
+        """Write the results JSON (and ``latest.json``, which the report is made from); return its path."""
         self.run["options"]["wall_s"] = time.perf_counter() - self.started
         self.run["options"]["interrupted"] = interrupted
-        path = self.file.write(self.run)
-        return path, report.make_report(self.plan.results_dir / "latest.json")
+        return self.file.write(self.run)
 
 
 def replay(benchmark: Any, durations: list[float]) -> dict[str, Any] | None:

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import netns
+from bench.analysis.claim import MEANINGS
 from bench.record.schema import Options
 from bench.record.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
-from bench.verdict import MEANINGS
 from local_server import fdlimit
 from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras
 from strategies.base import POLICIES, PROFILES
@@ -47,6 +47,8 @@ OPT_IN_WORKLOADS = ("web", "slow-link", "c10k")
 
 #: 1 (no concurrency), 10 (the tutorials' scale), 100, 1000 (where models separate, near FD_SETSIZE).
 DEFAULT_CONCURRENCY = (1, 10, 100, 1000)
+#: The default sweep's highest level: a run's rows above it are the C10k level's (``bench.analysis.c10k``).
+DEFAULT_TOP = max(DEFAULT_CONCURRENCY)
 #: The C10k level's story (``--concurrency c10k``; the c10k workload's own levels): 10 000 connections, the C10k
 #: problem itself, past select's FD_SETSIZE and a default 1024-descriptor limit; 1000, the default sweep's top
 #: and the last level every model reaches; 100, where the interpreter's own memory still dominates. Three
@@ -77,7 +79,7 @@ QUICK_MAX_ROUNDS = 5
 
 #: Every reading of the claim's members ("gevent" may be gevent+requests or grequests; "asyncio" raw streams,
 #: aiohttp or requests in the default executor): the strategies the as-written profile runs by default.
-#: Derived from the claim's definition (``bench.verdict.MEANINGS``), so a new reading is run without a change.
+#: Derived from the claim's definition (``bench.analysis.claim.MEANINGS``), so a new reading is run without a change.
 CLAIM_STRATEGIES = tuple(name for names in MEANINGS.values() for name in names)
 #: The as-written profile's highest default level. A capped recipe serialises a round: at C=1000 tornado's
 #: 10 clients need N / 10 x delay = 2000 / 10 x 50 ms = 10 s a round and the default executor's 6 threads

@@ -199,26 +199,3 @@ def open_target(backend: str, server_url: str | None = None, link_bit_s: int | N
                           "rtt": rtt, "link": link, "note": note}
         return Target(url, record, stack.pop_all())
     raise AssertionError("unreachable")  # mypy: ExitStack may swallow exceptions
-
-
-
-def describe(server: ServerRecord) -> str:
-    """One line for REPORT.md: which server, where, and the round trip to it (from a run's ``server``)."""
-    kind = server.get("kind", "bundled")
-    where = {"bundled": "the bundled local_server (started by the sweep)",
-             "external": f"an external local_server at {server.get('url')} (`--server-url`)",
-             "link": f"the bundled local_server at {server.get('url')}, in a network namespace"}[kind]
-    text = f"{where}, backend `{server.get('backend')}`"
-    link = server.get("link")
-    if link:
-        text += (f", behind a {link['rate_bit_s'] / 1e6:g} Mbit/s link (`--link`: tbf on both ends of a veth "
-                 f"pair, burst {link['burst_bytes']:,} B, queue {link['limit_bytes']:,} B)")
-    rtt = server.get("rtt")
-    if rtt:
-        request, connect = rtt["request_ms"], rtt["connect_ms"]
-        text += (f"; round trip {request['median']:.3g} ms (p90 {request['p90']:.3g}) per keep-alive GET /stats, "
-                 f"{connect['median']:.3g} ms (p90 {connect['p90']:.3g}) per TCP connect, {rtt['samples']} each")
-    if kind == "external":
-        text += ("; server-side: its CPU time is its own (/stats), its pinning and its machine's noise are not "
-                 "known to the sweep")
-    return text

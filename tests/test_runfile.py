@@ -13,8 +13,8 @@ from pathlib import Path
 
 import psutil
 
-from bench import report
 from bench.record.runfile import load_run
+from bench.report.document import make_report
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Four cells (C=1 and C=2, two policies), every row a few hundred ms: long enough to interrupt mid-way.
@@ -62,7 +62,7 @@ def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_pat
     partial = load_run(path)
     kept = {row["id"] for row in partial["rows"]}
     assert partial["partial"] and partial["options"]["interrupted"] == "SIGINT" and kept
-    assert "Partial run" in report.make_report(path).read_text()
+    assert "Partial run" in make_report(path).read_text()
 
     resumed = subprocess.run(_pytest("--benchmark-only", f"--resume={path}", "-p", "no:cacheprovider", "-q"),
                              cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)

@@ -26,7 +26,8 @@ import pytest
 from bench import netns, target
 from bench.conftest import _resumed_server_url
 from bench.netns import linked_server, parse_rate
-from bench.report import render
+from bench.report.document import render
+from bench.report.sections.run import server_text
 from bench.target import TargetError, check_server, parse_server_url
 from local_server.api import running_server
 from tests.stdlib_server import stdlib_server
@@ -231,10 +232,10 @@ def test_report_names_the_server() -> None:
     rtt = {"samples": 20, "connect_ms": {"median": 0.5, "p90": 0.9, "min": 0.4},
            "request_ms": {"median": 1.25, "p90": 2.0, "min": 1.0}}
     external = {"backend": "epoll", "pid": 1, "url": "http://192.0.2.7:8080/", "kind": "external", "rtt": rtt}
-    text = target.describe(external)
+    text = server_text(external)
     assert "external local_server at http://192.0.2.7:8080/" in text and "1.25 ms (p90 2)" in text
     assert "not known to the sweep" in text
     old = {"backend": "epoll", "pid": 1, "url": "http://127.0.0.1:1/"}  # a run from before the kinds
-    assert target.describe(old) == "the bundled local_server (started by the sweep), backend `epoll`"
+    assert server_text(old) == "the bundled local_server (started by the sweep), backend `epoll`"
     run = {"machine": {}, "options": {}, "libraries": {}, "rows": [], "server": external}
     assert "**Server:** an external local_server at http://192.0.2.7:8080/" in render(run, [], "run.json")

@@ -2,7 +2,7 @@
 
 A round of N requests at most C in flight, with a delay d per request, cannot take less than any of:
 - *waiting*: ⌈N/C⌉ × d, the ideal (every wave of C requests waits one delay, nothing else costs time; with
-  per-request delays or paced bodies, the ideal of ``bench.shapes.ideal_seconds``);
+  per-request delays or paced bodies, the ideal of ``bench.record.shapes.ideal_seconds``);
 - *client CPU*: N × the client's CPU per request, since the worker and all its threads or children are
   pinned to one core;
 - *server CPU*: the server's CPU for the round, since it is single-threaded on its own core;
@@ -15,7 +15,7 @@ Rules this module keeps:
 - a row *sits on* the largest bound when its wall time is within ``ON_BOUND`` of it; else, when the bounds
   *added up* come within ``ON_BOUND`` of it (at C=1, or any C too low to overlap them, a request's client
   work, server work and wait happen one after another), it is *serial*; else it is *unexplained*, and the
-  report lists it with the time no bound accounts for;
+  report lists it with the time no bound accounts for (``bench.report.sections.costs``);
 - the text says it in numbers, e.g. "CPU-bound: 607 µs × 2000 requests = 1.21 s ≫ 0.10 s of waiting".
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench.record.schema import Row, Run
+from bench.record.schema import Row
 from bench.record.shapes import row_ideal_s
 
 #: A row is on a bound when its wall time is at most this factor above it. Loopback, the wake-ups between
@@ -108,34 +108,3 @@ def bounds(row: Row) -> Bounds | None:
     else:
         kind = "unexplained"
     return Bounds(wall, n, seconds, cpu, peak, kind)
-
-
-def section(run: Run) -> list[str]:
-    """REPORT.md's cost-model section: the rule, a count per bound, every unexplained row, then all rows."""
-    measured = [(row, b) for row in run["rows"] if (b := bounds(row)) is not None]
-    if not measured:
-        return []
-    counts: dict[str, int] = {}
-    for _, b in measured:
-        key = b.largest[0] if b.kind not in ("serial", "unexplained") else b.kind
-        counts[key] = counts.get(key, 0) + 1
-    named = {**BOUND_NAMES, "serial": "the bounds added up", "unexplained": "no bound (unexplained)"}
-    lines = ["## What bounds each row (the cost model)", "",
-             ("A round of N requests, at most C in flight, each delayed d by the server, cannot be faster than "
-              "its *waiting* (⌈N/C⌉ × d), its *client CPU* (N × CPU per request: the worker is pinned to one "
-              "core), the *server CPU* (single-threaded, on its own core), or, when the server never saw C in "
-              f"flight, *a cap* (⌈N/peak⌉ × d). A row sits on the largest bound when its median wall time is "
-              f"within {ON_BOUND:g}× of it; at C=1 and other levels too low to overlap them the bounds add up "
-              "(*serial*); a row far from both is *unexplained*: something the suite does not measure cost it "
-              "time (`bench/costs.py`)."), "",
-             "Rows by bound: " + ", ".join(f"{named[k]} {v}" for k, v in sorted(counts.items())) + ".", ""]
-    odd = [(row, b) for row, b in measured if b.kind == "unexplained"]
-    if odd:
-        lines += ["Unexplained rows:", ""] + [f"- `{row['id']}`: {b.text}" for row, b in odd] + [""]
-    table = [[f"`{row['id']}`", f"{b.wall_s:.3f}", *(f"{b.seconds.get(k, 0.0):.3f}" for k in BOUND_NAMES),
-              b.text] for row, b in measured]
-    lines += ["<details><summary>Every row's bounds (seconds per round)</summary>", "",
-              "| row | wall | " + " | ".join(BOUND_NAMES.values()) + " | reading |",
-              "|---|" + "---:|" * (1 + len(BOUND_NAMES)) + "---|"]
-    lines += ["| " + " | ".join(fields) + " |" for fields in table]
-    return lines + ["", "</details>", ""]

@@ -2,17 +2,14 @@
 reading, and what explains each step?
 
 Rules this module keeps:
-- a *cell* is one (workload, profile, policy, concurrency); within it, strategies are ordered by their
-  median req/s over the measured rounds. Two strategies are compared on the ratio of their req/s: Welch's
-  t-test on the logarithms of their per-round req/s gives the ratio (of geometric means), its 95 %
-  confidence interval and a p-value; the p-values of the steps of one chain are Holm-adjusted together (a
-  chain is several comparisons, and "the claim holds" needs all of them). "Faster, but not significant
-  after Holm" is reported as *not shown*, never as a win. The logarithm makes a ratio the natural scale
-  (a 2x gap is the same whatever the level), and the t-test, unlike a rank test, has power with three
-  rounds: a 2x gap with 10 % round-to-round spread gives p ~ 0.001;
-- the claim names four things, two of them ambiguous: "gevent" (gevent+requests, or grequests) and
-  "asyncio" (raw streams, aiohttp, or requests in the default executor, all three in the tutorial). A
-  *reading* picks one strategy per name (``READINGS``), and every reading is judged in every cell;
+- a *cell* is one (workload, profile, policy, concurrency) (``bench.record.rows.CellKey``); within it,
+  strategies are ordered by their median req/s over the measured rounds. Two strategies are compared on
+  the ratio of their req/s (``bench.analysis.comparison``: Welch on the logarithms of their per-round
+  req/s); the p-values of the steps of one chain are Holm-adjusted together (a chain is several
+  comparisons, and "the claim holds" needs all of them). "Faster, but not significant after Holm" is
+  reported as *not shown*, never as a win;
+- the claim names four things, two of them ambiguous (``bench.analysis.claim``): a *reading* picks one
+  strategy per name (``READINGS``), and every reading is judged in every cell;
 - the claim is a chain, so it implies the order of any subset: when a member cannot run in a cell (tornado
   has no keep-alive: a skipped row), the chain of the remaining members is judged and the cell is marked
   partial. A member the sweep did not schedule in the cell at all makes the reading *not evaluable* there:
@@ -24,45 +21,21 @@ Rules this module keeps:
   at the server (a cap), its CPU per request and how busy its core was (a CPU bound), both sides'
   efficiency against the ideal. No sentence here names a library's default: the data does;
 - flagged rows take part (their numbers are real) but the cell lists their flags; failed and skipped rows
-  do not take part;
+  do not take part (``bench.record.rows.is_measured``);
 - pure functions of the results JSON; no I/O.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
-import math
 import statistics
 from dataclasses import dataclass, field
 
-from scipy.stats import t as student_t
-from scipy.stats import ttest_ind
-
+from bench.analysis.claim import MEMBERS, READINGS, reading_name
+from bench.analysis.comparison import ALPHA, MIN_EFFECT, Comparison, compare, holm
 from bench.record.rows import CellKey, is_measured, measured_summary, peak_below_c, round_rates, rows_by_cell
 from bench.record.schema import Row, Run
 
-#: The claim under test, fastest first, in the tutorial's words.
-CLAIM = ("gevent", "twisted", "tornado", "asyncio")
-#: The strategies each of the claim's names can mean; the first is the reading the suite started with.
-MEANINGS = {
-    "gevent": ("gevent", "grequests"),
-    "twisted": ("twisted",),
-    "tornado": ("tornado",),
-    "asyncio": ("asyncio", "aiohttp", "asyncio-executor"),
-}
-#: Every reading of the claim: one strategy per name, fastest first as claimed.
-READINGS: tuple[tuple[str, ...], ...] = tuple(itertools.product(*(MEANINGS[name] for name in CLAIM)))
-#: Every strategy any reading uses.
-MEMBERS = tuple(dict.fromkeys(name for reading in READINGS for name in reading))
-
-#: Conventional significance level, applied to Holm-adjusted p-values; also sets the intervals' coverage
-#: (1 - ALPHA = 95 %).
-ALPHA = 0.05
-#: Smallest difference of medians that counts as a difference (5 %): on a shared machine, pinning and
-#: placement alone shift a model by a percent or two *consistently*, which the test would call significant.
-#: A significant difference below this is reported as negligible, like a non-significant one.
-MIN_EFFECT = 0.05
 #: A client whose CPU was busy this share of the round's wall time or more was CPU-bound: its worker is
 #: pinned to one core, so it could not have gone faster by waiting less.
 CPU_BOUND = 0.8
@@ -82,45 +55,6 @@ RULE = (f"A claimed step counts when Welch's t-test on the logarithms of the two
         f"Holm-adjusted over the steps of the chain, gives p < {ALPHA} and the ratio of their geometric means "
         f"is at least {MIN_EFFECT:.0%} away from 1. Every ratio is printed with its "
         f"{1 - ALPHA:.0%} confidence interval, e.g. `2.80× [2.51, 3.12]`.")
-
-@dataclass(frozen=True)
-class Comparison:
-    """``a`` against ``b`` on per-round req/s: ``ratio`` (a / b) with its confidence interval and p-value."""
-
-    a: str
-    b: str
-    median_a: float
-    median_b: float
-    #: Ratio of geometric means, and its (1 - ALPHA) confidence interval (Welch, on log req/s).
-    ratio: float
-    low: float
-    high: float
-    #: Welch's two-sided p, Holm-adjusted within its chain when it is a step of one (``holm``).
-    p: float
-
-    @property
-    def significant(self) -> bool:
-        return self.p < ALPHA
-
-    @property
-    def decisive(self) -> bool:
-        """Significant and at least ``MIN_EFFECT`` apart: a difference worth stating."""
-        return self.significant and abs(self.ratio - 1.0) >= MIN_EFFECT
-
-    @property
-    def outcome(self) -> str:
-        """For a claimed step a > b: supported, reversed, negligible (significant but < MIN_EFFECT) or
-        inconclusive (not significant)."""
-        if not self.significant:
-            return "inconclusive"
-        if not self.decisive:
-            return "negligible"
-        return "supported" if self.ratio > 1 else "reversed"
-
-    @property
-    def interval_text(self) -> str:
-        """E.g. ``2.80× [2.51, 3.12]``."""
-        return f"{self.ratio:.2f}× [{self.low:.2f}, {self.high:.2f}]"
 
 
 @dataclass(frozen=True)
@@ -166,41 +100,6 @@ class CellVerdict:
         for link in self.links:
             parts += [">" if link.decisive else "~", link.b]
         return " ".join(parts)
-
-
-def reading_name(reading: tuple[str, ...]) -> str:
-    return " > ".join(reading)
-
-
-def compare(a: str, values_a: list[float], b: str, values_b: list[float]) -> Comparison:
-    """Welch's t-test and interval on log req/s. One round a side gives no spread: an infinite interval
-    and p = 1, never a difference."""
-    log_a, log_b = [math.log(v) for v in values_a], [math.log(v) for v in values_b]
-    diff = statistics.fmean(log_a) - statistics.fmean(log_b)
-    medians = statistics.median(values_a), statistics.median(values_b)
-    if len(log_a) < 2 or len(log_b) < 2:
-        return Comparison(a, b, *medians, math.exp(diff), 0.0, math.inf, 1.0)
-    var_a, var_b = statistics.variance(log_a) / len(log_a), statistics.variance(log_b) / len(log_b)
-    se = math.sqrt(var_a + var_b)
-    if se == 0:  # every round identical on both sides: the point is exact
-        p = 1.0 if diff == 0 else 0.0
-        return Comparison(a, b, *medians, math.exp(diff), math.exp(diff), math.exp(diff), p)
-    df = (var_a + var_b) ** 2 / (var_a**2 / (len(log_a) - 1) + var_b**2 / (len(log_b) - 1))
-    half = float(student_t.ppf(1 - ALPHA / 2, df)) * se
-    p = float(ttest_ind(log_a, log_b, equal_var=False).pvalue)
-    return Comparison(a, b, *medians, math.exp(diff), math.exp(diff - half), math.exp(diff + half), p)
-
-
-def holm(comparisons: list[Comparison]) -> list[Comparison]:
-    """The same comparisons with Holm-adjusted p-values (step-down: the k-th smallest p times m - k + 1,
-    kept monotone), so that "every step significant" has a family-wise error of at most ``ALPHA``."""
-    order = sorted(range(len(comparisons)), key=lambda i: comparisons[i].p)
-    adjusted = [0.0] * len(comparisons)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, comparisons[i].p * (len(comparisons) - rank)))
-        adjusted[i] = running
-    return [dataclasses.replace(c, p=p) for c, p in zip(comparisons, adjusted)]
 
 
 def mechanism(slow: Row, fast: Row) -> Mechanism:
@@ -312,29 +211,30 @@ def step_records(verdicts: list[CellVerdict], profile: str) -> list[StepRecord]:
     return sorted(records.values(), key=lambda r: (order.get(r.a, 99), order.get(r.b, 99)))
 
 
-def telling(key: CellKey) -> tuple[int, bool]:
+def how_telling(key: CellKey) -> tuple[int, bool]:
     """How telling a cell is, to sort by: the higher C, then the claim's longer delay, shows more."""
-    return key[3], key[0] == "claim"
+    return key.concurrency, key.workload == "claim"
 
 
-def _telling(record: StepRecord, outcome: str) -> tuple[CellVerdict, Mechanism] | None:
-    """The step's ``outcome`` in its most telling cell (``telling``), and the mechanism measured there;
+def most_telling(record: StepRecord, outcome: str) -> tuple[CellVerdict, Mechanism] | None:
+    """The step's ``outcome`` in its most telling cell (``how_telling``), and the mechanism measured there;
     None when no cell had that outcome decisively."""
     cells_ = record.outcomes.get(outcome, [])
     if not cells_:
         return None
-    v = max(cells_, key=lambda c: telling(c.key))
+    v = max(cells_, key=lambda c: how_telling(c.key))
     found = v.mechanisms.get((record.a, record.b))
     return (v, found) if found is not None else None
 
 
-def explain_step(record: StepRecord, outcome: str) -> str | None:
-    """The mechanism of the step's ``outcome``, in words, with the cell it was measured in."""
-    telling = _telling(record, outcome)
-    if telling is None:
+def step_mechanism(record: StepRecord, outcome: str) -> str | None:
+    """The mechanism of the step's ``outcome``, in words, with the cell it was measured in (not
+    ``strategies.explain``'s profiled breakdown: this is read off the rows' measured fields)."""
+    found = most_telling(record, outcome)
+    if found is None:
         return None
-    v, found = telling
-    return f"{found.text} ({v.workload}, {v.policy}, C={v.concurrency})"
+    v, mechanism_ = found
+    return f"{mechanism_.text} ({v.workload}, {v.policy}, C={v.concurrency})"
 
 
 #: How a mechanism's kind reads in a sentence.
@@ -349,8 +249,8 @@ def step_in_short(record: StepRecord) -> str | None:
     outcome = max(counts, key=lambda o: counts[o])
     if not counts[outcome]:
         return None
-    telling = _telling(record, outcome)
-    why = f" ({KIND_WORDS[telling[1].kind]})" if telling else ""
+    found = most_telling(record, outcome)
+    why = f" ({KIND_WORDS[found[1].kind]})" if found else ""
     word = "holds" if outcome == "supported" else "is reversed"
     return f"{record.a} > {record.b} {word} in {counts[outcome]} of {record.judged} cells{why}"
 
@@ -371,14 +271,15 @@ def step_sentence(record: StepRecord) -> str:
             parts.append(f"{word} in {n} (C = {_levels(record.outcomes[outcome])})")
     text = f"**{record.a} > {record.b}**: of {record.judged} cells, " + "; ".join(parts) + "."
     for outcome, lead in (("supported", "Where it holds"), ("reversed", "Where it is reversed")):
-        why = explain_step(record, outcome)
+        why = step_mechanism(record, outcome)
         if why:
             text += f" {lead}: {why}."
     return text
 
 
-def summary_paragraph(verdicts: list[CellVerdict]) -> str:
-    """The headline in words, computed from the verdicts: per profile, the canonical reading's counts."""
+def headline(verdicts: list[CellVerdict]) -> str:
+    """The verdict in a paragraph, computed from the verdicts: per profile, the canonical reading's counts
+    (REPORT.md's "Summary."; not a row's ``summary``, its figures across rounds)."""
     judged = [v for v in verdicts if v.verdict != "not evaluable"]
     if not judged:
         return "No cell had two or more of the claim's strategies measured, so the claim was not tested."

@@ -8,10 +8,10 @@ listed with its error, never dropped; figures come from the rows alone.
 from __future__ import annotations
 
 from bench.analysis import cpu
-from bench.markdown import fmt as _fmt
-from bench.markdown import table as _table
-from bench.markdown import where as _where
 from bench.record.schema import Run
+from bench.report.sections.markdown import fmt as _fmt
+from bench.report.sections.markdown import table as _table
+from bench.report.sections.markdown import where as _where
 from strategies import explain
 
 

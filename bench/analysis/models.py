@@ -9,7 +9,7 @@ Rules this module keeps:
 - it compares rows of one cell only (workload, profile, policy, C): measured interleaved, close in time;
 - the pairs are the throughput workload's (no delay: the CPU per request is all there is), tuned profile;
 - every ratio comes with its 95 % interval, Welch's on the logarithms of the per-round values
-  (``bench.verdict.compare``), the library row over the model's codec row: CPU per request (how much more
+  (``bench.analysis.comparison``), the library row over the model's codec row: CPU per request (how much more
   the library spends) and req/s (how much of the model's speed it keeps);
 - a model without a codec row in the cell (not run, failed) shows its library rows without a ratio; a
   model with two (``select`` and ``epoll``) compares its libraries with the first in registry order.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from bench import verdict
+from bench.analysis.comparison import Comparison, compare
 from bench.record.rows import CellKey, RoundFigure, is_measured, measured_summary, round_values, rows_by_cell
 from bench.record.schema import Row, Run
 from strategies import CODEC, MODELS, REGISTRY
@@ -39,8 +39,8 @@ class StackRow:
     cpu_us_per_req: float
     req_per_s: float
     #: library / codec, CPU per request and req/s; ``None`` for the codec row itself or without one.
-    cpu_ratio: verdict.Comparison | None
-    rate_ratio: verdict.Comparison | None
+    cpu_ratio: Comparison | None
+    rate_ratio: Comparison | None
 
     @property
     def library_us(self) -> float | None:
@@ -77,10 +77,10 @@ def cell_stacks(rows: list[Row]) -> list[StackRow]:
     return out
 
 
-def _ratio(row: Row, codec: Row | None, figure: RoundFigure) -> verdict.Comparison | None:
+def _ratio(row: Row, codec: Row | None, figure: RoundFigure) -> Comparison | None:
     if codec is None:
         return None
-    return verdict.compare(row["strategy"], round_values(row, figure), codec["strategy"], round_values(codec, figure))
+    return compare(row["strategy"], round_values(row, figure), codec["strategy"], round_values(codec, figure))
 
 
 def model_cells(run: Run) -> dict[CellKey, list[StackRow]]:
@@ -92,28 +92,3 @@ def model_cells(run: Run) -> dict[CellKey, list[StackRow]]:
             if any(s.cpu_ratio is not None for s in stacks):
                 out[key] = stacks
     return out
-
-
-def section(run: Run) -> list[str]:
-    """REPORT.md's model × stack section: one table per cell."""
-    cells = model_cells(run)
-    if not cells:
-        return []
-    lines = ["## The model apart from its HTTP library", "",
-             ("Each model runs with our sans-IO codec (`strategies/http1.py` over the model's own sockets: the "
-              "*codec* rows) and with the library its users reach for. On the throughput workload (no delay) "
-              "CPU per request is all a round costs, so the codec row measures the model and the difference is "
-              "the library's own cost. Ratios are the library row over the model's codec row in the same cell, "
-              "with 95 % intervals (Welch on log per-round values). `bench/models.py`."), "",
-             "![model_vs_library](model_vs_library.png)", ""]
-    for (_, _, policy, c), stacks in cells.items():
-        lines += [f"**{policy}, C={c}:**", "",
-                  ("| model | stack | strategy | CPU µs / request | req/s | library's own µs / request | "
-                   "CPU × codec | req/s × codec |"), "|---|---|---|---:|---:|---:|---|---|"]
-        for s in stacks:
-            own = f"{s.library_us:,.0f}" if s.library_us is not None else ""
-            lines.append(f"| {s.model} | {s.stack} | `{s.strategy}` | {s.cpu_us_per_req:,.0f} | "
-                         f"{s.req_per_s:,.0f} | {own} | {s.cpu_ratio.interval_text if s.cpu_ratio else ''} | "
-                         f"{s.rate_ratio.interval_text if s.rate_ratio else ''} |")
-        lines.append("")
-    return lines

@@ -1,11 +1,5 @@
-"""The C10k level in REPORT.md: every model at the run's highest level, and its memory per connection.
-
-The level is any C above the default sweep's highest (``bench.plan.DEFAULT_CONCURRENCY``), reached with
-``--concurrency c10k`` or ``--workloads c10k`` (``bench.plan.C10K_LEVELS``). Memory per in-flight connection
-is peak RSS / C (``bench.results.rss_per_connection_kib``). At a low C that figure is mostly the
-interpreter's own memory spread thin, so the section also gives the *marginal* figure: the growth of peak
-RSS from the strategy's next lower level to this one, over the connections added, which is what one more
-connection costs.
+"""REPORT.md's C10k section: every model at the run's highest level above the default sweep's, and its
+memory per connection (``bench.analysis.c10k``).
 
 Rules this module keeps:
 - shown only when the run has such rows (tuned profile), one table per (workload, policy) at its highest
@@ -16,45 +10,11 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from bench.plan import DEFAULT_CONCURRENCY
-from bench.record.rows import is_measured, rss_per_connection_kib
+from bench.analysis.c10k import groups, marginal_kib
+from bench.plan import DEFAULT_TOP
+from bench.record.rows import rss_per_connection_kib
 from bench.record.schema import Row, Run
 from strategies import REGISTRY
-
-#: The default sweep's highest level: rows above it are the C10k level's.
-DEFAULT_TOP = max(DEFAULT_CONCURRENCY)
-
-
-def beyond_default(row: Row) -> bool:
-    """A tuned row above the default sweep's highest level."""
-    return row["concurrency"] > DEFAULT_TOP and row["profile"] == "tuned"
-
-
-def groups(run: Run) -> dict[tuple[str, str], int]:
-    """(workload, policy) -> its highest level, for each group with rows above the default sweep's."""
-    tops: dict[tuple[str, str], int] = {}
-    for row in filter(beyond_default, run["rows"]):
-        key = (row["workload"], row["policy"])
-        tops[key] = max(tops.get(key, 0), row["concurrency"])
-    return tops
-
-
-def _peak_rss_kb(row: Row) -> int | None:
-    """A measured row's peak RSS: what the memory figures need beyond ``is_measured`` (None: not read)."""
-    return row["summary"]["peak_rss_kb"] if is_measured(row) and row["summary"] else None
-
-
-def marginal_kib(row: Row, rows: list[Row]) -> tuple[float, int] | None:
-    """(KiB per added connection, the lower level it is taken from): peak RSS's growth from the same
-    strategy's next lower measured level in ``rows`` to ``row``'s, over the connections added."""
-    lower = [r for r in rows if r["strategy"] == row["strategy"] and r["concurrency"] < row["concurrency"]
-             and _peak_rss_kb(r)]
-    top = _peak_rss_kb(row)
-    if not lower or not top:
-        return None
-    below = max(lower, key=lambda r: r["concurrency"])
-    grown = top - (_peak_rss_kb(below) or 0)
-    return grown / (row["concurrency"] - below["concurrency"]), below["concurrency"]
 
 
 def _line(row: Row, rows: list[Row]) -> str:
@@ -84,7 +44,7 @@ def _rate_median(row: Row) -> float:
 def section(run: Run) -> list[str]:
     """REPORT.md's C10k section: per (workload, policy) with rows above the default sweep, its highest
     level's table; empty when the run has none."""
-    tops = groups(run)
+    tops = groups(run, DEFAULT_TOP)
     if not tops:
         return []
     lines = ["## The C10k level", "",

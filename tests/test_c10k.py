@@ -21,12 +21,12 @@ from typing import Any
 import pytest
 
 from bench.analysis import c10k
-from bench.plan import C10K_LEVELS, Case, Plan, parse_levels
 from bench.record.rows import finish_row, rss_per_connection_kib
 from bench.record.runfile import load_run
 from bench.report.charts import c10k as c10k_chart
 from bench.report.document import make_report
 from bench.report.sections import c10k as c10k_section
+from bench.sweep.plan import C10K_LEVELS, Case, Plan, parse_levels
 from local_server import fdlimit
 from local_server.api import running_server
 from strategies.base import ClientConfig

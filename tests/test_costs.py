@@ -1,4 +1,4 @@
-"""The cost model (``bench.costs``): which lower bound explains a row, from its measured summary alone."""
+"""The cost model (``bench.analysis.costs``): which lower bound explains a row, from its measured summary alone."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Eras (``strategies.eras``, ``eras/2017``, ``bench.eras``): an era's recipe run through the real server and
+"""Eras (``strategies.eras``, ``eras/2017``, ``bench.analysis.eras``): an era's recipe run through the real server and
 today's verification; the skip line when its interpreter is missing or its build fails; the plan, the CLI
 and the report's era section.
 
@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 
 from bench.analysis import eras as era_analysis
-from bench.plan import ERA_CONCURRENCY, ERA_WORKLOADS, Case, Plan
 from bench.record.rows import finish_row
 from bench.record.runfile import load_run
 from bench.report.charts import eras as era_chart
 from bench.report.sections import eras as era_section
+from bench.sweep.plan import ERA_CONCURRENCY, ERA_WORKLOADS, Case, Plan
 from strategies import eras
 from strategies.runner import WorkerError
 from strategies.workload import Workload

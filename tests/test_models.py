@@ -1,4 +1,4 @@
-"""Model × stack (``bench.models``): the codec row of a model against its library rows, in one cell."""
+"""Model × stack (``bench.analysis.models``): the codec row of a model against its library rows, in one cell."""
 
 from __future__ import annotations
 

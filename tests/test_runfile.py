@@ -1,4 +1,4 @@
-"""bench.runfile: an interrupted sweep keeps its finished rows, leaves nothing running, is reported as
+"""bench.record.runfile: an interrupted sweep keeps its finished rows, leaves nothing running, is reported as
 partial, and ``--resume`` runs only what it lacks."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""bench.shapes: the web workload's draws (deterministic, portable, distributed as stated) and the ideal
+"""bench.record.shapes: the web workload's draws (deterministic, portable, distributed as stated) and the ideal
 round time every workload's efficiency is measured against."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bench.plan import WORKLOADS, Case, Plan
 from bench.record.rows import summarise
 from bench.record.shapes import (
     WEB_DELAY_MS,
@@ -23,6 +22,7 @@ from bench.record.shapes import (
     web_request,
     web_requests,
 )
+from bench.sweep.plan import WORKLOADS, Case, Plan
 from local_server.payload import expected_response
 from strategies.workload import percentile
 

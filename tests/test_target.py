@@ -1,4 +1,4 @@
-"""``bench.target`` and ``--server-url``: the URL's checks, the round trip, and the sweep against a server it
+"""``bench.sweep.target`` and ``--server-url``: the URL's checks, the round trip, and the sweep against a server it
 did not start.
 
 The external server is the bundled one on 127.0.0.2, a second loopback address (Linux routes all of
@@ -23,12 +23,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import netns, target
-from bench.conftest import _resumed_server_url
-from bench.netns import linked_server, parse_rate
 from bench.report.document import render
 from bench.report.sections.run import server_text
-from bench.target import TargetError, check_server, parse_server_url
+from bench.sweep import netns, target
+from bench.sweep.netns import linked_server, parse_rate
+from bench.sweep.options import resumed_server_url
+from bench.sweep.target import TargetError, check_server, parse_server_url
 from local_server.api import running_server
 from tests.stdlib_server import stdlib_server
 
@@ -168,12 +168,12 @@ def test_check_server_refuses_what_is_not_ours(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_resume_needs_the_same_kind_of_server() -> None:
-    assert _resumed_server_url("run.json", None, None) is None
-    assert _resumed_server_url("run.json", "http://127.0.0.2:1/", "http://127.0.0.2:2") == "http://127.0.0.2:2/"
+    assert resumed_server_url("run.json", None, None) is None
+    assert resumed_server_url("run.json", "http://127.0.0.2:1/", "http://127.0.0.2:2") == "http://127.0.0.2:2/"
     with pytest.raises(ValueError, match="give --server-url"):
-        _resumed_server_url("run.json", "http://127.0.0.2:1/", None)
+        resumed_server_url("run.json", "http://127.0.0.2:1/", None)
     with pytest.raises(ValueError, match="mix two servers"):
-        _resumed_server_url("run.json", None, "http://127.0.0.2:1/")
+        resumed_server_url("run.json", None, "http://127.0.0.2:1/")
 
 
 def _sweep(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
@@ -203,7 +203,7 @@ def test_sweep_against_an_external_server(tmp_path: Path, external_url: str) -> 
 
 @pytest.mark.skipif(netns.unavailable_reason() is not None, reason=f"{netns.unavailable_reason()}")
 def test_sweep_against_a_server_in_a_network_namespace(tmp_path: Path) -> None:
-    """The server as a second host: in a namespace of the test's own (``bench.netns``, a 1 Gbit/s link),
+    """The server as a second host: in a namespace of the test's own (``bench.sweep.netns``, a 1 Gbit/s link),
     reached by its address there and nowhere else."""
     with linked_server(parse_rate("1gbit")) as running:
         done = _sweep(tmp_path, f"--server-url={running.url}")

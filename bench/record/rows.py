@@ -35,14 +35,14 @@ FLAG_TEXT = {
     "server_saturated": f"server CPU time / wall time, summed over the row's rounds, > {SATURATION_RATIO:.0%}: "
     "the single-threaded server, not the client, set the pace",
     "noisy": "more than half of the row's rounds were disturbed (other processes or the hypervisor took more "
-    "of our two cores than ``bench.noise`` allows): its figures are the neighbours' as much as its own",
+    "of our two cores than ``bench.sweep.noise`` allows): its figures are the neighbours' as much as its own",
 }
 
 #: Notes, unlike flags, leave the row clean: the charted figures come from the worker's own timing of
 #: ``fetch`` alone, so time spent around it (pipes, JSON, the worker's verification of every body) is
 #: excluded from them; it shows only in pytest-benchmark's own table, which the note warns about.
 NOTE_TEXT = {
-    "noisy_rounds": "some of the row's rounds were disturbed (``bench.noise``), not most: its medians stand",
+    "noisy_rounds": "some of the row's rounds were disturbed (``bench.sweep.noise``), not most: its medians stand",
     "harness_overhead": f"pytest-benchmark's time for a round (the round trip to the worker) exceeds the "
     f"worker's own timing of the fetch by more than {OVERHEAD_LIMIT_PCT:g} % (median over rounds): "
     "pytest-benchmark's table for this row includes harness time; the charted figures do not",

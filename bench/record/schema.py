@@ -45,7 +45,7 @@ class Flag(TypedDict):
 
 
 class Noise(TypedDict):
-    """What else ran on our cores during a round (``bench.noise``), in % of the cores' time."""
+    """What else ran on our cores during a round (``bench.sweep.noise``), in % of the cores' time."""
     interval_s: float
     steal_pct: float | None
     others_cpu_pct: float | None
@@ -197,7 +197,7 @@ class Row(TypedDict):
     instructions: NotRequired[dict[str, Any] | None]
     #: ``--explain``: the untimed, profiled round's CPU by category, or why it failed.
     explain: NotRequired[Explain | ExplainFailure | None]
-    #: The web workload: each request's delay and size were drawn from this seed (``bench.shapes``);
+    #: The web workload: each request's delay and size were drawn from this seed (``bench.record.shapes``);
     #: ``delay_ms`` and ``size`` are then the distributions' medians.
     seed: NotRequired[int]
     #: The slow-link workload: every body was paced at this many kbit/s (1 kbit = 1000 bits).
@@ -223,7 +223,7 @@ class Machine(TypedDict):
 
 
 class Options(TypedDict):
-    """The plan the sweep ran (``bench.plan.Plan.options``); ``None``: the per-profile defaults applied."""
+    """The plan the sweep ran (``bench.sweep.plan.Plan.options``); ``None``: the per-profile defaults applied."""
     concurrency: list[int] | None
     strategies: list[str] | None
     workloads: list[str]
@@ -258,7 +258,7 @@ class RttFigures(TypedDict):
 
 
 class Rtt(TypedDict):
-    """The round trip to the server, timed before any row (``bench.target.check_server``): ``connect_ms``, a
+    """The round trip to the server, timed before any row (``bench.sweep.target.check_server``): ``connect_ms``, a
     TCP connect (the network alone); ``request_ms``, a ``GET /stats`` on one kept-alive connection (the
     network, the server's loop and our codec)."""
     samples: int
@@ -267,7 +267,7 @@ class Rtt(TypedDict):
 
 
 class Link(TypedDict):
-    """``--link``: the tbf both ends of the veth pair are shaped with (``bench.netns``)."""
+    """``--link``: the tbf both ends of the veth pair are shaped with (``bench.sweep.netns``)."""
     rate_bit_s: int
     burst_bytes: int
     limit_bytes: int
@@ -277,7 +277,7 @@ class Link(TypedDict):
 
 
 class ServerRecord(TypedDict):
-    """The server the run measured against (the run's ``server``, ``bench.target``); ``backend`` and ``pid``
+    """The server the run measured against (the run's ``server``, ``bench.sweep.target``); ``backend`` and ``pid``
     are its /stats'. Not ``local_server.server.Server``, the server itself."""
     backend: str
     pid: int
@@ -312,7 +312,7 @@ class Run(TypedDict):
     libraries: dict[str, str | None]
     options: Options
     server: ServerRecord
-    #: ``bench.noise.system_check`` before the sweep.
+    #: ``bench.sweep.noise.system_check`` before the sweep.
     system_check: dict[str, Any] | None
     resumed: NotRequired[list[Resumed]]
     rows: list[Row]

@@ -9,8 +9,8 @@ Rules this module keeps:
   seed gives the same sequence in every process and Python version, so every strategy of a cell fetches the
   identical URLs, and every body is still verified (it is a function of id and size);
 - the ideal round time is computed here, once, for every workload, from the per-request service times
-  (``ideal_seconds``): efficiency (``bench.results``), the cost model's waiting and cap bounds
-  (``bench.costs``) and the charts' ideal lines all come from it;
+  (``ideal_seconds``): efficiency (``bench.record.rows``), the cost model's waiting and cap bounds
+  (``bench.analysis.costs``) and the charts' ideal lines all come from it;
 - pure functions; no I/O.
 """
 

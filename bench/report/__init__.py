@@ -7,5 +7,7 @@
   bench.compare``, ``bench/compare.py``).
 
 Rules this layer keeps: it reads runs through ``bench.record`` and judges them through ``bench.analysis``;
-the sweep never imports it (``tests/test_layers.py``).
+of the sweep it reads only the thresholds and levels its text quotes (``bench.sweep.plan``, ``.noise``,
+``.cells``: what made a round disturbed or a row precise); the sweep never imports it
+(``tests/test_layers.py``).
 """

@@ -12,10 +12,10 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import NullLocator
 
 from bench.analysis import c10k
-from bench.plan import DEFAULT_TOP
 from bench.record.rows import rss_per_connection_kib
 from bench.record.schema import Run
 from bench.report.charts.panels import MINOR, PLAIN, drawable, legend_handles, preferred_order, style
+from bench.sweep.plan import DEFAULT_TOP
 from strategies import REGISTRY
 
 

@@ -18,7 +18,7 @@ from strategies import CODEC
 
 
 def draw_model_vs_library(run: Run, path: Path) -> Path | None:
-    """Model × stack (``bench.models``): one row of panels per policy, one column per C; in each, every
+    """Model × stack (``bench.analysis.models``): one row of panels per policy, one column per C; in each, every
     model's strategies as horizontal bars of CPU µs per request (log, one scale for all panels), its codec
     row hatched and first, each bar labelled with its req/s."""
     cells = models.model_cells(run)

@@ -11,9 +11,9 @@ Rules this module keeps:
 from __future__ import annotations
 
 from bench.analysis.c10k import groups, marginal_kib
-from bench.plan import DEFAULT_TOP
 from bench.record.rows import rss_per_connection_kib
 from bench.record.schema import Row, Run
+from bench.sweep.plan import DEFAULT_TOP
 from strategies import REGISTRY
 
 

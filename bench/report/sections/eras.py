@@ -60,7 +60,7 @@ def _verdict_table(verdicts: dict[str, list[CellVerdict]], era: str, now: str) -
     if not counts:
         return ["**The claim's verdict per era:** not judged (no cell ran every member of a reading).", ""]
     lines = [("**The claim's verdict per era** (cells in which each reading holds / is contradicted / is not "
-              "shown, of the cells judged; `bench.verdict`'s rule):"), "",
+              "shown, of the cells judged; `bench.analysis.verdict`'s rule):"), "",
              "| reading | " + " | ".join(f"{p}, {now if label == 'today' else era}" for p, label in counts) + " |",
              "|---|" + "---|" * len(counts)]
     for reading in map(reading_name, READINGS):

@@ -3,7 +3,7 @@ rounds it cost, the harness's overhead, the flagged, failed and skipped rows, ev
 how to read the charts.
 
 Rules this module keeps: every figure comes from the run (the flags' definitions from
-``bench.record.rows``, the noise's thresholds from ``bench.noise`` that judged it); a row that could not
+``bench.record.rows``, the noise's thresholds from ``bench.sweep.noise`` that judged it); a row that could not
 run is listed with its reason, never dropped.
 """
 
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import statistics
 
-from bench.cells import EXTRA_SHARE, HALF_WIDTH
-from bench.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
 from bench.record.rows import FLAG_TEXT, NOTE_TEXT, OVERHEAD_LIMIT_PCT, SATURATION_RATIO
 from bench.record.schema import Row, Run, ServerRecord
 from bench.report.sections.markdown import fmt as _fmt
 from bench.report.sections.markdown import table as _table
 from bench.report.sections.markdown import where as _where
+from bench.sweep.cells import EXTRA_SHARE, HALF_WIDTH
+from bench.sweep.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
@@ -39,7 +39,7 @@ def _workload_detail(rows: list[Row]) -> str:
     row = rows[0]
     if row.get("seed") is not None:
         return (f"delays and sizes drawn per request (seed {row['seed']}; medians {row['delay_ms']} ms and "
-                f"{row['size']} bytes, `bench/shapes.py`)")
+                f"{row['size']} bytes, `bench/record/shapes.py`)")
     pace = f", paced at {row['rate_kbps']} kbit/s" if row.get("rate_kbps") else ""
     delays = "/".join(f"{d:,}" for d in sorted({r["delay_ms"] for r in rows}))
     return f"delay {delays} ms, body {row['size']} bytes{pace}"
@@ -70,7 +70,7 @@ def tables_section(run: Run) -> list[str]:
     lines = ["## Results per workload", "",
              ("Medians over the measured rounds. *efficiency* = ideal time / measured time, with ideal = "
              "⌈N/C⌉ × delay (workloads with a delay; with per-request delays or paced bodies, the least time of "
-             "the requests admitted in id order into C slots, `bench/shapes.py`). *peak in flight* = the smallest of the per-round peaks "
+             "the requests admitted in id order into C slots, `bench/record/shapes.py`). *peak in flight* = the smallest of the per-round peaks "
              "the server saw. *server CPU* = the server's CPU time / the rounds' wall time, summed over the rounds. *overhead* = "
              "how much longer pytest-benchmark's timing of a round was than the worker's own, in %. "
              "*cold start* = worker setup time for the row (pools, sessions; not timed)."), ""]
@@ -135,7 +135,7 @@ def noise_section(run: Run) -> list[str]:
     lines = ["## The machine's noise and the rounds it cost", ""]
     check = run.get("system_check")
     if check:
-        lines += ["Before the sweep (`bench.noise.system_check`):", "", "```", system_check_text(check), "```", ""]
+        lines += ["Before the sweep (`bench.sweep.noise.system_check`):", "", "```", system_check_text(check), "```", ""]
     if noise["rounds"]:
         lines.append(
             f"During it, over {noise['rounds']} measured rounds: other processes used "

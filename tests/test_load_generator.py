@@ -1,4 +1,4 @@
-"""bench.server_load against the bundled server on loopback: every request it sends is counted once.
+"""bench.sweep.load_generator against the bundled server on loopback: every request it sends is counted once.
 
 The server counts the requests it read (``/stats``), so each fault route checks the generator's books:
 none of them yields a response, so every request the server saw is one of the generator's errors, except
@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from bench.server_load import run
+from bench.sweep.load_generator import run
 from local_server.api import fetch_stats, reset_stats
 
 pytestmark = pytest.mark.timeout(60)
@@ -52,7 +52,7 @@ def test_a_non_2xx_response_is_a_request_counted_apart(server_url: str) -> None:
 
 
 def test_cli_prints_one_json_line(server_url: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "bench.server_load", server_url, "--seconds", str(SECONDS),
+    done = subprocess.run([sys.executable, "-m", "bench.sweep.load_generator", server_url, "--seconds", str(SECONDS),
                            "--connections", "2", "--path", "/fault/close"],
                           capture_output=True, text=True, timeout=30, check=True)
     (line,) = done.stdout.splitlines()

@@ -17,7 +17,7 @@ Rules this module keeps:
   Each case records the rounds it ran and why it stopped (``precise``, ``max_rounds``, ``budget``);
 - every round records ``started_at`` (Unix seconds) and ``position`` (its place in the cell's schedule,
   counting every round of every case of the cell, warm-ups included) and ``pass`` (which pass it was in),
-  and what else ran on the cores meanwhile (``noise``, ``bench.noise``) with ``disturbed``, the reason when
+  and what else ran on the cores meanwhile (``noise``, ``bench.sweep.noise``) with ``disturbed``, the reason when
   that was beyond the thresholds;
 - a worker that fails ends that case only (its reason kept, its finished rounds kept); the others go on.
 """
@@ -33,8 +33,8 @@ from typing import Any
 
 from scipy import stats
 
-from bench.noise import NoiseProbe, disturbance
 from bench.record.rows import add_timing
+from bench.sweep.noise import NoiseProbe, disturbance
 from local_server.api import fetch_stats, reset_stats
 from strategies.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload

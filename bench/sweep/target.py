@@ -1,5 +1,5 @@
 """The sweep's server, whichever it is: bundled (started here), external (``--server-url``, already running,
-perhaps on another machine) or behind a shaped link (``--link``, started here in a namespace, ``bench.netns``).
+perhaps on another machine) or behind a shaped link (``--link``, started here in a namespace, ``bench.sweep.netns``).
 
 Rules this module keeps:
 - the sweep sees one URL whatever the kind, and treats all three alike: before any row, ``check_server``
@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import netns
 from bench.record.schema import Link, Rtt, RttFigures, ServerKind, ServerRecord
+from bench.sweep import netns
 from local_server.api import ServerProcess
 from strategies.http1 import ProtocolError, ResponseParser, build_request
 
@@ -35,7 +35,7 @@ TIMEOUT_S = 3.0
 #: Round trips timed per figure: 20 give a stable median and a p90 (the 2nd largest) in well under a second
 #: on any link the sweep can use.
 RTT_SAMPLES = 20
-#: The ``/stats`` fields the sweep reads (``bench.cells``, the skip rules, the record): a server without
+#: The ``/stats`` fields the sweep reads (``bench.sweep.cells``, the skip rules, the record): a server without
 #: them is not ours, or too old.
 STATS_FIELDS = ("backend", "requests", "in_flight", "peak_in_flight", "cpu_s", "pid")
 #: What starts a server another machine can reach (the sweep's own backend: select stops at FD_SETSIZE).

@@ -45,7 +45,7 @@ SYS_CPU = Path("/sys/devices/system/cpu")
 #: A round is disturbed above these (per cent of the probed cores' time). Steal is time the hypervisor gave
 #: our vCPUs' turn to another guest; it accrues only while a vCPU wants to run, so in a round it stalls our
 #: processes for sure. 5 % of two cores' time is up to 10 % of one core: the gap the verdict resolves at
-#: 5 rounds (``bench.plan``), so more steal than that can fake or hide a verdict.
+#: 5 rounds (``bench.sweep.plan``), so more steal than that can fake or hide a verdict.
 STEAL_PCT_MAX = 5.0
 #: Other processes' CPU may only fill time our processes left idle (a latency round mostly waits), so it
 #: is allowed twice steal's share: 10 % of two cores' time costs a CPU-bound round at most 20 % of one core.

@@ -1,10 +1,10 @@
 """The sweep's machinery behind the pytest tests: one server, the workers of one cell at a time, the rows.
 
 Rules this module keeps:
-- one server per session (``bench.target``): bundled, in its own process pinned to one core, or behind a
+- one server per session (``bench.sweep.target``): bundled, in its own process pinned to one core, or behind a
   shaped link (``--link``), or external (``--server-url``, not ours to start or pin); every strategy's
   worker is pinned to another core (when the machine has two cores or more); all is recorded in the results;
-- a cell (workload, profile, policy, C) is measured as a whole, interleaved (``bench.cells``), when the
+- a cell (workload, profile, policy, C) is measured as a whole, interleaved (``bench.sweep.cells``), when the
   first of its tests runs; each test then turns its case's share into its row and hands the rounds'
   times to pytest-benchmark (``replay``), so each row is still its own test with its own stats in
   pytest-benchmark's table and ``--benchmark-json``/``--benchmark-autosave``/``--benchmark-compare``;
@@ -13,7 +13,7 @@ Rules this module keeps:
   keeps the memory high-water of its past (pools sized for C=1000), which must not be charged to the next
   group. A worker that dies fails its case with its stderr tail; the next cell starts a fresh one;
 - every case becomes exactly one row (ok, flagged, failed or skipped), appended to the run's row log the
-  moment it is finished (``bench.runfile``), so an interrupted sweep keeps it;
+  moment it is finished (``bench.record.runfile``), so an interrupted sweep keeps it;
 - ``--explain`` and ``--instructions``: once a cell's rounds are all done, each row's test runs its untimed
   pass (the profiled round of ``strategies.explain`` in the row's worker; the callgrind pass in a worker of
   its own), one pass per test so that each stays within pytest's timeout. Each is recorded in the row
@@ -31,14 +31,14 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from bench.cells import Budget, CaseRun, Cell
-from bench.noise import NoiseProbe, descendant_pids
-from bench.plan import WORKLOADS, Case, Plan
 from bench.record.environment import machine_info, new_run
 from bench.record.rows import CellKey, finish_row
 from bench.record.runfile import RunFile
 from bench.record.schema import Pinning, Row, Run, validate
-from bench.target import open_target
+from bench.sweep.cells import Budget, CaseRun, Cell
+from bench.sweep.noise import NoiseProbe, descendant_pids
+from bench.sweep.plan import WORKLOADS, Case, Plan
+from bench.sweep.target import open_target
 from local_server.api import ServerError
 from strategies.eras import row_era, worker_process
 from strategies.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions

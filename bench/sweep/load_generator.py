@@ -1,6 +1,6 @@
 """A raw-socket HTTP load generator for the server benchmark, used when wrk is not installed.
 
-    python -m bench.server_load http://127.0.0.1:8080/ --seconds 2 --connections 50 --mode keepalive
+    python -m bench.sweep.load_generator http://127.0.0.1:8080/ --seconds 2 --connections 50 --mode keepalive
 
 Rules this module keeps:
 - it is not the thing measured: it runs in its own process(es), pinned away from the server by the caller,
@@ -131,7 +131,7 @@ def run(url: str, seconds: float, connections: int, mode: str, path: str = "/") 
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.server_load")
+    parser = argparse.ArgumentParser(prog="python -m bench.sweep.load_generator")
     parser.add_argument("url")
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=50)

@@ -4,7 +4,7 @@ Rules this module keeps:
 - a *case* is one row of the sweep: (strategy, profile, policy, concurrency) within one workload; the bench
   tests are parametrized with ``Plan.cases(workload)``, so pytest's test ids name all four
   (``test_latency[gevent-tuned-keepalive-c100]``) and its progress lines say where the sweep is. A *cell*
-  (``bench.verdict``) is what strategies are compared within: (workload, profile, policy, concurrency);
+  (``bench.analysis.verdict``) is what strategies are compared within: (workload, profile, policy, concurrency);
 - every strategy in a cell gets the identical ``Workload``: N, the delay and the timeout depend on the
   workload and C only, never on the strategy or the profile;
 - ``sequential`` is C=1 by definition: it has one case per workload x profile x policy, at C=1;
@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import netns
 from bench.analysis.claim import MEANINGS
 from bench.record.schema import Options
 from bench.record.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
+from bench.sweep import netns
 from local_server import fdlimit
 from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras
 from strategies.base import POLICIES, PROFILES
@@ -57,13 +57,13 @@ DEFAULT_TOP = max(DEFAULT_CONCURRENCY)
 C10K_LEVELS = (100, 1000, 10_000)
 #: Names ``--concurrency`` accepts for a set of levels, alone or among numbers (``1,c10k``).
 CONCURRENCY_SETS = {"default": DEFAULT_CONCURRENCY, "c10k": C10K_LEVELS}
-#: 5 rounds: with Welch's t on log req/s (``bench.verdict``) they resolve a 10 % gap at a 5 % round-to-round
+#: 5 rounds: with Welch's t on log req/s (``bench.analysis.verdict``) they resolve a 10 % gap at a 5 % round-to-round
 #: spread, and they fit the budget; --quick's 3 still resolve a 2x gap.
 DEFAULT_ROUNDS = 5
 #: One warm-up round: first-round effects (connection pools filling, lazy imports, caches) are real but
 #: belong to cold start, which is reported separately.
 DEFAULT_WARMUP = 1
-#: Up to 10 rounds for a row whose 5 are not yet precise (``bench.cells``): twice the minimum halves nothing
+#: Up to 10 rounds for a row whose 5 are not yet precise (``bench.sweep.cells``): twice the minimum halves nothing
 #: but the interval's width by ~1.5x, which is what a noisy row needs to pass ±5 %; more would be the budget's.
 DEFAULT_MAX_ROUNDS = 10
 
@@ -119,7 +119,7 @@ class WorkloadSpec:
     def delay(self, concurrency: int) -> int:
         """The server-side delay per request at this C, in ms (the same for every strategy)."""
         return max(self.delay_ms, math.ceil(concurrency * self.delay_per_connection_ms))
-    #: Set: each request's delay and size are drawn from ``seed`` (``bench.shapes.web_request``), and
+    #: Set: each request's delay and size are drawn from ``seed`` (``bench.record.shapes.web_request``), and
     #: ``delay_ms`` and ``size`` above are only the distributions' medians, recorded as such.
     seed: int | None = None
     #: Set: every body is paced at this many kbit/s (``local_server.pacing``).
@@ -160,7 +160,7 @@ class WorkloadSpec:
         return web_paths(self.seed, requests, self.rate_kbps) if self.seed is not None else ()
 
     def recorded(self) -> dict[str, int]:
-        """What a row records beyond delay and size, so its ideal can be recomputed (``bench.shapes``)."""
+        """What a row records beyond delay and size, so its ideal can be recomputed (``bench.record.shapes``)."""
         return {**({"seed": self.seed} if self.seed is not None else {}),
                 **({"rate_kbps": self.rate_kbps} if self.rate_kbps else {})}
 
@@ -178,7 +178,7 @@ WORKLOADS = {
     # 256 KiB: large enough that copying and buffering, not per-request overhead, dominate. Up to C=100: at
     # C=1000 a round is 1000 bodies (256 MB), which cost 126 s of the budget; --concurrency adds it back.
     "payload": WorkloadSpec("payload", delay_ms=0, size=256 * 1024, concurrency=(1, 10, 100)),
-    # Opt-in. Web-shaped: heavy-tailed delays and sizes per request (``bench.shapes``: median 100 ms, p99
+    # Opt-in. Web-shaped: heavy-tailed delays and sizes per request (``bench.record.shapes``: median 100 ms, p99
     # 1 s; median 16 KiB, p99 256 KiB). 10 to 1000 (C=1 is sequential's): where a tail that holds one
     # slot while the others turn over separates the models that refill slots promptly.
     "web": WorkloadSpec("web", delay_ms=WEB_DELAY_MS.median, size=WEB_SIZE.median, concurrency=(10, 100, 1000),
@@ -229,7 +229,7 @@ class Plan:
     benchmark_disabled: bool = False
     server_backend: str = "epoll"
     results_dir: Path = Path("results")
-    #: Seeds the order of each cell's passes (``bench.cells``); recorded, so a run's schedule can be replayed.
+    #: Seeds the order of each cell's passes (``bench.sweep.cells``); recorded, so a run's schedule can be replayed.
     schedule_seed: int = 0
     #: ``--instructions``: an untimed callgrind pass per row after its cell (``strategies.instructions``).
     instructions: bool = False
@@ -237,9 +237,9 @@ class Plan:
     explain: bool = False
     #: ``--era``: the era whose rows run beside today's (``strategies.eras``), or None.
     era: str | None = None
-    #: ``--server-url``: an external server's normalized URL (``bench.target``); None: the sweep starts one.
+    #: ``--server-url``: an external server's normalized URL (``bench.sweep.target``); None: the sweep starts one.
     server_url: str | None = None
-    #: ``--link``: the server behind a veth pair shaped to this rate (tc's units, ``bench.netns``).
+    #: ``--link``: the server behind a veth pair shaped to this rate (tc's units, ``bench.sweep.netns``).
     link: str | None = None
 
     @property
@@ -319,7 +319,7 @@ class Plan:
     def pools_at_server(self, case: Case) -> int:
         """How many strategies' connections the server holds at once in the case's cell: one round's under
         ``close``; under ``keepalive`` every strategy's pool, since a cell's workers are all alive and each
-        keeps its C connections open between its interleaved rounds (``bench.cells``)."""
+        keeps its C connections open between its interleaved rounds (``bench.sweep.cells``)."""
         if case.policy != "keepalive":
             return 1
         names = self.strategy_names(case.profile)

@@ -1,10 +1,10 @@
 """The bundled server's own capacity, per backend: measured, never asserted.
 
-    pytest bench/test_server.py --benchmark-only            # ~1 minute
-    pytest bench/ --benchmark-only -k server                 # the same, from the whole bench
+    pytest bench/test_server_capacity.py --benchmark-only   # ~1 minute
+    pytest bench/ --benchmark-only -k server                # the same, from the whole bench
 
 - ``test_server_capacity``: requests/s with keep-alive and with a new connection per request, 50 busy
-  connections, driven by wrk when installed (else by raw-socket client processes, ``bench.server_load``);
+  connections, driven by wrk when installed (else by raw-socket client processes, ``bench.sweep.load_generator``);
   server and load generator pinned to different CPUs when there are two or more.
 - ``test_server_idle_cost``: the select/poll/epoll tutorials' claim: the cost of one request while K idle
   connections are open, K = 10, 100, 1000, 5000 (select stops below FD_SETSIZE). Timed by pytest-benchmark
@@ -99,7 +99,7 @@ def wrk(url: str, seconds: float, mode: str) -> dict[str, Any]:
 def raw_clients(url: str, seconds: float, mode: str) -> dict[str, Any]:
     processes = max(1, len(LOAD_CPUS or CPUS))  # one per CPU left to the load: a Python client is slow
     per_process = max(1, CONNECTIONS // processes)
-    command = [sys.executable, "-m", "bench.server_load", url, "--seconds", str(seconds), "--connections",
+    command = [sys.executable, "-m", "bench.sweep.load_generator", url, "--seconds", str(seconds), "--connections",
                str(per_process), "--mode", mode]
     popens = [subprocess.Popen([*pinned(LOAD_CPUS), *command], stdout=subprocess.PIPE, text=True)
               for _ in range(processes)]
@@ -113,7 +113,7 @@ def raw_clients(url: str, seconds: float, mode: str) -> dict[str, Any]:
         "requests": requests,
         "errors": sum(r["errors"] for r in results),
         "non_2xx": sum(r["non_2xx"] for r in results),
-        "load_generator": f"bench.server_load x{processes} ({per_process} connections each)",
+        "load_generator": f"bench.sweep.load_generator x{processes} ({per_process} connections each)",
     }
 
 
@@ -170,7 +170,7 @@ def test_server_idle_cost(benchmark: Any, server: ServerProcess, idle: int) -> N
     backend = fetch_stats(server.url)["backend"]
     if backend == "select" and idle + 16 >= FD_SETSIZE:  # its own fds and the timed connection count too
         pytest.skip(f"select() cannot watch descriptors >= FD_SETSIZE ({FD_SETSIZE}); the server answers "
-                    "503 beyond it (tests/test_server_load.py)")
+                    "503 beyond it (tests/test_server_concurrency.py)")
     socks = open_idle(server.url, idle)
     try:
         with socket.create_connection(socks[0].getpeername()[:2], timeout=10) as client:

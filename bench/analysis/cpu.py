@@ -11,10 +11,10 @@ Rules this module keeps:
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import cast
 
 from bench.record.rows import CellKey, rows_by_cell
-from bench.record.schema import Explain, ExplainFailure, Row, Run
+from bench.record.schema import Explain, ExplainFailure, InstructionCount, InstructionFailure, Row, Run
 
 #: cpu_breakdown.png's cell (``--explain``): the workload of per-request CPU (throughput: no delay, small
 #: bodies), keep-alive (no connection set-up hiding the model's own cost), tuned, at C=10: ten in flight
@@ -22,16 +22,19 @@ from bench.record.schema import Explain, ExplainFailure, Row, Run
 EXPLAIN_CELL = CellKey("throughput", "tuned", "keepalive", 10)
 
 
-def instruction_count(row: Row) -> dict[str, Any] | None:
+def instruction_count(row: Row) -> InstructionCount | None:
     """The row's clean callgrind count (``strategies.instructions.InstructionCount.to_dict``), or None."""
-    count = row.get("instructions")
-    return count if count and count.get("clean") else None
+    found = row.get("instructions")
+    if found is None or "clean" not in found:  # told apart by their keys, like the breakdowns below
+        return None
+    count = cast(InstructionCount, found)
+    return count if count["clean"] else None
 
 
 def instruction_error(row: Row) -> str | None:
     """Why the row's callgrind pass failed, or None."""
-    count = row.get("instructions")
-    return str(count["error"]) if count and count.get("error") else None
+    found = row.get("instructions")
+    return cast(InstructionFailure, found)["error"] if found is not None and "error" in found else None
 
 
 def explanation(row: Row) -> Explain | None:
@@ -47,11 +50,11 @@ def explain_error(row: Row) -> str | None:
     return cast(ExplainFailure, found)["error"] if found is not None and "error" in found else None
 
 
-def instruction_rows(run: Run) -> dict[CellKey, list[tuple[Row, dict[str, Any]]]]:
+def instruction_rows(run: Run) -> dict[CellKey, list[tuple[Row, InstructionCount]]]:
     """Per cell, the rows with a clean instruction count and their counts, cheapest first."""
     counted = {key: [(r, count) for r in rows if (count := instruction_count(r))]
                for key, rows in rows_by_cell(run).items()}
-    return {key: sorted(rows, key=lambda rc: float(rc[1]["instructions_per_request"]))
+    return {key: sorted(rows, key=lambda rc: rc[1]["instructions_per_request"])
             for key, rows in counted.items() if rows}
 
 

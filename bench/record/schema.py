@@ -129,6 +129,34 @@ class BenchmarkStats(TypedDict):
     rounds: int
 
 
+class InstructionCount(TypedDict):
+    """``--instructions`` (``strategies.instructions.InstructionCount.to_dict``): the untimed callgrind pass's
+    instructions over the fetch of N and of 3N requests, the figure per request, and its errors (``clean``:
+    none failed, so the figure may be compared)."""
+    strategy: str
+    requests: int
+    concurrency: int
+    policy: str
+    profile: str
+    delay_ms: int
+    size: int
+    method: str
+    instructions_n: int
+    instructions_3n: int
+    processes: int
+    seconds: float
+    valgrind: str
+    errors: int
+    error_kinds: dict[str, int]
+    instructions_per_request: float
+    clean: bool
+
+
+class InstructionFailure(TypedDict):
+    """The callgrind pass failed (or cannot count this workload): the row's timed rounds stand."""
+    error: str
+
+
 class ExplainFunction(TypedDict):
     """One of a category's costliest functions in the profiled round."""
     function: str
@@ -194,7 +222,7 @@ class Row(TypedDict):
     harness_overhead_pct: float | None
     pytest_benchmark_stats: BenchmarkStats | None
     #: ``--instructions``: the untimed callgrind pass (``strategies.instructions``).
-    instructions: NotRequired[dict[str, Any] | None]
+    instructions: NotRequired[InstructionCount | InstructionFailure | None]
     #: ``--explain``: the untimed, profiled round's CPU by category, or why it failed.
     explain: NotRequired[Explain | ExplainFailure | None]
     #: The web workload: each request's delay and size were drawn from this seed (``bench.record.shapes``);

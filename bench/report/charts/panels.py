@@ -97,6 +97,8 @@ def drawable(rows: list[Row]) -> list[tuple[Row, Summary]]:
 
 
 def panel(ax: Axes, rows: list[Row], metric: Metric, workload: str, policy: str) -> None:
+    """One panel: ``metric`` of ``rows`` (measured ones only) against C, a line per strategy, titled by
+    workload and policy; throughput with its min-max bars and ideal line, the web p99 with its floor."""
     _, _, ylabel, value, logy = metric
     if not drawable(rows):
         ax.text(0.5, 0.5, "no measured rows", transform=ax.transAxes, ha="center", va="center", color="grey")
@@ -165,6 +167,7 @@ def _p99_floor(ax: Axes, rows: list[tuple[Row, Summary]]) -> None:
 
 
 def legend_handles(strategies: list[str], with_ideal: bool, with_floor: bool = False) -> list[Line2D]:
+    """A figure legend's entries: each strategy's look, the ideal and floor lines if drawn, hollow = flagged."""
     handles = [Line2D([], [], color=style(n)["color"], marker=style(n)["marker"], linestyle=style(n)["linestyle"],
                       fillstyle=style(n)["fillstyle"],
                       label=n) for n in strategies]
@@ -178,6 +181,7 @@ def legend_handles(strategies: list[str], with_ideal: bool, with_floor: bool = F
 
 
 def preferred_order(values: list[str], preferred: list[str]) -> list[str]:
+    """The distinct ``values``, those in ``preferred`` first and in its order, the rest by name."""
     return sorted(set(values), key=lambda v: (preferred.index(v) if v in preferred else len(preferred), v))
 
 

@@ -15,7 +15,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-from bench.record.rows import is_measured
+from bench.record.rows import is_measured, measured_summary
 from bench.record.schema import Row, Run
 
 
@@ -35,7 +35,7 @@ def groups(run: Run, above: int) -> dict[tuple[str, str], int]:
 
 def _peak_rss_kb(row: Row) -> int | None:
     """A measured row's peak RSS: what the memory figures need beyond ``is_measured`` (None: not read)."""
-    return row["summary"]["peak_rss_kb"] if is_measured(row) and row["summary"] else None
+    return measured_summary(row)["peak_rss_kb"] if is_measured(row) else None
 
 
 def marginal_kib(row: Row, rows: list[Row]) -> tuple[float, int] | None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 from bench.analysis import verdict
 from bench.analysis.claim import MEANINGS, MEMBERS, READINGS, reading_name
 from bench.analysis.comparison import MIN_EFFECT, Comparison
-from bench.record.rows import CellKey, peak_below_c, rows_by_cell
+from bench.record.rows import CellKey, is_measured, peak_below_c, rows_by_cell
 from bench.record.schema import Row, Run
 from bench.report.sections.markdown import fmt as _fmt
 from bench.report.sections.markdown import table as _table
 
 
 def _rounds_in(run: Run) -> int:
-    counts = [len(r["rounds"]) for r in run["rows"] if r["status"] in ("ok", "flagged")]
+    counts = [len(r["rounds"]) for r in run["rows"] if is_measured(r)]
     return min(counts) if counts else 0
 
 

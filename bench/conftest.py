@@ -7,17 +7,17 @@
 
 Rules this file keeps:
 - only the sweep's tests (those taking the ``case`` fixture) are parametrized or touched here; other bench
-  tests (``bench/test_server.py``) run unaffected by these options and fixtures;
+  tests (``bench/test_server_capacity.py``) run unaffected by these options and fixtures;
 - grouping: each sweep test sets ``benchmark.group`` to "<workload> <profile> <policy> C=<C>", and pytest-benchmark's
   default ``--benchmark-group-by=group`` then puts the strategies of one cell in one terminal table (pass
   ``--benchmark-group-by=param:case`` or anything else to regroup; the results JSON does not depend on it);
 - the cases selected for the session (after ``-k``, ``--resume``) are grouped into cells at collection's
-  end, so that the first test of a cell measures all of its strategies interleaved (``bench.harness``);
+  end, so that the first test of a cell measures all of its strategies interleaved (``bench.sweep.harness``);
 - rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md are written
   at session end, also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the
-  sweep measured or skipped at least one case (a run of test_server.py alone writes nothing);
+  sweep measured or skipped at least one case (a run of test_server_capacity.py alone writes nothing);
 - ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks;
-- the server is the session's ``bench.target``: ``--server-url`` is checked once more in
+- the server is the session's ``bench.sweep.target``: ``--server-url`` is checked once more in
   ``pytest_configure``, so a URL that is not our server is one line before anything runs; a ``--link``
   namespace lives as long as the ``sweep`` fixture and goes with it (SIGTERM is turned into
   KeyboardInterrupt before it is made).
@@ -27,48 +27,39 @@ Rules this file keeps:
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from bench import netns
-from bench.harness import CellKey, Sweep, cell_key, choose_pinning, used_cores
-from bench.netns import LinkError
-from bench.noise import system_check, system_check_text
-from bench.plan import (
+from bench.record.rows import CellKey
+from bench.record.schema import Run
+from bench.report.document import make_report
+from bench.sweep import netns
+from bench.sweep.harness import Sweep, cell_key, choose_pinning, used_cores
+from bench.sweep.netns import LinkError
+from bench.sweep.noise import system_check, system_check_text
+from bench.sweep.options import plan_from_options, with_external_backend
+from bench.sweep.plan import (
     AS_WRITTEN_MAX_C,
     CONCURRENCY_SETS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ROUNDS,
     DEFAULT_ROUNDS,
-    DEFAULT_WARMUP,
     OPT_IN_WORKLOADS,
     QUICK_CONCURRENCY,
     QUICK_MAX_ROUNDS,
     QUICK_ROUNDS,
-    QUICK_WARMUP,
     QUICK_WORKLOADS,
     WORKLOAD_NAMES,
-    WORKLOADS,
     Case,
     Plan,
-    parse_levels,
-    parse_list,
-    parse_strategies,
-    plan_of_run,
 )
-from bench.results import UNFINISHED
-from bench.runfile import json_path_of, load_run
-from bench.schema import Run
-from bench.target import TargetError, check_server, parse_server_url
+from bench.sweep.target import TargetError
 from strategies import eras, explain
-from strategies.base import POLICIES, PROFILES
 from strategies.instructions import InstructionsUnavailable, find_valgrind
 
 PLAN_KEY = pytest.StashKey[Plan]()
@@ -78,10 +69,6 @@ RESUMED_KEY = pytest.StashKey[tuple[Path, Run]]()
 CELLS_KEY = pytest.StashKey[dict[CellKey, list[Case]]]()
 CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
-#: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
-PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
-                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain", "link",
-                "era")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -138,95 +125,12 @@ def _sets_text() -> str:
     return ", ".join(f"{name} ({','.join(map(str, levels))})" for name, levels in CONCURRENCY_SETS.items())
 
 
-def _plan(config: pytest.Config) -> Plan:
-    resume = config.getoption("resume")
-    results_dir = config.getoption("results_dir")
-    if resume:
-        given = [f"--{name.replace('_', '-')}" for name in PLAN_OPTIONS if config.getoption(name)]
-        if given:
-            raise ValueError(f"--resume takes the plan from the run it resumes: drop {', '.join(given)}")
-        path = Path(resume)
-        try:
-            run = load_run(path)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"--resume {resume}: {exc}") from None
-        plan = plan_of_run(run["options"], Path(results_dir) if results_dir else path.parent.parent)
-        config.stash[RESUMED_KEY] = (json_path_of(path), _without_unfinished(run))
-        return dataclasses.replace(plan, server_url=_resumed_server_url(resume, plan.server_url,
-                                                                        config.getoption("server_url")))
-    quick = bool(config.getoption("quick"))
-    levels = config.getoption("concurrency")
-    rounds = config.getoption("rounds")
-    max_rounds = config.getoption("max_rounds")
-    requests = config.getoption("requests")
-    strategies = config.getoption("strategies")
-    workloads = config.getoption("workloads")
-    if any(value is not None and value < 1 for value in (rounds, requests, max_rounds)):
-        raise ValueError("--rounds, --max-rounds and --requests must be >= 1")
-    server_url, link = config.getoption("server_url"), config.getoption("link")
-    if server_url and link:
-        raise ValueError("--link starts its own server behind the link: drop --server-url")
-    if server_url and config.getoption("server_backend"):
-        raise ValueError("--server-backend: an external server runs the backend it was started with "
-                         "(python -m local_server --backend)")
-    rounds = rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS)
-    seed = config.getoption("schedule_seed")
-    era = config.getoption("era")
-    if era is not None:
-        eras.load(era)  # an unknown era is a usage error, here
-        if config.getoption("instructions") or config.getoption("explain"):
-            raise ValueError("--era: --instructions and --explain measure today's workers only; run them apart")
-    return Plan(
-        concurrency=parse_levels(levels) if levels else None,
-        strategies=parse_strategies(strategies) if strategies else None,
-        workloads=parse_list(workloads, tuple(WORKLOADS), "workloads") if workloads else None,
-        policies=parse_list(config.getoption("policies") or ",".join(POLICIES), POLICIES, "policies"),
-        profiles=parse_list(config.getoption("profiles") or ",".join(PROFILES), PROFILES, "profiles"),
-        rounds=rounds,
-        max_rounds=max(rounds, max_rounds or (QUICK_MAX_ROUNDS if quick else DEFAULT_MAX_ROUNDS)),
-        warmup_rounds=QUICK_WARMUP if quick else DEFAULT_WARMUP,
-        requests=requests,
-        quick=quick,
-        benchmark_disabled=bool(config.getoption("benchmark_disable", False)),
-        server_backend=config.getoption("server_backend") or "epoll",
-        results_dir=Path(results_dir) if results_dir else config.rootpath / "results",
-        schedule_seed=seed if seed is not None else int.from_bytes(os.urandom(4), "big"),
-        instructions=bool(config.getoption("instructions")),
-        explain=bool(config.getoption("explain")),
-        server_url=parse_server_url(server_url) if server_url else None,
-        link=_link(link) if link else None,
-        era=era,
-    )
-
-
-def _link(text: str) -> str:
-    """--link as recorded: checked by parsing (one line on garbage), kept in tc's words ("10mbit")."""
-    netns.parse_rate(text)
-    return text.strip().lower()
-
-
-def _resumed_server_url(resume: str, recorded: str | None, given: str | None) -> str | None:
-    """--resume with --server-url: required when the run was measured against an external server (its URL
-    may have changed: the server restarted), refused when it was not (one run, one kind of server)."""
-    if recorded and not given:
-        raise ValueError(f"--resume {resume}: it was measured against an external server ({recorded}): "
-                         f"give --server-url with that server's URL now")
-    if given and not recorded:
-        raise ValueError(f"--resume {resume}: it was measured against the sweep's own server; --server-url "
-                         f"would mix two servers in one run")
-    return parse_server_url(given) if given else None
-
-
-def _without_unfinished(run: dict[str, Any]) -> Run:
-    """The rows a resumed run keeps: every finished one (ok, flagged, failed, skipped) as recorded."""
-    run["rows"] = [row for row in run["rows"] if row["reason"] != UNFINISHED]
-    run.pop("partial", None)
-    return cast(Run, run)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        config.stash[PLAN_KEY] = plan = _plan(config)
+        plan, resumed = plan_from_options(config.getoption, config.rootpath)
+        if resumed is not None:
+            config.stash[RESUMED_KEY] = resumed
+        config.stash[PLAN_KEY] = plan
         if plan.instructions:
             find_valgrind()
         if plan.explain and explain.unavailable_reason():
@@ -234,23 +138,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if plan.link and netns.unavailable_reason():
             raise ValueError(netns.unavailable_reason())
         if plan.server_url:
-            config.stash[PLAN_KEY] = _with_external_backend(plan, config.stash.get(RESUMED_KEY, None) is not None)
+            config.stash[PLAN_KEY] = with_external_backend(plan, resumed is not None)
     except (ValueError, InstructionsUnavailable, TargetError) as exc:  # TargetError: a malformed URL
         raise pytest.UsageError(str(exc)) from None
-
-
-def _with_external_backend(plan: Plan, resumed: bool) -> Plan:
-    """The plan against an external server, once it is known to be ours: its backend is the server's own
-    (the skip rules depend on it). A resumed run must find the backend it was measured with."""
-    assert plan.server_url is not None
-    try:
-        stats, _ = check_server(plan.server_url, samples=1)
-    except TargetError as exc:
-        raise ValueError(f"--server-url {exc}") from None
-    if resumed and stats["backend"] != plan.server_backend:
-        raise ValueError(f"--server-url {plan.server_url} runs the {stats['backend']} backend; the resumed run "
-                         f"was measured with {plan.server_backend}")
-    return dataclasses.replace(plan, server_backend=stats["backend"])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -273,7 +163,7 @@ def _sweep_case(item: pytest.Item) -> tuple[str, Case] | None:
 
 
 def _allow_the_whole_cell(item: pytest.Item, plan: Plan, workload: str, cases: list[Case], timeout: Any) -> None:
-    """The first test of a cell measures all of its strategies' rounds (``bench.harness``): its pytest
+    """The first test of a cell measures all of its strategies' rounds (``bench.sweep.harness``): its pytest
     timeout is raised to what those rounds may take, each bounded by its own worker deadline. Without it,
     8 strategies x 6 rounds of 5-25 s at C=10,000 passed pytest-timeout's 300 s and cut a cell in half."""
     rounds = plan.warmup_rounds + max(plan.rounds, plan.max_rounds)
@@ -371,7 +261,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         interrupted = session.config.stash.get(INTERRUPTED_KEY, "SIGINT")
     if session_sweep.run["rows"]:
-        session.config.stash[OUTPUT_KEY] = session_sweep.finish(interrupted)
+        path = session_sweep.finish(interrupted)
+        session.config.stash[OUTPUT_KEY] = path, make_report(session_sweep.plan.results_dir / "latest.json")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -1,4 +1,4 @@
-"""``bench.netns`` and ``--link``: the rate's parsing, the tbf's parameters, and, as root with iproute2, a
+"""``bench.sweep.netns`` and ``--link``: the rate's parsing, the tbf's parameters, and, as root with iproute2, a
 real link: its shaping, and its namespace and veth pair gone afterwards, also when the sweep is interrupted.
 
 The one timing assertion of the suite is here: the kernel's tbf must deliver 1 MB at the link's rate within
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import netns
-from bench.netns import LinkError, linked_server, parse_rate, tbf_parameters
+from bench.sweep import netns
+from bench.sweep.netns import LinkError, linked_server, parse_rate, tbf_parameters
 from local_server.payload import bytes_body
 from strategies.http1 import ResponseParser, build_request, split_url
 from tests.interrupting import HOLD_FILE_ENV, sweep_command, wait_for_hold

@@ -1,4 +1,4 @@
-"""bench.runfile: an interrupted sweep keeps its finished rows, leaves nothing running, is reported as
+"""bench.record.runfile: an interrupted sweep keeps its finished rows, leaves nothing running, is reported as
 partial, and ``--resume`` runs only what it lacks."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import psutil
 
-from bench import report
-from bench.runfile import load_run
+from bench.record.runfile import load_run
+from bench.report.document import make_report
 from tests.interrupting import HOLD_FILE_ENV, sweep_command, wait_for_hold
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_pat
     partial = load_run(path)
     kept = {row["id"] for row in partial["rows"]}
     assert partial["partial"] and partial["options"]["interrupted"] == "SIGINT" and kept
-    assert "Partial run" in report.make_report(path).read_text()
+    assert "Partial run" in make_report(path).read_text()
 
     resumed = subprocess.run(sweep_command("--benchmark-only", f"--resume={path}", "-p", "no:cacheprovider", "-q"),
                              cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)

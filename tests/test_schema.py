@@ -1,15 +1,18 @@
-"""bench.schema: the committed results validate against the one typed definition; the validator catches
+"""bench.record.schema: the committed results validate against the one typed definition; the validator catches
 what departs from it; older files are read, unknown ones refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
 from pathlib import Path
 
 import pytest
 
-from bench import schema
-from bench.runfile import load_run
+from bench.record import schema
+from bench.record.runfile import load_run
+from strategies import instructions
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "report_fixture.json"
@@ -51,3 +54,10 @@ def test_the_schema_is_documented_from_the_definitions() -> None:
     assert "Round\n" in text or "Round:" in text
     for key in ("started_at", "position", "pass", "noise", "rounds_stopped", "schedule_seed", "commit_info"):
         assert f"  {key}: " in text
+
+
+def test_the_instruction_count_is_declared_as_the_pass_writes_it() -> None:
+    """Row.instructions is ``strategies.instructions.InstructionCount.to_dict()``: every key declared, so
+    that a field added there is declared here before a sweep with --instructions can write it."""
+    written = {field.name for field in dataclasses.fields(instructions.InstructionCount)} | {"instructions_per_request", "clean"}
+    assert set(typing.get_type_hints(schema.InstructionCount)) == written

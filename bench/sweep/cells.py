@@ -1,0 +1,160 @@
+"""Measuring one cell: its strategies' rounds interleaved, in a seeded random order, until precise enough.
+
+A *cell* is (workload, profile, policy, C): the strategies compared in it get the identical workload. On a
+shared 2-core machine the speed available to a process drifts by tens of percent over minutes, so measuring
+strategy A's rounds and then B's puts that drift into the ratio A/B. Here all of a cell's workers are set
+up together and take turns: every pass runs one round of each, in an order drawn afresh per pass from a
+seeded generator, so drift hits every strategy alike and no strategy always follows the same neighbour.
+
+Rules this module keeps:
+- the timed region of a round is exactly one ``fetch_round`` round trip to the worker, timed here with
+  ``perf_counter`` (URL building, verification and bookkeeping happen in the worker's untimed
+  ``prepare``/``measure``). The server's counters are reset before it and read after, both untimed;
+- warm-up rounds run first (one pass per warm-up round, same random order), and are not kept;
+- then ``Budget.min_rounds`` passes for every case; then, while the cell's extra-time budget lasts and at
+  most up to ``Budget.max_rounds``, further passes for the cases whose 95 % interval on the mean of log
+  req/s is wider than ±``Budget.half_width`` (Kalibera & Jones: measure until precise, within a budget).
+  Each case records the rounds it ran and why it stopped (``precise``, ``max_rounds``, ``budget``);
+- every round records ``started_at`` (Unix seconds) and ``position`` (its place in the cell's schedule,
+  counting every round of every case of the cell, warm-ups included) and ``pass`` (which pass it was in),
+  and what else ran on the cores meanwhile (``noise``, ``bench.sweep.noise``) with ``disturbed``, the reason when
+  that was beyond the thresholds;
+- a worker that fails ends that case only (its reason kept, its finished rounds kept); the others go on.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from scipy import stats
+
+from bench.record.rows import add_timing
+from bench.sweep.noise import NoiseProbe, disturbance
+from local_server.api import fetch_stats, reset_stats
+from strategies.runner import WorkerError, WorkerProcess
+from strategies.workload import Workload
+
+#: The precision a case stops at: its 95 % interval on mean log req/s within ±5 % (the issue's goal).
+HALF_WIDTH = 0.05
+#: Extra passes may take at most this share of the time the cell's obligatory passes took: the sweep's
+#: wall time grows by at most this much, whatever the noise.
+EXTRA_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How many rounds a case gets: ``min_rounds`` always, more (up to ``max_rounds``) while imprecise."""
+
+    min_rounds: int
+    max_rounds: int
+    warmup_rounds: int
+    half_width: float = HALF_WIDTH
+    extra_share: float = EXTRA_SHARE
+
+
+@dataclass
+class CaseRun:
+    """One case of a cell while it is measured: its worker, its workload and what it collected."""
+
+    key: Any
+    workload: Workload
+    worker: WorkerProcess | None = None
+    cold_start_s: float | None = None
+    rounds: list[dict[str, Any]] = field(default_factory=list)
+    failure: str | None = None
+    worker_died: bool = False
+    stopped: str = ""
+
+    @property
+    def live(self) -> bool:
+        return self.worker is not None and self.failure is None
+
+    def fail(self, exc: WorkerError) -> None:
+        self.failure, self.worker_died = str(exc), not exc.alive
+
+
+def relative_half_width(rates: list[float]) -> float | None:
+    """The 95 % t-interval's half-width on the mean of log(req/s), as a ratio (0.05 = ±5 %)."""
+    logs = [math.log(r) for r in rates if r and r > 0]
+    if len(logs) < 2:
+        return None
+    spread = statistics.stdev(logs) / math.sqrt(len(logs))
+    return float(math.expm1(stats.t.ppf(0.975, len(logs) - 1) * spread))
+
+
+def _precise(case: CaseRun, budget: Budget) -> bool:
+    width = relative_half_width([r["req_per_s"] for r in case.rounds if r.get("req_per_s")])
+    return width is not None and width <= budget.half_width
+
+
+class Cell:
+    """The interleaved schedule of one cell's cases over one server."""
+
+    def __init__(self, cases: list[CaseRun], server_url: str, budget: Budget, rng: random.Random,
+                 probe: NoiseProbe | None = None):
+        self.cases, self.url, self.budget, self.rng, self.probe = cases, server_url, budget, rng, probe
+        self.position = 0
+
+    def run(self) -> None:
+        for _ in range(self.budget.warmup_rounds):
+            self._pass([c for c in self.cases if c.live], keep=False, number=0)
+        started = time.perf_counter()
+        for number in range(1, self.budget.min_rounds + 1):
+            self._pass([c for c in self.cases if c.live], keep=True, number=number)
+        extra_allowed = self.budget.extra_share * (time.perf_counter() - started)
+        extra_started = time.perf_counter()
+        number = self.budget.min_rounds
+        while True:
+            wanted = [c for c in self.cases if c.live and not _precise(c, self.budget)
+                      and len(c.rounds) < self.budget.max_rounds]
+            projected = sum(c.rounds[-1]["timer_s"] for c in wanted)
+            if not wanted or time.perf_counter() - extra_started + projected > extra_allowed:
+                break
+            number += 1
+            self._pass(wanted, keep=True, number=number)
+        for case in self.cases:
+            case.stopped = _stop_reason(case, self.budget)
+
+    def _pass(self, cases: list[CaseRun], keep: bool, number: int) -> None:
+        for case in self.rng.sample(cases, len(cases)):
+            try:
+                measured = self._round(case)
+            except WorkerError as exc:
+                case.fail(exc)
+                continue
+            finally:
+                self.position += 1
+            measured.update({"pass": number, "position": self.position - 1})
+            if keep:
+                case.rounds.append(measured)
+
+    def _round(self, case: CaseRun) -> dict[str, Any]:
+        assert case.worker is not None
+        case.worker.prepare_round(case.workload)
+        before = reset_stats(self.url)  # the snapshot just before zeroing: its cpu_s starts the round
+        if self.probe:
+            self.probe.start()
+        started_at = time.time()
+        started = time.perf_counter()
+        case.worker.fetch_round()
+        timer_s = time.perf_counter() - started
+        noise = self.probe.stop() if self.probe else None
+        after = fetch_stats(self.url)
+        data = case.worker.measure_round().to_dict()
+        data.update(started_at=started_at, peak_in_flight=after.get("peak_in_flight"),
+                    server_cpu_s=after["cpu_s"] - before["cpu_s"], noise=noise,
+                    disturbed=disturbance(noise) if noise else None)
+        return add_timing(data, timer_s)
+
+
+def _stop_reason(case: CaseRun, budget: Budget) -> str:
+    if case.failure is not None:
+        return "failed"
+    if _precise(case, budget):
+        return "precise"
+    return "max_rounds" if len(case.rounds) >= budget.max_rounds else "budget"

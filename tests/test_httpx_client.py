@@ -36,7 +36,8 @@ def test_keepalive_pool_holds_c_connections_above_httpx_defaults(server_url: str
     (step,) = run_probe("httpx", server_url, steps)
     first, second = step["rounds"]
     assert [r["bad"] for r in step["rounds"]] == [[], []]
-    assert all(r["peak"] in expected_peak("httpx", c, "keepalive", "tuned") for r in step["rounds"])
+    peaks = [r["peak"] for r in step["rounds"]]
+    assert all(peak in expected_peak("httpx", c, "keepalive", "tuned") for peak in peaks), peaks
     assert (first["sockets"], second["sockets"]) == (c, 0)
     assert step["open_after_close"] == 0
 

@@ -34,6 +34,7 @@ def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_pat
         os.killpg(sweep.pid, signal.SIGINT)
     except BaseException:
         os.killpg(sweep.pid, signal.SIGKILL)
+        sweep.communicate()  # reaps it and closes its pipe, which the collector would warn about
         raise
     output, _ = sweep.communicate(timeout=60)
 

@@ -124,6 +124,16 @@ def test_a_report_in_a_sets_folder_remakes_the_page_of_the_whole_results_folder(
     assert results_root(tmp_path / "elsewhere") == (tmp_path / "elsewhere").resolve()
 
 
+def test_without_plotly_the_report_goes_on_and_the_page_is_skipped_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    find_spec = document.importlib.util.find_spec
+    monkeypatch.setattr(document.importlib.util, "find_spec", lambda name: None if name == "plotly" else find_spec(name))
+    assert report_main([str(FIXTURE), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "REPORT.md").exists() and not (tmp_path / "index.html").exists()
+    said = [line for line in capsys.readouterr().err.splitlines() if "bench.report.page" in line]
+    assert said == ["bench.report.page: skipped (missing plotly: pip install 'concbench[bench]')"]
+
+
 def test_no_string_in_a_run_can_end_the_script(built: tuple[Path, dict[str, Any]]) -> None:
     root, _ = built
     shown = data.page_data(find_runs(root), root)

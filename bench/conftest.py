@@ -13,9 +13,10 @@ Rules this file keeps:
   ``--benchmark-group-by=param:case`` or anything else to regroup; the results JSON does not depend on it);
 - the cases selected for the session (after ``-k``, ``--resume``) are grouped into cells at collection's
   end, so that the first test of a cell measures all of its strategies interleaved (``bench.sweep.harness``);
-- rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md are written
-  at session end, also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the
-  sweep measured or skipped at least one case (a run of test_server_capacity.py alone writes nothing);
+- rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md (and the
+  results page over every run of the results folder, ``bench.report.page``) are written at session end,
+  also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the sweep measured or
+  skipped at least one case (a run of test_server_capacity.py alone writes nothing);
 - ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks;
 - the server is the session's ``bench.sweep.target``: ``--server-url`` is checked once more in
   ``pytest_configure``, so a URL that is not our server is one line before anything runs; a ``--link``
@@ -38,6 +39,8 @@ import pytest
 from bench.record.rows import CellKey
 from bench.record.schema import Run
 from bench.report.document import make_report
+from bench.report.page.document import write_index
+from bench.report.page.runs import results_root
 from bench.sweep import netns
 from bench.sweep.harness import Sweep, cell_key, choose_pinning, used_cores
 from bench.sweep.netns import LinkError
@@ -262,7 +265,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         interrupted = session.config.stash.get(INTERRUPTED_KEY, "SIGINT")
     if session_sweep.run["rows"]:
         path = session_sweep.finish(interrupted)
-        session.config.stash[OUTPUT_KEY] = path, make_report(session_sweep.plan.results_dir / "latest.json")
+        results = session_sweep.plan.results_dir
+        session.config.stash[OUTPUT_KEY] = path, make_report(results / "latest.json")
+        write_index(results_root(results))  # index.html over every run of the results folder, this one too
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from typing import IO, Any, NotRequired, Self, TypedDict, cast
+from typing import IO, Any, NotRequired, Self, TypedDict, cast, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 #: How long a server may take to print its URL and answer: an interpreter start on a loaded 2-core box.
@@ -94,6 +94,13 @@ class Stats(TypedDict):
     #: the server does not speak), "eof" (closed mid-handshake), "reset", "timeout" (the handshake
     #: timeout), "fd_setsize" (select's limit), or OpenSSL's reason in lower case for anything else.
     tls_handshake_failures: NotRequired[dict[str, int]]
+
+
+#: The keys every ``/stats`` answer has, in ``Stats``'s order (a ``--tls`` server's add the ``NotRequired``
+#: ones): what a reader checks to know the server is ours. Read off ``Stats``'s hints, not ``Stats.__required_keys__``: with postponed
+#: annotations (PEP 563) Python 3.11 cannot see ``NotRequired`` there and calls every key required.
+STATS_KEYS = tuple(key for key, hint in get_type_hints(Stats, include_extras=True).items()
+                   if get_origin(hint) is not NotRequired)
 
 
 class ServerError(RuntimeError):

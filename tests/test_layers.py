@@ -105,15 +105,20 @@ RULES = (
     Rule("the analyses import nothing of the sweep or the report", ("bench.analysis",),
          ("bench.sweep", "bench.report")),
     Rule("the sweep imports nothing of the report (the entry point makes it)", ("bench.sweep",), ("bench.report",)),
-    Rule("the sweep reads of the analyses only the claim's definition", ("bench.sweep",), ("bench.analysis",),
-         allowed=("bench.analysis.claim",)),
+    Rule("the sweep reads of the analyses only the claim's definition and the interval a row stops on",
+         ("bench.sweep",), ("bench.analysis",), allowed=("bench.analysis.claim", "bench.analysis.comparison")),
     Rule("the report reads of the sweep only the thresholds and levels it quotes", ("bench.report",),
          ("bench.sweep",), allowed=("bench.sweep.plan", "bench.sweep.noise", "bench.sweep.cells")),
     Rule("no module outside the charts imports matplotlib", PACKAGES, ("matplotlib",),
          except_sources=("bench.report.charts",)),
     Rule("text and data reach no plotting library, even through what they import",
          ("bench.record", "bench.analysis", "bench.report.sections", "bench.report.compare",
-          "bench.report.readme", "bench.sweep"), ("matplotlib",), transitive=True),
+          "bench.report.readme", "bench.sweep"), ("matplotlib", "plotly"), transitive=True),
+    Rule("no module outside the results page imports plotly or markdown-it", PACKAGES, ("plotly", "markdown_it"),
+         except_sources=("bench.report.page",)),
+    Rule("REPORT.md, its charts and the README's section are made without the page, even indirectly",
+         ("bench.report.document", "bench.report.sections", "bench.report.charts", "bench.report.readme",
+          "bench.report.compare"), ("bench.report.page",), transitive=True),
     Rule("the documented entry points bench.schema and bench.compare only run their module's main",
          ("bench.schema", "bench.compare"), ("bench",), allowed=("bench.record.schema", "bench.report.compare")),
 )
@@ -145,7 +150,7 @@ def violations(rule: Rule) -> list[str]:
 def test_the_graph_sees_every_package_and_its_layers() -> None:
     assert {name.split(".")[0] for name in MODULES} == set(PACKAGES)
     for layer in ("bench.record", "bench.analysis", "bench.report", "bench.report.charts", "bench.report.sections",
-                  "bench.sweep"):
+                  "bench.report.page", "bench.sweep"):
         assert layer in MODULES, layer
     assert "bench.record.schema" in GRAPH["bench.record.rows"]
     assert "matplotlib" in GRAPH["bench.report.charts.panels"] or "matplotlib" in GRAPH["bench.report.charts"]

@@ -29,7 +29,7 @@ from bench.sweep import netns, target
 from bench.sweep.netns import linked_server, parse_rate
 from bench.sweep.options import resumed_server_url
 from bench.sweep.target import TargetError, check_server, parse_server_url
-from local_server.api import running_server
+from local_server.api import STATS_KEYS, running_server
 from tests.stdlib_server import stdlib_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,6 +77,7 @@ def test_check_server_reads_our_stats_and_times_the_round_trip(external_url: str
     assert rtt["samples"] == 5
     for figures in (rtt["connect_ms"], rtt["request_ms"]):
         assert 0 < figures["min"] <= figures["median"] <= figures["p90"]
+    assert set(stats) == set(STATS_KEYS)  # a plain server answers every key Stats requires, and no other
     # /stats is a control route: the check leaves the counters as they were
     assert check_server(external_url, samples=1)[0]["requests"] == 0
 
@@ -158,7 +159,8 @@ def test_check_server_refuses_what_is_not_ours(monkeypatch: pytest.MonkeyPatch) 
     with stdlib_server() as server:
         assert "answered 404: not our server" in _one_line_error(server.url)
     with _foreign_stats_server() as url:
-        assert "lacks backend, in_flight, peak_in_flight, cpu_s, pid" in _one_line_error(url)
+        lacking = ", ".join(key for key in STATS_KEYS if key != "requests")  # it has only "requests"
+        assert f"lacks {lacking}: not our server" in _one_line_error(url)
     with _listener(b"SSH-2.0-OpenSSH_9.6\r\n") as url:
         assert "not answered in HTTP" in _one_line_error(url)
     assert "Connection refused" in _one_line_error(_closed_port_url())

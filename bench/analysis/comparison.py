@@ -9,6 +9,9 @@ Rules this module keeps:
   ``MIN_EFFECT`` apart; one round a side gives no spread, so no difference;
 - every caller compares this way: the claim's steps (``bench.analysis.verdict``), the opt-in rankings, model
   against library, today against an era, and one run against another (``bench.report.compare``);
+- one row's own interval is on the same scale (``mean_interval``: Student's t on the logarithms of its rounds):
+  the results page prints it, and the sweep stops measuring a row when it is narrow enough
+  (``bench.sweep.cells``);
 - pure functions; no I/O.
 """
 
@@ -18,6 +21,7 @@ import dataclasses
 import math
 import statistics
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from scipy.stats import t as student_t
 from scipy.stats import ttest_ind
@@ -88,6 +92,26 @@ def compare(a: str, values_a: list[float], b: str, values_b: list[float]) -> Com
     half = float(student_t.ppf(1 - ALPHA / 2, df)) * se
     p = float(ttest_ind(log_a, log_b, equal_var=False).pvalue)
     return Comparison(a, b, *medians, math.exp(diff), math.exp(diff - half), math.exp(diff + half), p)
+
+
+class MeanInterval(NamedTuple):
+    """A geometric mean of per-round values and its (1 - ALPHA) confidence interval."""
+
+    mean: float
+    low: float
+    high: float
+
+
+def mean_interval(values: list[float]) -> MeanInterval | None:
+    """The geometric mean of one row's per-round ``values`` and its (1 - ALPHA) confidence interval: Student's
+    t on their logarithms, the scale ``compare`` works on; None with fewer than two positive values (the
+    others, a round without the figure, are left out)."""
+    logs = [math.log(v) for v in values if v and v > 0]
+    if len(logs) < 2:
+        return None
+    mean = statistics.fmean(logs)
+    half = float(student_t.ppf(1 - ALPHA / 2, len(logs) - 1)) * statistics.stdev(logs) / math.sqrt(len(logs))
+    return MeanInterval(math.exp(mean), math.exp(mean - half), math.exp(mean + half))
 
 
 def holm(comparisons: list[Comparison]) -> list[Comparison]:

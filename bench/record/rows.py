@@ -7,7 +7,8 @@ Rules this module keeps:
   stand; a failed row's rounds, if any, are kept but never compared. Readers that need more (a peak RSS, no
   errors) say so by name beside it;
 - a *cell* is one (workload, profile, policy, concurrency) (``CellKey``): the strategies compared with each
-  other, measured interleaved (``bench.sweep.cells``); ``rows_by_cell`` is the one grouping every reader uses;
+  other, measured interleaved (``bench.sweep.cells``); ``rows_by_cell`` is the one grouping every reader uses,
+  ``row_key`` (the cell and the strategy) the one way to match a row of one run with a row of another;
 - pure functions of rows; no I/O, no import of the sweep's machinery or of the readers.
 """
 
@@ -60,6 +61,15 @@ class CellKey(NamedTuple):
 
 def cell_of(row: Row) -> CellKey:
     return CellKey(row["workload"], row["profile"], row["policy"], row["concurrency"])
+
+
+#: A row by what it measured: its cell (``CellKey``'s fields) and its strategy. Two runs' rows are matched on
+#: it (``bench.report.compare``), never by position.
+RowKey = tuple[str, str, str, int, str]
+
+
+def row_key(row: Row) -> RowKey:
+    return (*cell_of(row), row["strategy"])
 
 
 def rows_by_cell(run: Run) -> dict[CellKey, list[Row]]:

@@ -1,6 +1,7 @@
 """``python -m bench.report RUN.json [--out DIR] [--readme README.md]``: REPORT.md and the charts of a run,
-remade from its JSON alone (``bench.report.document``); with ``--readme``, also the README's generated
-section (``bench.report.readme``)."""
+remade from its JSON alone (``bench.report.document``), and the results page over every run of the results
+folder and this one (``bench.report.page``: ``results/index.html`` for ``results/c10k/latest.json``); with
+``--readme``, also the README's generated section (``bench.report.readme``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 
 from bench.record.runfile import load_run
 from bench.report.document import make_report
+from bench.report.page.document import write_index
+from bench.report.page.runs import results_root
 from bench.report.readme import update_readme
 
 
@@ -25,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         report = make_report(args.json, args.out)
+        write_index(results_root(report.parent), also=args.json)
         if args.readme is not None:
             home = args.readme.resolve().parent
             chart = os.path.relpath(report.resolve().parent / "claim.png", home)

@@ -12,8 +12,8 @@ and every two strategies of a cell (per cell, the median over its pairs).
 Rules this module keeps:
 - it reads the two JSON files and nothing else, and judges them with the report's own functions, so
   "changed" and "agree" mean what they mean in REPORT.md;
-- rows are matched by what they measured (workload, profile, policy, C, strategy), never by position;
-  rows only one run has are counted, not compared;
+- rows are matched by what they measured (``bench.record.rows.row_key``: workload, profile, policy, C,
+  strategy), never by position; rows only one run has are counted, not compared;
 - exit 0 whatever the runs say (a comparison is information, not a test); 1 with one line when a file
   cannot be read.
 """
@@ -28,48 +28,41 @@ from pathlib import Path
 from bench.analysis import verdict
 from bench.analysis.claim import reading_name
 from bench.analysis.comparison import MIN_EFFECT, Comparison, compare
-from bench.record.rows import CellKey, cell_of, is_measured, round_rates, rows_by_cell
+from bench.record.rows import CellKey, RowKey, is_measured, round_rates, row_key, rows_by_cell
 from bench.record.runfile import load_run
 from bench.record.schema import Row, Run
 from strategies.workload import percentile
-
-#: A row by what it measured: its cell (``CellKey``'s fields) and its strategy.
-Key = tuple[str, str, str, int, str]
-
-
-def _key(row: Row) -> Key:
-    return (*cell_of(row), row["strategy"])
 
 
 def _rates(row: Row) -> list[float] | None:
     return round_rates(row) if is_measured(row) else None
 
 
-def row_changes(a: Run, b: Run) -> list[tuple[Key, Comparison]]:
+def row_changes(a: Run, b: Run) -> list[tuple[RowKey, Comparison]]:
     """B against A for every row both measured, in A's order."""
-    rows_b = {_key(row): row for row in b["rows"]}
+    rows_b = {row_key(row): row for row in b["rows"]}
     out = []
     for row in a["rows"]:
-        other = rows_b.get(_key(row))
+        other = rows_b.get(row_key(row))
         rates_a, rates_b = _rates(row), _rates(other) if other else None
         if rates_a and rates_b:
-            out.append((_key(row), compare("B", rates_b, "A", rates_a)))
+            out.append((row_key(row), compare("B", rates_b, "A", rates_a)))
     return out
 
 
-def _cell_ratios(run: Run) -> dict[Key, float]:
+def _cell_ratios(run: Run) -> dict[RowKey, float]:
     """Each strategy's median req/s over its cell's fastest: the ratios the report's orders rest on."""
     ratios = {}
     for rows in rows_by_cell(run).values():
         medians = {row["strategy"]: statistics.median(rates) for row in rows if (rates := _rates(row))}
         if len(medians) > 1:
             best = max(medians.values())
-            ratios.update({_key(row): medians[row["strategy"]] / best
+            ratios.update({row_key(row): medians[row["strategy"]] / best
                            for row in rows if row["strategy"] in medians})
     return ratios
 
 
-def ratio_movement(a: Run, b: Run) -> dict[Key, float]:
+def ratio_movement(a: Run, b: Run) -> dict[RowKey, float]:
     """For every row in a cell of both runs: |B's within-cell ratio / A's - 1|, the relative movement. The
     fastest of a cell in both runs (1 against itself twice) is left out: it cannot move."""
     ra, rb = _cell_ratios(a), _cell_ratios(b)
@@ -116,6 +109,16 @@ def _percentile(values: list[float], q: float) -> float:
     return percentile(sorted(values), q)
 
 
+def rows_in_short(a: Run, b: Run, changes: list[tuple[RowKey, Comparison]]) -> str:
+    """How many rows ``row_changes`` compared and how many changed, faster and slower (compare.md's first
+    line, and the results page's)."""
+    changed = [c for _, c in changes if c.decisive]
+    only = len({row_key(r) for r in a["rows"]} ^ {row_key(r) for r in b["rows"]})
+    return (f"Rows compared: {len(changes)} (rows only one run has: {only}); changed (ratio B/A's 95 % interval "
+            f"clear of 1 and at least {MIN_EFFECT:.0%} away): {len(changed)}, faster "
+            f"{sum(c.ratio > 1 for c in changed)}, slower {sum(c.ratio < 1 for c in changed)}.")
+
+
 def render(a: Run, b: Run, names: tuple[str, str]) -> str:
     changes = row_changes(a, b)
     moved = list(ratio_movement(a, b).values())
@@ -123,14 +126,10 @@ def render(a: Run, b: Run, names: tuple[str, str]) -> str:
     pairs, cells = list(moved_pairs.values()), per_cell(moved_pairs)
     agreement = verdict_agreement(a, b)
     agreeing = sum(va == vb for _, _, va, vb in agreement)
-    changed = [(k, c) for k, c in changes if c.decisive]
-    only = len({_key(r) for r in a["rows"]} ^ {_key(r) for r in b["rows"]})
     lines = [f"# {names[1]} against {names[0]}", "",
              f"A: `{names[0]}` ({a.get('created')}); B: `{names[1]}` ({b.get('created')}).", "",
              "## In short", "",
-             (f"- Rows compared: {len(changes)} (rows only one run has: {only}); changed (ratio B/A's 95 % "
-              f"interval clear of 1 and at least {MIN_EFFECT:.0%} away): {len(changed)}, "
-              f"faster {sum(c.ratio > 1 for _, c in changed)}, slower {sum(c.ratio < 1 for _, c in changed)}."),
+             f"- {rows_in_short(a, b, changes)}",
              f"- Row req/s, B/A: median change {statistics.median(abs(c.ratio - 1) for _, c in changes):.1%}"
              if changes else "- Row req/s: no row measured in both runs.",
              f"- Within-cell ratios (each strategy against its cell's fastest), relative movement A → B: median "

@@ -7,6 +7,8 @@
   (``python -m bench.sweep.load_generator``, used by ``bench/test_server_capacity.py`` when wrk is missing).
 
 Rules this layer keeps: it writes its rows through ``bench.record`` and imports nothing of
-``bench.report`` (the entry point makes REPORT.md after the sweep); of ``bench.analysis`` only the claim's
-definition (``bench.analysis.claim``: which strategies the as-written profile runs) (``tests/test_layers.py``).
+``bench.report`` (the entry point makes REPORT.md and the results page after the sweep); of
+``bench.analysis`` only the claim's definition (``bench.analysis.claim``: which strategies the as-written
+profile runs) and a row's interval (``bench.analysis.comparison.mean_interval``: when a row is precise enough
+to stop), so that the sweep and the report mean one thing by them (``tests/test_layers.py``).
 """

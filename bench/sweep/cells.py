@@ -24,15 +24,12 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import math
 import random
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from scipy import stats
-
+from bench.analysis.comparison import mean_interval
 from bench.record.rows import add_timing
 from bench.sweep.noise import NoiseProbe, disturbance
 from local_server.api import fetch_stats, reset_stats
@@ -79,12 +76,10 @@ class CaseRun:
 
 
 def relative_half_width(rates: list[float]) -> float | None:
-    """The 95 % t-interval's half-width on the mean of log(req/s), as a ratio (0.05 = ±5 %)."""
-    logs = [math.log(r) for r in rates if r and r > 0]
-    if len(logs) < 2:
-        return None
-    spread = statistics.stdev(logs) / math.sqrt(len(logs))
-    return float(math.expm1(stats.t.ppf(0.975, len(logs) - 1) * spread))
+    """The 95 % t-interval's half-width on the mean of log(req/s), as a ratio (0.05 = ±5 %): the upper side
+    of the row's interval as the results page prints it (``bench.analysis.comparison.mean_interval``)."""
+    interval = mean_interval(rates)
+    return None if interval is None else interval.high / interval.mean - 1
 
 
 def _precise(case: CaseRun, budget: Budget) -> bool:

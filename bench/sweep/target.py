@@ -3,8 +3,8 @@ perhaps on another machine) or behind a shaped link (``--link``, started here in
 
 Rules this module keeps:
 - the sweep sees one URL whatever the kind, and treats all three alike: before any row, ``check_server``
-  makes sure the URL is our server (its ``GET /stats`` answers 200 with the counters the sweep reads) and
-  times the round trip to it, through the suite's one HTTP codec (``strategies.http1``) on plain sockets;
+  makes sure the URL is our server (its ``GET /stats`` answers 200 with every key ``local_server.api.Stats``
+  requires: ``STATS_KEYS``) and times the round trip to it, through the suite's one HTTP codec (``strategies.http1``) on plain sockets;
 - every network wait is bounded (``TIMEOUT_S``), and every way a URL can be wrong (not an http:// URL, not
   reachable, not our server) is one line (``TargetError``), never a traceback;
 - the server's CPU time is the server's own (``/stats``'s ``cpu_s``), so it is known for every kind; what is
@@ -20,12 +20,12 @@ import socket
 import statistics
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from bench.record.schema import Link, Rtt, RttFigures, ServerKind, ServerRecord
 from bench.sweep import netns
-from local_server.api import ServerProcess
+from local_server.api import STATS_KEYS, ServerProcess, Stats
 from strategies.http1 import ProtocolError, ResponseParser, build_request
 
 #: Connect and answer deadline of the checks: a server on a LAN or across a continent answers within
@@ -35,9 +35,6 @@ TIMEOUT_S = 3.0
 #: Round trips timed per figure: 20 give a stable median and a p90 (the 2nd largest) in well under a second
 #: on any link the sweep can use.
 RTT_SAMPLES = 20
-#: The ``/stats`` fields the sweep reads (``bench.sweep.cells``, the skip rules, the record): a server without
-#: them is not ours, or too old.
-STATS_FIELDS = ("backend", "requests", "in_flight", "peak_in_flight", "cpu_s", "pid")
 #: What starts a server another machine can reach (the sweep's own backend: select stops at FD_SETSIZE).
 SERVE_HINT = "python -m local_server --host 0.0.0.0 --port P --backend epoll"
 RECV_BYTES = 65536
@@ -114,7 +111,7 @@ def _get(url: str, sock: socket.socket, request: bytes) -> tuple[int, bytes, boo
     return parser.response.status, parser.response.body, parser.keep_alive
 
 
-def _stats_of(url: str, status: int, body: bytes) -> dict[str, Any]:
+def _stats_of(url: str, status: int, body: bytes) -> Stats:
     if status != 200:
         raise TargetError(f"{url}: GET /stats answered {status}: not our server (`{SERVE_HINT}`)")
     try:
@@ -123,13 +120,13 @@ def _stats_of(url: str, status: int, body: bytes) -> dict[str, Any]:
         stats = None
     if not isinstance(stats, dict):
         raise TargetError(f"{url}: GET /stats answered 200 but not a JSON object: not our server")
-    missing = [name for name in STATS_FIELDS if name not in stats]
+    missing = [name for name in STATS_KEYS if name not in stats]
     if missing:
         raise TargetError(f"{url}: GET /stats lacks {', '.join(missing)}: not our server, or an older one")
-    return stats
+    return cast(Stats, stats)
 
 
-def check_server(url: str, samples: int = RTT_SAMPLES) -> tuple[dict[str, Any], Rtt]:
+def check_server(url: str, samples: int = RTT_SAMPLES) -> tuple[Stats, Rtt]:
     """Our server's ``/stats`` at ``url`` and the round-trip time to it, or TargetError (one line).
 
     Two figures, ``samples`` each. ``connect_ms``: a TCP connect, the network's round trip alone (the

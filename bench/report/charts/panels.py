@@ -13,7 +13,8 @@ Rules this module keeps:
   floor, the p99 of the round's drawn service times (each request's latency is at least its own);
 - ``sequential`` runs only at C=1: it is drawn as that one point plus a dotted reference line;
 - what the chart modules share is public here (``panel``, ``mark_caps``, ``legend_handles``,
-  ``preferred_order``, ``style``, the formatters); nothing else of a chart module is used by another.
+  ``preferred_order``, ``style``, the formatters); nothing else of a chart module is used by another; the
+  results page draws with ``style`` and ``hex_colour`` too, so a strategy looks alike there.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Literal, TypedDict
 
 from matplotlib.axes import Axes
+from matplotlib.colors import to_hex
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullLocator
 
@@ -70,6 +72,12 @@ def style(strategy: str) -> Style:
     line: Literal["-", "-.", ":"] = ":" if era else "-." if spec is not None and spec.stack == CODEC else "-"
     return {"color": colour, "marker": _MARKERS[index % len(_MARKERS)], "linestyle": line,
             "fillstyle": "left" if era else "full"}
+
+
+def hex_colour(strategy: str) -> str:
+    """The strategy's colour (``style``) as ``#rrggbb``, for what draws it without matplotlib (the results
+    page, ``bench.report.page``)."""
+    return str(to_hex(style(strategy)["color"]))
 
 
 #: metric name -> (file stem, title, y label, value of a row, log y axis)

@@ -57,14 +57,7 @@ def verdict_section(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
              ("Cells in which each reading holds, is contradicted or is not shown (all workloads, policies "
               "and levels of that profile)."), ""]
     profiles = list(dict.fromkeys(v.profile for v in verdicts))
-    table = []
-    for profile in profiles:
-        for reading in READINGS:
-            mine = [v for v in verdicts if v.profile == profile and v.reading == reading]
-            counts = [str(sum(v.verdict == w for v in mine))
-                      for w in ("holds", "contradicted", "not shown", "not evaluable")]
-            table.append([profile, reading_name(reading), *counts])
-    lines += _table(["profile", "reading", "holds", "contradicted", "not shown", "not evaluable"], table)
+    lines += _table(*reading_table(verdicts))
     lines += ["", "### What explains each step", ""]
     for profile in profiles:
         lines += [f"*{profile}:*", ""]
@@ -72,6 +65,19 @@ def verdict_section(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
         lines.append("")
     lines += cell_tables(run, verdicts)
     return lines
+
+
+def reading_table(verdicts: list[verdict.CellVerdict]) -> tuple[list[str], list[list[str]]]:
+    """Header and lines of "Every reading in every profile": per profile and reading, the cells in which it
+    holds, is contradicted, is not shown or is not evaluable (REPORT.md and the results page)."""
+    table = []
+    for profile in dict.fromkeys(v.profile for v in verdicts):
+        for reading in READINGS:
+            mine = [v for v in verdicts if v.profile == profile and v.reading == reading]
+            counts = [str(sum(v.verdict == w for v in mine))
+                      for w in ("holds", "contradicted", "not shown", "not evaluable")]
+            table.append([profile, reading_name(reading), *counts])
+    return ["profile", "reading", "holds", "contradicted", "not shown", "not evaluable"], table
 
 
 WHY_TITLE = "Why the tutorial saw gevent > twisted > tornado > asyncio"
@@ -156,28 +162,38 @@ def _caps_lifted(rows_of: dict[CellKey, list[Row]], policy: str,
             + "; ".join(parts) + ".")
 
 
-def cell_tables(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
-    """Per workload, one line per cell: the measured order of every member and each reading's verdict."""
-    lines: list[str] = []
+#: The columns of a cell's line (``cell_lines``): the cell, the measured order of every member, each
+#: reading's verdict, the claimed steps and the flagged rows.
+CELL_HEADER = ["profile", "policy", "C", "measured order", *(_short(r) for r in READINGS),
+               "claimed steps (ratio [95 % CI], Holm-adjusted p)", "flagged rows"]
+
+
+def cell_lines(run: Run, verdicts: list[verdict.CellVerdict]) -> dict[CellKey, list[str]]:
+    """Per judged cell, its line of the cell-by-cell tables (``CELL_HEADER``'s columns, in Markdown: REPORT.md
+    and the results page), in the verdicts' order."""
     by_cell: dict[CellKey, list[verdict.CellVerdict]] = {}
     for v in verdicts:
         by_cell.setdefault(v.key, []).append(v)
     rows_of = rows_by_cell(run)
-    header = ["profile", "policy", "C", "measured order", *(_short(r) for r in READINGS),
-              "claimed steps (ratio [95 % CI], Holm-adjusted p)", "flagged rows"]
-    for workload in dict.fromkeys(key[0] for key in by_cell):
-        rows = []
-        for key, group in by_cell.items():
-            if key[0] != workload:
-                continue
-            everyone = verdict.judge_cell(rows_of[key], MEMBERS).order_text
-            steps = {(s.a, s.b): s for v in group for s in v.steps}
-            flagged = {name: codes for v in group for name, codes in v.flagged.items()}
-            rows.append([key[1], key[2], str(key[3]), everyone,
-                         *(_cell_word(v) for v in group),
-                         "<br>".join(_step_text(s) for s in steps.values()) or "-",
-                         "; ".join(f"{k}: {', '.join(c)}" for k, c in flagged.items()) or "-"])
-        lines += [f"### Cell by cell: {workload}", ""] + _table(header, rows) + [""]
+    out = {}
+    for key, group in by_cell.items():
+        everyone = verdict.judge_cell(rows_of[key], MEMBERS).order_text
+        steps = {(s.a, s.b): s for v in group for s in v.steps}
+        flagged = {name: codes for v in group for name, codes in v.flagged.items()}
+        out[key] = [key.profile, key.policy, str(key.concurrency), everyone,
+                    *(_cell_word(v) for v in group),
+                    "<br>".join(_step_text(s) for s in steps.values()) or "-",
+                    "; ".join(f"{k}: {', '.join(c)}" for k, c in flagged.items()) or "-"]
+    return out
+
+
+def cell_tables(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
+    """Per workload, one line per cell: the measured order of every member and each reading's verdict."""
+    lines: list[str] = []
+    by_cell = cell_lines(run, verdicts)
+    for workload in dict.fromkeys(key.workload for key in by_cell):
+        rows = [line for key, line in by_cell.items() if key.workload == workload]
+        lines += [f"### Cell by cell: {workload}", ""] + _table(CELL_HEADER, rows) + [""]
     return lines
 
 

@@ -18,7 +18,6 @@ import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import permutations
 from pathlib import Path
 from typing import NotRequired, TypedDict
@@ -334,7 +333,10 @@ def page_data(sources: list[Source], root: Path) -> PageData:
             print(f"bench.report.page: left out {source.path}: {exc}", file=sys.stderr)
     shown = [run_data(source, runs[source.id], root) for source in sources if source.id in runs]
     names = list(dict.fromkeys(r["strategy"] for run in runs.values() for r in run["rows"]))
-    return {"generated": datetime.now(UTC).isoformat(timespec="seconds"), "runs": shown,
+    # The newest run's time, not the clock's: the same runs make the same page, so a committed page changes
+    # only when its runs do.
+    newest = max((run["created"] for run in runs.values() if run["created"]), default="no finished run")
+    return {"generated": f"from runs up to {newest}", "runs": shown,
             "compare": compare_data(runs), "styles": strategy_styles(names),
             "models": [*dict.fromkeys(s.model for s in REGISTRY.values()), "other"],
             "metrics": [{"id": m.id, "label": m.label, "log": m.log, "ideal": m.ideal_label} for m in METRICS],

@@ -213,8 +213,13 @@ class Server:
             events = poll(timeout)
             turn_s = waits - now  # the turn just done, from the last wait's end
             self.now = now = monotonic()
-            # The loop's lag: that turn, or this wait's overrun past its timeout.
-            self.loop_lag_max_s = max(self.loop_lag_max_s, turn_s, now - waits - timeout)
+            # The loop's lag: that turn, or this wait's overrun past its timeout. Comparisons, not max()
+            # (nor above, for the timeout): per turn, a call cost ~2 % of a request's instructions here.
+            lag = now - waits - timeout
+            if turn_s > lag:  # noqa: PLR1730
+                lag = turn_s
+            if lag > self.loop_lag_max_s:  # noqa: PLR1730
+                self.loop_lag_max_s = lag
             for fd, mask in events:
                 conn = conns.get(fd)
                 if conn is None:

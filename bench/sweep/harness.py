@@ -349,8 +349,10 @@ class Sweep:
                 continue
             if row["id"] in failures:
                 row.update(status="failed", cause="harness", reason=_tail(f"its test failed: {failures[row['id']]}"))
-            else:
-                row.update(status="not_run", cause=cause, reason=why)
+            else:  # one that would have been skipped says so: its figures are not missing
+                skip = self.plan.skip_reason(case)
+                row.update(status="not_run", cause=cause,
+                           reason=f"{why}; it would have been skipped: {skip}" if skip else why)
                 not_run += 1
             self._record(row)
         return not_run

@@ -297,7 +297,7 @@ def pytest_runtest_makereport(item: pytest.Item,
     if report.failed:
         item.config.stash[FAILURES_KEY][row_id] = (report.longreprtext.strip().splitlines() or [report.outcome])[-1]
         benchmark = getattr(item, "funcargs", {}).get("benchmark")
-        if benchmark is not None and not (session_sweep is not None and session_sweep.timed(row_id)):
+        if benchmark is not None and not (session_sweep is not None and session_sweep.was_timed(row_id)):
             benchmark.skipped = True  # it failed before any round: nothing to time, nothing to warn about
     if call.when == "call" and session_sweep is not None and session_sweep.stop_reason and not session_sweep.pending():
         item.session.shouldfail = (f"the sweep stops, its server gone; to run the rest: pytest bench/ "

@@ -107,8 +107,8 @@ class Sweep:
         #: Why the sweep stops: no further cell is run (the entry point stops the session).
         self.stop_reason: str | None = None
         self.restarts = 0
-        #: Row id -> whether its rounds went to pytest-benchmark (``timed``).
-        self.timed_rows: dict[str, bool] = {}
+        #: The rows whose rounds went to pytest-benchmark (``was_timed``).
+        self.timed: set[str] = set()
         self.pinning = choose_pinning(external=plan.server_url is not None)
         self.probe = NoiseProbe(used_cores(self.pinning), descendant_pids)  # server, workers and theirs
         self.rng = random.Random(plan.schedule_seed)
@@ -238,9 +238,9 @@ class Sweep:
             self.say(f"server: {why} ({where}); the sweep stops")
         return why
 
-    def timed(self, row_id: str) -> bool:
-        """The row is recorded and pytest-benchmark was given its rounds (a failed row may have none)."""
-        return bool(self.timed_rows.get(row_id))
+    def was_timed(self, row_id: str) -> bool:
+        """pytest-benchmark was given the row's rounds (a failed row may have none)."""
+        return row_id in self.timed
 
     def pending(self) -> bool:
         """Rows of a measured cell are still to be recorded (their tests have not run yet)."""
@@ -321,14 +321,16 @@ class Sweep:
         run = self.measured[cell_key(workload_name, case)].pop(case)
         row = self._row(workload_name, case)
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
+        server_up = self.server_down is None and self.stop_reason is None
         if self.plan.instructions:  # in the row's own test: one callgrind pass per test, within its timeout
-            row["instructions"] = self._count_instructions(run) if run.rounds and run.live else None
+            row["instructions"] = self._count_instructions(run) if run.rounds and server_up else None
         if self.plan.explain:  # likewise: one profiled round per test
             row["explain"] = self._explain(run) if run.rounds and run.live else None
         if run.failure is not None:
             row.update(status="failed", reason=_tail(run.failure), cause=run.cause)
         if benchmark is not None and run.rounds:
             row["pytest_benchmark_stats"] = replay(benchmark, [r["timer_s"] for r in run.rounds])
+            self.timed.add(row["id"])
         finish_row(cast(Row, row))
         if row["status"] == "failed":
             row["rounds_stopped"] = "failed"
@@ -364,7 +366,6 @@ class Sweep:
             raise ValueError("a row departs from bench.record.schema.Row: " + "; ".join(problems[:5]))
         self.run["rows"].append(cast(Row, row))
         self.file.append(row)
-        self.timed_rows[row["id"]] = row["pytest_benchmark_stats"] is not None or bool(row["rounds"])
         return row
 
     def finish(self, interrupted: str | None) -> Path:

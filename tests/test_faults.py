@@ -48,6 +48,7 @@ class Swept:
 
     def __init__(self, done: subprocess.CompletedProcess[str], results: Path, pids: Path):
         self.output, self.returncode = done.stdout + done.stderr, done.returncode
+        self.last_lines = done.stdout.strip().splitlines()[-2:]  # pytest's own counts last, on stdout
         (self.path,) = (results / "runs").glob("*.json")
         self.raw = json.loads(self.path.read_text())
         self.run = load_run(self.path)
@@ -76,7 +77,7 @@ def _counts(swept: Swept) -> dict[str, int]:
     (line,) = re.findall(r"^(\d+) ok, (\d+) flagged, (\d+) failed, (\d+) skipped, (\d+) not run of (\d+) planned "
                          r"rows$", swept.output, re.MULTILINE)
     ok, flagged, failed, skipped, not_run, planned = map(int, line)
-    final = swept.output.strip().splitlines()[-1]
+    final = swept.last_lines[-1]
     pytest_counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)", final)}
     assert pytest_counts.get("passed", 0) == ok + flagged, final
     assert pytest_counts.get("failed", 0) == failed and "error" not in final, final
@@ -133,8 +134,7 @@ def test_a_server_that_keeps_dying_stops_the_sweep_and_resume_finishes_it(tmp_pa
     for row in swept.cell("keepalive", 3):
         assert row["status"] == "not_run" and row["cause"] == "server" and row["rounds"] == []
         assert row["reason"] == f"the sweep stopped: {stopped}" and row["rounds_stopped"] is None
-    lines = swept.output.strip().splitlines()
-    assert f"--resume {swept.path}" in lines[-2]  # the last line before pytest's own counts says how to go on
+    assert f"--resume {swept.path}" in swept.last_lines[0]  # the last line before pytest's counts: how to go on
     assert swept.run["partial"] and "listed as not run" in swept.report
     assert f"{2 * deaths} rows failed and 2 were not run" in _warning(swept)
     _valid_and_nothing_left(swept)
@@ -190,7 +190,7 @@ def test_an_external_server_that_goes_away_stops_the_sweep_without_a_restart(
         assert f"the external server at {external_server.url} stopped answering" in row["reason"]
     assert all(row["status"] == "not_run" for row in swept.cell("close", 3))
     assert swept.run["server_restarts"] == [] and "restarts" not in swept.run["options"]["stopped"]
-    assert f"--resume {swept.path}" in swept.output.strip().splitlines()[-2]
+    assert f"--resume {swept.path}" in swept.last_lines[0]
     assert "2 rows failed and 2 were not run" in _warning(swept)
     _valid_and_nothing_left(swept, not_ours=external_server.pid)
 

@@ -102,7 +102,7 @@ Round = TypedDict("Round", {
     "timer_s": float,
     "overhead_pct": float | None,
     #: The server's longest loop gap during the round (its /stats ``loop_lag_max_s``, reset before the round
-    #: and read after it); null from a server that does not report it.
+    #: and read after it); null when the server could not be read after it (it went).
     "server_loop_lag_s": NotRequired[float | None],
     #: Why the round counts as run on a stalled server (``bench.sweep.noise.server_stall``), or null.
     "server_stalled": NotRequired[str | None],

@@ -169,7 +169,7 @@ class Cell:
         noise = self.probe.stop() if self.probe else None
         after, failed = self._stats(fetch_stats, "GET /stats after a round")
         data = case.worker.measure_round().to_dict()  # also when the server went: the worker's round ends
-        lag = after.get("loop_lag_max_s") if after else None
+        lag = after["loop_lag_max_s"] if after else None
         data.update(started_at=started_at, peak_in_flight=after["peak_in_flight"] if after else None,
                     server_cpu_s=after["cpu_s"] - before["cpu_s"] if after else None, noise=noise,
                     disturbed=disturbance(noise) if noise else None, server_loop_lag_s=lag,

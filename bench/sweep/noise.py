@@ -270,7 +270,7 @@ def disturbance(noise: dict[str, Any]) -> str | None:
 def server_stall(lag_s: float | None, wall_s: float) -> str | None:
     """Why a round counts as run on a stalled server (its loop's longest gap ``lag_s`` beyond the threshold,
     ``STALL_SHARE`` of the round's ``wall_s`` and at least ``STALL_MIN_S``); ``None`` when it did not, or when
-    the server did not say (an older external server)."""
+    the server could not be read after the round."""
     if lag_s is None:
         return None
     limit = max(STALL_MIN_S, STALL_SHARE * wall_s)

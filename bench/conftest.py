@@ -17,6 +17,13 @@ Rules this file keeps:
   results page over every run of the results folder, ``bench.report.page``) are written at session end,
   also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the sweep measured or
   skipped at least one case (a run of test_server_capacity.py alone writes nothing);
+- every planned row ends as a row of the run: when the session ends before some (the sweep stopped itself
+  because its server went for good, Ctrl-C, SIGTERM, pytest's --maxfail), each is recorded ``not_run`` with
+  why, and one whose test failed without recording its row is recorded failed with pytest's message; the
+  summary line counts them all, as pytest counted their tests (ok and flagged rows passed, failed failed,
+  skipped skipped, not run not run);
+- when the sweep stops itself (``Sweep.stop_reason``), the session stops once the cell in progress has
+  recorded its rows (pytest's ``session.shouldfail``: exit status 1), and the last lines say how to go on;
 - ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks;
 - the server is the session's ``bench.sweep.target``: ``--server-url`` is checked once more in
   ``pytest_configure``, so a URL that is not our server is one line before anything runs; a ``--link``
@@ -28,8 +35,9 @@ Rules this file keeps:
 
 from __future__ import annotations
 
+import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -37,12 +45,12 @@ from typing import Any
 import pytest
 
 from bench.record.rows import CellKey
-from bench.record.schema import Run
+from bench.record.schema import Cause, Run
 from bench.report.document import make_report
 from bench.report.page.document import write_index
 from bench.report.page.runs import results_root
 from bench.sweep import netns
-from bench.sweep.harness import Sweep, cell_key, choose_pinning, used_cores
+from bench.sweep.harness import Sweep, cell_key, cell_text, choose_pinning, used_cores
 from bench.sweep.netns import LinkError
 from bench.sweep.noise import system_check, system_check_text
 from bench.sweep.options import plan_from_options, with_external_backend
@@ -72,6 +80,10 @@ RESUMED_KEY = pytest.StashKey[tuple[Path, Run]]()
 CELLS_KEY = pytest.StashKey[dict[CellKey, list[Case]]]()
 CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
+#: Every sweep test's (workload, case) in the session's order, runnable or not: the rows the run must hold.
+PLANNED_KEY = pytest.StashKey[list[tuple[str, Case]]]()
+#: Row id -> pytest's message, for each sweep test that failed (a row may then be missing).
+FAILURES_KEY = pytest.StashKey[dict[str, str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -208,8 +220,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         eras.prepare(plan.era, reporter.write_line if reporter is not None else None)
     cells: dict[CellKey, list[Case]] = {}
     first_items: dict[CellKey, pytest.Item] = {}
+    planned = session.config.stash[PLANNED_KEY] = []
+    session.config.stash[FAILURES_KEY] = {}
     for item in session.items:
         found = _sweep_case(item)
+        if found:
+            planned.append(found)
         if found and not plan.skip_reason(found[1]):
             key = cell_key(*found)
             cells.setdefault(key, []).append(found[1])
@@ -239,10 +255,21 @@ def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
 
     # Before the server starts: a SIGTERM during its start (a --link namespace's setup) must unwind it too.
     previous = signal.signal(signal.SIGTERM, terminate)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        """A line on the terminal now, from inside a test (whose output pytest captures meanwhile)."""
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.write_line(line)
+
     try:
         try:
             session_sweep = Sweep(config.stash[PLAN_KEY], config.stash.get(CELLS_KEY, {}),
-                                  config.stash.get(CHECK_KEY, None), config.stash.get(RESUMED_KEY, None))
+                                  config.stash.get(CHECK_KEY, None), config.stash.get(RESUMED_KEY, None),
+                                  say=say)
         except (LinkError, TargetError) as exc:  # one line, like a bad option: nothing was measured
             link = config.stash[PLAN_KEY].link
             pytest.exit(f"--link {link}: {exc}" if link else str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
@@ -255,6 +282,29 @@ def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A sweep test's failure is kept (its row may be missing); after its call, a sweep that stopped itself
+    stops the session once no row of a measured cell is left to record (before this test's teardown, so
+    that the session's fixtures are torn down with it). Outermost (``tryfirst``): after pytest-benchmark's
+    own report hook, which takes a failed test for one that should have been timed."""
+    report: pytest.TestReport = yield
+    row_id = _row_id(item)
+    if row_id is None:
+        return report
+    session_sweep = item.config.stash.get(SWEEP_KEY, None)
+    if report.failed:
+        item.config.stash[FAILURES_KEY][row_id] = (report.longreprtext.strip().splitlines() or [report.outcome])[-1]
+        benchmark = getattr(item, "funcargs", {}).get("benchmark")
+        if benchmark is not None and not (session_sweep is not None and session_sweep.was_timed(row_id)):
+            benchmark.skipped = True  # it failed before any round: nothing to time, nothing to warn about
+    if call.when == "call" and session_sweep is not None and session_sweep.stop_reason and not session_sweep.pending():
+        item.session.shouldfail = (f"the sweep stops, its server gone; to run the rest: pytest bench/ "
+                                   f"--benchmark-only --resume {session_sweep.file.path}")
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session_sweep = session.config.stash.get(SWEEP_KEY, None)
     if session_sweep is None:
@@ -264,6 +314,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         interrupted = session.config.stash.get(INTERRUPTED_KEY, "SIGINT")
     if session_sweep.run["rows"]:
+        cause: Cause
+        if session_sweep.stop_reason:
+            why, cause = f"the sweep stopped: {session_sweep.stop_reason}", "server"
+        elif interrupted:
+            why, cause = f"the sweep was interrupted ({interrupted}) before this row", "interrupted"
+        else:
+            stop = session.shouldfail or session.shouldstop
+            why, cause = (f"the session stopped before this row (pytest: {stop})" if stop else
+                          "the session ended before this row"), "interrupted"
+        planned: list[tuple[str, Case]] = session.config.stash.get(PLANNED_KEY, [])
+        session_sweep.record_unreached(planned, session.config.stash.get(FAILURES_KEY, {}), why, cause)
         path = session_sweep.finish(interrupted)
         results = session_sweep.plan.results_dir
         session.config.stash[OUTPUT_KEY] = path, make_report(results / "latest.json")
@@ -276,15 +337,39 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if output is None or session_sweep is None:
         return
     terminalreporter.section("concbench results")
-    rows = session_sweep.run["rows"]
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "flagged", "failed", "skipped")}
-    terminalreporter.write_line(", ".join(f"{n} {s}" for s, n in counts.items()) + " rows")
+    run = session_sweep.run
+    for line in summary_lines(run):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"results: {output[0]} (and latest.json); report: {output[1]}")
+    resume = f"pytest bench/ --benchmark-only --resume {output[0]}"
+    not_run = sum(row["status"] == "not_run" for row in run["rows"])
+    if run["options"].get("stopped"):
+        failed = sum(row["status"] == "failed" and row.get("cause") == "server" for row in run["rows"])
+        terminalreporter.write_line(
+            f"stopped: {run['options']['stopped']}; {failed} rows failed with the server, {not_run} not run, the "
+            f"report is marked partial; to run them: {resume}")
+    elif run["options"].get("interrupted"):
+        terminalreporter.write_line(
+            f"interrupted ({run['options']['interrupted']}): {len(run['rows']) - not_run} finished rows kept, "
+            f"{not_run} not run, the report is marked partial; to run the missing rows: {resume}")
+
+
+#: The statuses a row can end with, in the summary's order.
+STATUSES = ("ok", "flagged", "failed", "skipped", "not_run")
+
+
+def summary_lines(run: Run) -> list[str]:
+    """The run in a few lines: every planned row counted by its status (ok and flagged are pytest's passed),
+    the rows that are not clean with their first reason, and the server's restarts."""
+    rows = run["rows"]
+    counts = {status: sum(row["status"] == status for row in rows) for status in STATUSES}
+    lines = [", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
+             + f" of {len(rows)} planned rows"]
     for row in rows:
         if row["status"] in ("flagged", "failed"):
-            terminalreporter.write_line(f"  {row['status']}: {row['id']}: {row['reason'].splitlines()[0]}")
-    terminalreporter.write_line(f"results: {output[0]} (and latest.json); report: {output[1]}")
-    if session_sweep.run["options"].get("interrupted"):
-        terminalreporter.write_line(
-            f"interrupted ({session_sweep.run['options']['interrupted']}): {len(rows)} finished rows kept, the "
-            f"report is marked partial; to run the missing rows: "
-            f"pytest bench/ --benchmark-only --resume {output[0]}")
+            lines.append(f"  {row['status']}: {row['id']}: {row['reason'].splitlines()[0]}")
+    for restart in run.get("server_restarts", []):
+        cell = restart["cell"]
+        where = f"during {cell_text(CellKey(**cell))}" if cell else "between cells"
+        lines.append(f"  server restarted ({where}): {restart['why']}")
+    return lines

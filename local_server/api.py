@@ -86,6 +86,10 @@ class Stats(TypedDict):
     pid: int
     cpu_s: float  # the server process's user + system CPU seconds since it started (never reset)
     uptime_s: float
+    #: The longest time the loop could not react since the start or the last reset: its longest turn, or
+    #: its longest wait past the wait's timeout (stopped, or not given a core), whichever is longer
+    #: (``local_server.server``); a stalled server shows here.
+    loop_lag_max_s: float
     # A --tls server's only (a plain server's /stats has none of these):
     tls: NotRequired[TlsSettings]
     tls_handshakes: NotRequired[TlsHandshakes]

@@ -16,6 +16,10 @@ Invariants this module keeps:
 - a connection that asked to close is closed by us once its response is sent (the TIME_WAIT stays here);
   when unread input may be pending we shut down our side and drain for a short linger first, so the
   client reads our answer instead of an RST;
+- the loop measures its own lag (``loop_lag_max_s`` in ``/stats``, since the last reset): the longest time it
+  could not react, i.e. the longest turn (from a wait's end to the next wait) or the longest overrun of a
+  wait past its timeout (the process stopped, or not given a core). A wait lasts at most ``LAG_TICK_S``, so
+  a stall that begins while the loop waits is measured to within that tick; one inside a turn, exactly;
 - plain connections take the inlined hot path (``os.read``/``os.write`` on the descriptor); a connection
   with a ``tls`` layer (``local_server.tls.TlsServer``, ``--tls``) is handed to ``_on_tls_event`` and
   written through its layer's ``send``; the bookkeeping above is the same for both.
@@ -60,6 +64,11 @@ ACCEPT_PAUSE_S = 0.1
 #: Answers with bodies up to this size are memoized whole (the workloads repeat the same few answers);
 #: larger ones are built per request, where the copy costs more than the formatting anyway.
 SMALL_BODY = 4096
+#: The longest a wait (``poll``) may last, so that a stall which begins during one is measured to within
+#: this (a wait's overrun past its timeout is what shows it): 50 ms is well below the 100 ms a stall needs
+#: to be one (``bench.sweep.cells``), and costs an idle loop 20 wake-ups a second (about 0.1 ms of CPU in
+#: all); a busy loop never waits that long anyway.
+LAG_TICK_S = 0.05
 #: At most one log line per this many seconds for a repeated condition (FD_SETSIZE, EMFILE).
 LOG_EVERY_S = 10.0
 
@@ -174,6 +183,7 @@ class Server:
 
     def reset_stats(self) -> None:
         self.requests = self.bad_requests = 0
+        self.loop_lag_max_s = 0.0
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.peak_in_flight = getattr(self, "in_flight", 0)
 
@@ -185,16 +195,31 @@ class Server:
             "status_counts": {str(k): v for k, v in sorted(self.status_counts.items())},
             "pid": os.getpid(), "cpu_s": round(time.process_time(), 6),  # user+sys, ns clock (os.times ticks are 10 ms)
             "uptime_s": round(time.monotonic() - self.started, 3),
+            "loop_lag_max_s": round(self.loop_lag_max_s, 6),
         }
 
     # Loop --------------------------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
         poll, conns, timers, read, monotonic = self.backend.poll, self.conns, self.timers, os.read, time.monotonic
+        now, tick = monotonic(), LAG_TICK_S
         while True:
-            timeout = max(0.0, timers[0][0] - monotonic()) if timers else None
+            waits = monotonic()
+            timeout = timers[0][0] - waits if timers else tick
+            if timeout > tick:
+                timeout = tick
+            elif timeout < 0.0:
+                timeout = 0.0
             events = poll(timeout)
+            turn_s = waits - now  # the turn just done, from the last wait's end
             self.now = now = monotonic()
+            # The loop's lag: that turn, or this wait's overrun past its timeout. Comparisons, not max()
+            # (nor above, for the timeout): per turn, a call cost ~2 % of a request's instructions here.
+            lag = now - waits - timeout
+            if turn_s > lag:  # noqa: PLR1730
+                lag = turn_s
+            if lag > self.loop_lag_max_s:  # noqa: PLR1730
+                self.loop_lag_max_s = lag
             for fd, mask in events:
                 conn = conns.get(fd)
                 if conn is None:

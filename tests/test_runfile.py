@@ -45,8 +45,12 @@ def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_pat
     (path,) = (tmp_path / "results" / "runs").glob("*.json")
     assert not list((tmp_path / "results" / "runs").glob("*.jsonl"))  # the JSON replaced the row log
     partial = load_run(path)
-    kept = {row["id"] for row in partial["rows"]}
-    assert partial["partial"] and partial["options"]["interrupted"] == "SIGINT" and kept
+    kept = {row["id"] for row in partial["rows"] if row["status"] != "not_run"}
+    not_run = [row for row in partial["rows"] if row["status"] == "not_run"]
+    assert partial["partial"] and partial["options"]["interrupted"] == "SIGINT" and kept and not_run
+    assert len(partial["rows"]) == 8  # every planned row is accounted for: finished, or not run and why
+    assert all(row["cause"] == "interrupted" and "interrupted (SIGINT)" in row["reason"] for row in not_run)
+    assert f"{len(not_run)} not run" in output
     assert "Partial run" in make_report(path).read_text()
 
     resumed = subprocess.run(sweep_command("--benchmark-only", f"--resume={path}", "-p", "no:cacheprovider", "-q"),

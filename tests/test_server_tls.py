@@ -265,8 +265,8 @@ def test_stats_keep_every_plain_key_and_add_the_tls_ones(tls: Tls) -> None:
         get(tls.url, target, context=tls.context)
     stats = fetch_stats(tls.url, ca_file=tls.ca_file)
     assert set(stats) == {"backend", "requests", "open_connections", "in_flight", "peak_in_flight",
-                          "bad_requests", "status_counts", "pid", "cpu_s", "uptime_s", "tls", "tls_handshakes",
-                          "tls_handshake_failures"}
+                          "bad_requests", "status_counts", "pid", "cpu_s", "uptime_s", "loop_lag_max_s", "tls",
+                          "tls_handshakes", "tls_handshake_failures"}
     assert stats["requests"] == 2 and stats["status_counts"] == {"200": 1, "404": 1}
     assert stats["tls"] == {"version": "TLSv1.3", "tickets": True, "alpn": ["http/1.1"],
                             "handshake_timeout_s": 5.0}  # at most the idle timeout

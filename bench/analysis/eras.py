@@ -94,7 +94,7 @@ def verdict_counts(verdicts: dict[str, list[verdict.CellVerdict]], era: str) -> 
     counts: Counts = {}
     for label, mine in verdicts.items():
         for v in mine:
-            if v.verdict == "not evaluable":
+            if not v.judged:
                 continue
             row = counts.setdefault((v.profile, label), {}).setdefault(
                 plain(reading_name(v.reading), era), [0] * (len(WORDS) + 1))

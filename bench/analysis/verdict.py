@@ -13,7 +13,10 @@ Rules this module keeps:
 - the claim is a chain, so it implies the order of any subset: when a member cannot run in a cell (tornado
   has no keep-alive: a skipped row), the chain of the remaining members is judged and the cell is marked
   partial. A member the sweep did not schedule in the cell at all makes the reading *not evaluable* there:
-  a reading is never judged without the strategy that makes it that reading;
+  a reading is never judged without the strategy that makes it that reading. A member that failed or was
+  not run (its worker died, the server went, the sweep stopped) makes it *not judged* there: the rest of
+  the chain is not judged silently in its absence (its steps are kept for the cell's table, and counted
+  nowhere else);
 - "holds" needs every claimed adjacent step measured in the claimed direction, significant, and at least
   ``MIN_EFFECT`` apart; "contradicted" needs at least one step reversed in the same sense; anything else
   is "not shown";
@@ -41,6 +44,9 @@ from bench.record.schema import Row, Run
 CPU_BOUND = 0.8
 #: Efficiency (ideal / measured) above which a row lost no time of its own worth explaining.
 NEAR_IDEAL = 0.9
+
+#: The verdicts of a cell that judged nothing: a member not scheduled, or one that failed or was not run.
+UNJUDGED = ("not evaluable", "not judged")
 
 #: How ``mechanism`` decides, in the words the report prints.
 MECHANISM_RULE = (
@@ -89,6 +95,10 @@ class CellVerdict:
     @property
     def key(self) -> CellKey:
         return CellKey(self.workload, self.profile, self.policy, self.concurrency)
+
+    @property
+    def judged(self) -> bool:
+        return self.verdict not in UNJUDGED
 
     @property
     def order_text(self) -> str:
@@ -151,7 +161,11 @@ def judge_cell(rows: list[Row], reading: tuple[str, ...] = READINGS[0]) -> CellV
                   for (a, _), (b, _) in itertools.pairwise(order)])
     chain = [name for name in reading if name in ran]
     steps = holm([compare(a, round_rates(ran[a]), b, round_rates(ran[b])) for a, b in itertools.pairwise(chain)])
-    if len(chain) < 2 or any(name not in by_name for name in reading):
+    if any(name not in by_name for name in reading):
+        verdict = "not evaluable"
+    elif any(by_name[name]["status"] in ("failed", "not_run") for name in reading):
+        verdict = "not judged"
+    elif len(chain) < 2:
         verdict = "not evaluable"
     elif any(step.outcome == "reversed" for step in steps):
         verdict = "contradicted"
@@ -170,10 +184,11 @@ def judge_cell(rows: list[Row], reading: tuple[str, ...] = READINGS[0]) -> CellV
 
 
 def judge_run(run: Run) -> list[CellVerdict]:
-    """One verdict per reading and cell where at least one claim member ran."""
+    """One verdict per reading and cell where at least one claim member ran, failed or was not run."""
     out = []
     for rows in rows_by_cell(run).values():
-        if any(row["strategy"] in MEMBERS and is_measured(row) for row in rows):
+        if any(row["strategy"] in MEMBERS and (is_measured(row) or row["status"] in ("failed", "not_run"))
+               for row in rows):
             out += [judge_cell(rows, reading) for reading in READINGS]
     return out
 
@@ -199,7 +214,7 @@ def step_records(verdicts: list[CellVerdict], profile: str) -> list[StepRecord]:
     records: dict[tuple[str, str], StepRecord] = {}
     seen: set[tuple[str, str, CellKey]] = set()
     for v in verdicts:
-        if v.profile != profile:
+        if v.profile != profile or not v.judged:
             continue
         for step in v.steps:
             if (step.a, step.b, v.key) in seen:
@@ -280,12 +295,13 @@ def step_sentence(record: StepRecord) -> str:
 def headline(verdicts: list[CellVerdict]) -> str:
     """The verdict in a paragraph, computed from the verdicts: per profile, the canonical reading's counts
     (REPORT.md's "Summary."; not a row's ``summary``, its figures across rounds)."""
-    judged = [v for v in verdicts if v.verdict != "not evaluable"]
+    judged = [v for v in verdicts if v.judged]
     if not judged:
         return "No cell had two or more of the claim's strategies measured, so the claim was not tested."
     sentences = []
     for profile in dict.fromkeys(v.profile for v in judged):
         mine = [v for v in judged if v.profile == profile]
+        unjudged = {v.key for v in verdicts if v.profile == profile and v.verdict == "not judged"}
         holding = {reading_name(r): sum(v.verdict == "holds" for v in mine if v.reading == r) for r in READINGS}
         cells_ = {v.key for v in mine}
         best = max(holding.items(), key=lambda kv: kv[1])
@@ -293,9 +309,11 @@ def headline(verdicts: list[CellVerdict]) -> str:
         counts = {w: sum(v.verdict == w for v in canonical) for w in ("holds", "contradicted", "not shown")}
         best_text = (f"the reading that holds most often is \"{best[0]}\" ({best[1]} cells)" if best[1]
                      else "no reading holds in any cell")
+        unjudged_text = (f"; {len(unjudged)} more {'cell is' if len(unjudged) == 1 else 'cells are'} not judged, "
+                         f"a member having failed or not run there" if unjudged else "")
         sentences.append(
             f"*{profile}* ({len(cells_)} cells): read as \"{reading_name(READINGS[0])}\", the claim holds in "
             f"{counts['holds']}, is contradicted in {counts['contradicted']} and not shown in "
-            f"{counts['not shown']} cells; {best_text}.")
+            f"{counts['not shown']} cells; {best_text}{unjudged_text}.")
     sentences.append(RULE)
     return " ".join(sentences)

@@ -37,7 +37,14 @@ FLAG_TEXT = {
     "the single-threaded server, not the client, set the pace",
     "noisy": "more than half of the row's rounds were disturbed (other processes or the hypervisor took more "
     "of our two cores than ``bench.sweep.noise`` allows): its figures are the neighbours' as much as its own",
+    "server_stalled": "a round of the row ran while the server's loop stalled longer than ``bench.sweep.noise`` "
+    "allows (its own measure of its lag, in /stats): that round's figures are the server's pause as much as "
+    "the client's. One such round flags the row: unlike a round's noise, a stall is measured exactly, and "
+    "one stalled round moves the means the verdict compares",
 }
+#: The flags a run can raise only when its rounds recorded what they rest on (older runs did not measure
+#: the server's loop lag): the report defines them only for such runs.
+FLAGS_NEEDING = {"server_stalled": "server_loop_lag_s"}
 
 #: Notes, unlike flags, leave the row clean: the charted figures come from the worker's own timing of
 #: ``fetch`` alone, so time spent around it (pipes, JSON, the worker's verification of every body) is
@@ -159,7 +166,7 @@ def summarise(row: Row) -> Summary | None:
     ideal_s = row_ideal_s(row)  # the round's lower bound (``bench.record.shapes.ideal_seconds``), None: no wait
     wall_s = _median(r["wall_s"] for r in rounds)
     rates: RateSummary = {"median": statistics.median(rps), "min": min(rps), "max": max(rps)}
-    return {
+    summary: Summary = {
         "n_rounds": len(rounds),
         "req_per_s": rates,
         "wall_s": wall_s,
@@ -179,6 +186,9 @@ def summarise(row: Row) -> Summary | None:
         "ideal_s": ideal_s,
         "efficiency": ideal_s / wall_s if ideal_s and wall_s else None,
     }
+    if any("server_loop_lag_s" in r for r in rounds):  # measured since version 4; absent before, not zero
+        summary["stalled_rounds"] = sum(bool(r.get("server_stalled")) for r in rounds)
+    return summary
 
 
 def peak_below_c(row: Row) -> int | None:
@@ -209,6 +219,11 @@ def compute_flags(row: Row, summary: Summary) -> list[Flag]:
     disturbed = summary.get("disturbed_rounds") or 0
     if disturbed * 2 > summary["n_rounds"]:
         flags.append({"code": "noisy", "detail": f"{disturbed} of {summary['n_rounds']} rounds disturbed"})
+    stalled = summary.get("stalled_rounds") or 0
+    if stalled:
+        longest = max((r.get("server_loop_lag_s") or 0.0) for r in row["rounds"])
+        flags.append({"code": "server_stalled", "detail": f"{stalled} of {summary['n_rounds']} rounds ran on a "
+                      f"stalled server (its loop's longest gap {longest:.2f} s)"})
     return flags
 
 
@@ -234,8 +249,9 @@ def finish_row(row: Row) -> Row:
     row.setdefault("notes", [])
     if row.get("status") == "failed":
         return row
-    if summary is None:
+    if summary is None:  # nothing failed it, yet no round completed: the harness's doing
         row["status"], row["flags"], row["reason"] = "failed", [], row.get("reason") or "no round completed"
+        row["cause"] = row.get("cause") or "harness"
         return row
     flags = compute_flags(row, summary)
     row["flags"] = flags

@@ -18,7 +18,11 @@ History: 1 (tuned only); 2 added ``profile``, ``options.profiles``, ``summary.pe
 ``system_check``, ``commit_info`` and ``resumed``; ``options.interrupted`` became the signal's name or null.
 Optional keys added since, readable by any version-3 reader that ignores them: ``instructions``, ``explain``,
 ``era`` (rows and options), ``seed`` and ``rate_kbps`` (rows), ``server.kind``, ``rtt``, ``link``, ``note``,
-``options.server_url`` and ``options.link``.
+``options.server_url`` and ``options.link``. 4 records faults: a row may be ``not_run`` (the sweep never
+reached it), a failed or not-run row says its ``cause``, a round the server's loop lag (``server_loop_lag_s``)
+and whether it stalled (``server_stalled``), a summary its ``stalled_rounds``, the run its ``server_restarts``
+and ``options.stopped``; every key it adds is optional, so a version-3 file is a valid version-4 file but
+for its number (``bench.record.upgrade`` fills the defaults).
 """
 
 from __future__ import annotations
@@ -30,10 +34,17 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
-Status = Literal["ok", "flagged", "failed", "skipped"]
+#: ``not_run``: the sweep stopped before it reached the row (its server gone for good, Ctrl-C, SIGTERM).
+Status = Literal["ok", "flagged", "failed", "skipped", "not_run"]
 Stopped = Literal["precise", "max_rounds", "budget", "failed"]
+#: Why a row failed or was not run: ``strategy``, the strategy raised (its worker lives on: a result of the
+#: strategy's own); ``worker``, its worker process died, hung past its deadline or was killed (by the
+#: strategy, or by the machine: the reason says which signal); ``server``, the server died or stopped
+#: answering; ``harness``, the sweep itself failed the row (an error of its own, pytest's timeout);
+#: ``interrupted``, the sweep was stopped (Ctrl-C, SIGTERM, pytest's --maxfail) before the row ended.
+Cause = Literal["strategy", "worker", "server", "harness", "interrupted"]
 #: bundled (started by the sweep), external (--server-url) or link (--link: bundled, in a namespace).
 ServerKind = Literal["bundled", "external", "link"]
 
@@ -90,6 +101,11 @@ Round = TypedDict("Round", {
     "disturbed": str | None,
     "timer_s": float,
     "overhead_pct": float | None,
+    #: The server's longest loop gap during the round (its /stats ``loop_lag_max_s``, reset before the round
+    #: and read after it); null when the server could not be read after it (it went).
+    "server_loop_lag_s": NotRequired[float | None],
+    #: Why the round counts as run on a stalled server (``bench.sweep.noise.server_stall``), or null.
+    "server_stalled": NotRequired[str | None],
 })
 
 
@@ -116,6 +132,8 @@ class Summary(TypedDict):
     overhead_pct: float | None
     ideal_s: float | None
     efficiency: float | None
+    #: Rounds run on a stalled server; absent where the rounds did not record the server's loop lag.
+    stalled_rounds: NotRequired[int]
 
 
 class BenchmarkStats(TypedDict):
@@ -221,6 +239,8 @@ class Row(TypedDict):
     cold_start_s: float | None
     harness_overhead_pct: float | None
     pytest_benchmark_stats: BenchmarkStats | None
+    #: A failed or not-run row's cause (null otherwise, and for a failed row of a version before 4).
+    cause: NotRequired[Cause | None]
     #: ``--instructions``: the untimed callgrind pass (``strategies.instructions``).
     instructions: NotRequired[InstructionCount | InstructionFailure | None]
     #: ``--explain``: the untimed, profiled round's CPU by category, or why it failed.
@@ -276,6 +296,8 @@ class Options(TypedDict):
     wall_s: NotRequired[float]
     #: The signal that stopped the sweep ("SIGINT", "SIGTERM"), or null when it ran to the end.
     interrupted: NotRequired[str | None]
+    #: Why the sweep stopped itself before its end (its server gone for good), or null.
+    stopped: NotRequired[str | None]
 
 
 class RttFigures(TypedDict):
@@ -324,6 +346,25 @@ class CommitInfo(TypedDict):
     branch: str | None
 
 
+class CellRecord(TypedDict):
+    """A cell (``bench.record.rows.CellKey``) as the run records it."""
+    workload: str
+    profile: str
+    policy: str
+    concurrency: int
+
+
+class ServerRestart(TypedDict):
+    """The sweep found its bundled server gone and started a new one (``bench.sweep.harness``): when (Unix
+    seconds), during which cell (null: between cells), why (its exit status or signal, or what it did not
+    answer, and its last stderr lines), and the new server's URL and pid."""
+    at: float
+    cell: CellRecord | None
+    why: str
+    url: str
+    pid: int
+
+
 class Resumed(TypedDict):
     server: ServerRecord
     machine: Machine
@@ -343,6 +384,8 @@ class Run(TypedDict):
     #: ``bench.sweep.noise.system_check`` before the sweep.
     system_check: dict[str, Any] | None
     resumed: NotRequired[list[Resumed]]
+    #: Every restart of the bundled server during the run, in order.
+    server_restarts: NotRequired[list[ServerRestart]]
     rows: list[Row]
     #: Set when a run is read (``bench.record.runfile.load_run``), never written: it stopped before its end.
     partial: NotRequired[bool]

@@ -101,7 +101,7 @@ def verdict_agreement(a: Run, b: Run) -> list[tuple[CellKey, tuple[str, ...], st
     """(cell, reading, verdict in A, verdict in B) for every cell and reading judged in both runs."""
     judged_b = {(v.key, v.reading): v.verdict for v in verdict.judge_run(b)}
     return [(v.key, v.reading, v.verdict, judged_b[(v.key, v.reading)]) for v in verdict.judge_run(a)
-            if (v.key, v.reading) in judged_b and "not evaluable" not in (v.verdict, judged_b[(v.key, v.reading)])]
+            if v.judged and judged_b.get((v.key, v.reading), verdict.UNJUDGED[0]) not in verdict.UNJUDGED]
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -20,6 +20,7 @@ from bench.report import charts
 from bench.report.sections import c10k, costs, cpu, eras, models, ranking
 from bench.report.sections.claim import verdict_section, why_section
 from bench.report.sections.run import (
+    faults_warning,
     how_to_read,
     machine_section,
     noise_section,
@@ -33,9 +34,13 @@ from bench.report.sections.run import (
 def render(run: Run, chart_files: list[Path], source: str) -> str:
     images = [f"![{p.stem}]({p.name})" for p in chart_files]
     partial = [r for r in run["rows"] if r["reason"] == UNFINISHED]
+    not_run = sum(r["status"] == "not_run" for r in run["rows"])
+    reached = (f"the {not_run} rows it never reached are listed as not run" if not_run else
+               "rows it never reached are not listed")
     head = [f"# concbench results — {run.get('created') or 'unfinished run'}", "",
+            *faults_warning(run),
             *([(f"**Partial run:** the sweep stopped before it finished ({len(partial)} row(s) unfinished, "
-                f"{len(run['rows'])} rows recorded); rows it never reached are not listed."), ""]
+                f"{len(run['rows'])} rows recorded); {reached}."), ""]
               if run.get("partial") else []),
             (f"Made by `python -m bench.report {source}` from that file alone; nothing below is hand-written "
             f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), "",

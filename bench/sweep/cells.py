@@ -19,11 +19,16 @@ Rules this module keeps:
   counting every round of every case of the cell, warm-ups included) and ``pass`` (which pass it was in),
   and what else ran on the cores meanwhile (``noise``, ``bench.sweep.noise``) with ``disturbed``, the reason when
   that was beyond the thresholds;
-- a worker that fails ends that case only (its reason kept, its finished rounds kept); the others go on.
+- a worker that fails ends that case only (its reason kept, its finished rounds kept); the others go on;
+- the server's counters unreadable around a round (it died, or stopped answering within ``STATS_TIMEOUT_S``)
+  end the whole cell (``ServerGone``): the round that found it is kept with its rounds, and the harness
+  fails every case of the cell (``bench.sweep.harness``). A round records the server's loop lag, and the
+  stall it shows (``bench.sweep.noise.server_stall``).
 """
 
 from __future__ import annotations
 
+import http.client
 import random
 import time
 from dataclasses import dataclass, field
@@ -31,8 +36,8 @@ from typing import Any
 
 from bench.analysis.comparison import mean_interval
 from bench.record.rows import add_timing
-from bench.sweep.noise import NoiseProbe, disturbance
-from local_server.api import fetch_stats, reset_stats
+from bench.sweep.noise import NoiseProbe, disturbance, server_stall
+from local_server.api import ServerError, Stats, fetch_stats, reset_stats
 from strategies.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload
 
@@ -41,6 +46,18 @@ HALF_WIDTH = 0.05
 #: Extra passes may take at most this share of the time the cell's obligatory passes took: the sweep's
 #: wall time grows by at most this much, whatever the noise.
 EXTRA_SHARE = 0.3
+#: How long the server's /stats may take around a round before it counts as gone: it answers from memory on
+#: the same machine (or a LAN) in under a millisecond, so 5 s is a server that is dead, stopped or hung.
+STATS_TIMEOUT_S = 5.0
+
+
+class ServerGone(RuntimeError):
+    """The server's counters could not be read around a round: it died, or stopped answering. ``round`` is
+    the round that found it, when its fetch had run (kept in its case's rows, its server figures null)."""
+
+    def __init__(self, message: str, round_: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.round = round_
 
 
 @dataclass(frozen=True)
@@ -64,8 +81,11 @@ class CaseRun:
     cold_start_s: float | None = None
     rounds: list[dict[str, Any]] = field(default_factory=list)
     failure: str | None = None
+    #: Why it failed (``bench.record.schema.Cause``): the strategy raised, its worker died, the server went.
+    cause: str | None = None
     worker_died: bool = False
-    stopped: str = ""
+    #: Why its rounds stopped, once the cell ran to its end (``bench.record.schema.Stopped``).
+    stopped: str | None = None
 
     @property
     def live(self) -> bool:
@@ -73,6 +93,7 @@ class CaseRun:
 
     def fail(self, exc: WorkerError) -> None:
         self.failure, self.worker_died = str(exc), not exc.alive
+        self.cause = "strategy" if exc.alive else "worker"
 
 
 def relative_half_width(rates: list[float]) -> float | None:
@@ -122,6 +143,11 @@ class Cell:
             except WorkerError as exc:
                 case.fail(exc)
                 continue
+            except ServerGone as gone:
+                if keep and gone.round is not None:
+                    gone.round.update({"pass": number, "position": self.position})
+                    case.rounds.append(gone.round)
+                raise
             finally:
                 self.position += 1
             measured.update({"pass": number, "position": self.position - 1})
@@ -131,7 +157,9 @@ class Cell:
     def _round(self, case: CaseRun) -> dict[str, Any]:
         assert case.worker is not None
         case.worker.prepare_round(case.workload)
-        before = reset_stats(self.url)  # the snapshot just before zeroing: its cpu_s starts the round
+        before, failed = self._stats(reset_stats, "POST /stats/reset before a round")
+        if before is None:
+            raise ServerGone(failed or "")
         if self.probe:
             self.probe.start()
         started_at = time.time()
@@ -139,12 +167,24 @@ class Cell:
         case.worker.fetch_round()
         timer_s = time.perf_counter() - started
         noise = self.probe.stop() if self.probe else None
-        after = fetch_stats(self.url)
-        data = case.worker.measure_round().to_dict()
-        data.update(started_at=started_at, peak_in_flight=after.get("peak_in_flight"),
-                    server_cpu_s=after["cpu_s"] - before["cpu_s"], noise=noise,
-                    disturbed=disturbance(noise) if noise else None)
+        after, failed = self._stats(fetch_stats, "GET /stats after a round")
+        data = case.worker.measure_round().to_dict()  # also when the server went: the worker's round ends
+        lag = after["loop_lag_max_s"] if after else None
+        data.update(started_at=started_at, peak_in_flight=after["peak_in_flight"] if after else None,
+                    server_cpu_s=after["cpu_s"] - before["cpu_s"] if after else None, noise=noise,
+                    disturbed=disturbance(noise) if noise else None, server_loop_lag_s=lag,
+                    server_stalled=server_stall(lag, data["wall_s"]))
+        if after is None:
+            raise ServerGone(failed or "", add_timing(data, timer_s))
         return add_timing(data, timer_s)
+
+    def _stats(self, call: Any, what: str) -> tuple[Stats | None, str | None]:
+        """The server's counters through ``call`` (``fetch_stats`` or ``reset_stats``), or why they could not
+        be read: refused, cut off, not answered within ``STATS_TIMEOUT_S``, not 200, not JSON."""
+        try:
+            return call(self.url, STATS_TIMEOUT_S), None
+        except (OSError, http.client.HTTPException, ServerError, ValueError) as exc:
+            return None, f"{what} at {self.url}: {type(exc).__name__}: {exc}"
 
 
 def _stop_reason(case: CaseRun, budget: Budget) -> str:

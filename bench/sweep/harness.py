@@ -19,6 +19,12 @@ Rules this module keeps:
   its own), one pass per test so that each stays within pytest's timeout. Each is recorded in the row
   apart from its rounds; a failure there is that section's error only (a worker that died of it is
   replaced for the next cell);
+- the server is checked before each cell and read around every round (``bench.sweep.cells``). When it is
+  gone (dead, or not answering), every row of the cell in progress fails with why (cause ``server``), a
+  line says so (``say``), and the next cell gets a fresh bundled server (``server_restarts`` in the run,
+  at most ``MAX_SERVER_RESTARTS``). Past that, or at once for a server not ours to restart (external,
+  ``--link``), the sweep stops (``stop_reason``): its entry point runs no further cell, and every planned
+  row it never reached is recorded ``not_run`` with the reason (``record_unreached``);
 - ``close`` stops every worker and the server (and removes a link's namespace), whatever ended the session.
 """
 
@@ -28,21 +34,27 @@ import dataclasses
 import os
 import random
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, cast
 
 from bench.record.environment import machine_info, new_run
 from bench.record.rows import CellKey, finish_row
 from bench.record.runfile import RunFile
-from bench.record.schema import Pinning, Row, Run, validate
-from bench.sweep.cells import Budget, CaseRun, Cell
+from bench.record.schema import Cause, CellRecord, Pinning, Row, Run, validate
+from bench.sweep.cells import Budget, CaseRun, Cell, ServerGone
 from bench.sweep.noise import NoiseProbe, descendant_pids
 from bench.sweep.plan import WORKLOADS, Case, Plan
-from bench.sweep.target import open_target
+from bench.sweep.target import TargetError, open_target
 from local_server.api import ServerError
 from strategies.eras import row_era, worker_process
 from strategies.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
 from strategies.runner import WorkerError, WorkerProcess
+
+#: Restarts of the bundled server one session allows before it stops: a server that died four times is
+#: broken (or its machine is), and every further cell would only add failed rows; three survive a rare
+#: crash or a kill from outside.
+MAX_SERVER_RESTARTS = 3
 
 
 def cell_key(workload: str, case: Case) -> CellKey:
@@ -74,11 +86,29 @@ def choose_pinning(external: bool = False) -> Pinning:
                     "pytest itself is not pinned (it waits on the worker during a round)"}
 
 
+def cell_text(key: CellKey) -> str:
+    """A cell as the terminal and the reasons name it: ``latency tuned close C=10`` (pytest-benchmark's group)."""
+    return f"{key.workload} {key.profile} {key.policy} C={key.concurrency}"
+
+
+def cell_record(key: CellKey) -> CellRecord:
+    return {"workload": key.workload, "profile": key.profile, "policy": key.policy, "concurrency": key.concurrency}
+
+
 class Sweep:
     def __init__(self, plan: Plan, cells: dict[CellKey, list[Case]], system_check: dict[str, Any] | None = None,
-                 resumed: tuple[Path, Run] | None = None):
+                 resumed: tuple[Path, Run] | None = None, say: Callable[[str], None] | None = None):
         self.plan = plan
         self.cells = cells
+        #: One line for the terminal, now (a server gone, restarted): the entry point's reporter.
+        self.say = say or (lambda line: None)
+        #: Why the server is gone and during which cell, until it is restarted for the next cell.
+        self.server_down: tuple[str, CellRecord | None] | None = None
+        #: Why the sweep stops: no further cell is run (the entry point stops the session).
+        self.stop_reason: str | None = None
+        self.restarts = 0
+        #: The rows whose rounds went to pytest-benchmark (``was_timed``).
+        self.timed: set[str] = set()
         self.pinning = choose_pinning(external=plan.server_url is not None)
         self.probe = NoiseProbe(used_cores(self.pinning), descendant_pids)  # server, workers and theirs
         self.rng = random.Random(plan.schedule_seed)
@@ -97,11 +127,13 @@ class Sweep:
         server = self.server.record
         if resumed is None:
             self.run = new_run(machine_info(self.pinning), plan.options(), server, system_check)
+            self.run["server_restarts"] = []
             self.file = RunFile(plan.results_dir, self.run)
         else:
             path, self.run = resumed
             self.run.setdefault("resumed", []).append({"server": server, "machine": machine_info(self.pinning),
                                                        "system_check": system_check})
+            self.run["options"]["stopped"] = None  # the stop (if any) of the part it resumes is over
             self.file = RunFile(plan.results_dir, self.run, path)
 
     # -- workers ---------------------------------------------------------------------------------------
@@ -135,9 +167,16 @@ class Sweep:
 
     def _measure_cell(self, key: CellKey, case: Case) -> None:
         workload_name = key[0]
-        self._enter_group(key[:3])
         cases = self.cells.get(key) or [case]
         runs = {c: CaseRun(c, self.plan.workload(workload_name, self.server.url, c)) for c in cases}
+        self.measured[key] = runs  # first: whatever ends the cell, each of its rows is recorded
+        self._enter_group(key[:3])
+        ready = self._server_ready(key)
+        for run in runs.values():  # the URL of the server that measures it (restarted: a new one)
+            run.workload = dataclasses.replace(run.workload, base_url=self.server.url)
+        if not ready:
+            self._fail_cell(runs, f"the server is gone and the sweep stops: {self.stop_reason}")
+            return
         for run in runs.values():
             try:
                 run.worker = self._worker(run.key.strategy)
@@ -146,13 +185,66 @@ class Sweep:
                 run.fail(exc)
         try:
             Cell(list(runs.values()), self.server.url, self.budget(), self.rng, self.probe).run()
-        except (ServerError, OSError) as exc:  # the server's counters unreadable: this cell's rows fail, not the sweep
-            for run in runs.values():
-                run.failure = run.failure or f"server: /stats not answered after a round: {type(exc).__name__}: {exc}"
+        except ServerGone as exc:  # this cell's rows fail, not the sweep
+            self._fail_cell(runs, self._server_gone(key, str(exc), len(runs)))
         for run in runs.values():
             if run.worker_died:
                 self.workers.pop(run.key.strategy).close()
-        self.measured[key] = runs
+
+    @staticmethod
+    def _fail_cell(runs: dict[Case, CaseRun], why: str) -> None:
+        for run in runs.values():
+            if run.failure is None:  # one that failed of its own before keeps its reason
+                run.failure, run.cause = f"server: {why}", "server"
+
+    # -- the server ------------------------------------------------------------------------------------
+
+    def _server_ready(self, key: CellKey) -> bool:
+        """Before a cell: the server answers, or a fresh one does (restarted, within the bound); False when
+        the sweep stops instead."""
+        if self.stop_reason is None and self.server_down is None:
+            gone = self.server.gone()
+            if gone is not None:  # it went between cells: no row was running on it
+                self._server_gone(None, gone, 0)
+        if self.stop_reason is not None:
+            return False
+        if self.server_down is not None:
+            (why, died_in), self.server_down = self.server_down, None
+            self.close_workers()  # fresh workers: no pool keeps connections to the old server
+            try:
+                self.server.restart()
+            except (ServerError, TargetError, OSError) as exc:
+                self.stop_reason = f"{why}; its restart failed: {exc}"
+                self.say(f"server: the restart failed ({exc}); the sweep stops")
+                return False
+            self.restarts += 1
+            self.run.setdefault("server_restarts", []).append(
+                {"at": time.time(), "cell": died_in, "why": why, "url": self.server.url, "pid": self.server.pid})
+            self.say(f"server: restarted for {cell_text(key)} ({self.restarts} of {MAX_SERVER_RESTARTS} "
+                     f"restarts): {self.server.url}, pid {self.server.pid}")
+        return True
+
+    def _server_gone(self, key: CellKey | None, error: str, rows: int) -> str:
+        """The server went during cell ``key`` (None: between cells): why, in one sentence; a line on the
+        terminal; a restart for the next cell, or the sweep's stop."""
+        why = self.server.gone(error) or error
+        where = f"during {cell_text(key)}: its {rows} rows fail" if key is not None else "between cells"
+        if self.server.restartable and self.restarts < MAX_SERVER_RESTARTS:
+            self.server_down = why, cell_record(key) if key is not None else None
+            self.say(f"server: {why} ({where}); a fresh one starts for the next cell")
+        else:
+            self.stop_reason = (f"{why} ({where})" if not self.server.restartable else
+                                f"{why} ({where}), after {self.restarts} restarts")
+            self.say(f"server: {why} ({where}); the sweep stops")
+        return why
+
+    def was_timed(self, row_id: str) -> bool:
+        """pytest-benchmark was given the row's rounds (a failed row may have none)."""
+        return row_id in self.timed
+
+    def pending(self) -> bool:
+        """Rows of a measured cell are still to be recorded (their tests have not run yet)."""
+        return any(self.measured.values())
 
     def _count_instructions(self, run: CaseRun) -> dict[str, Any]:
         """The untimed callgrind pass of one case, in its row's test (after its whole cell, so no timed round
@@ -192,7 +284,7 @@ class Sweep:
                 "requests": self.plan.requests_per_round(workload_name, case),
                 "delay_ms": spec.delay(case.concurrency),
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
-                "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
+                "cause": None, "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
                 "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded(),
                 **row_era(case.strategy)}
 
@@ -208,23 +300,64 @@ class Sweep:
         if key not in self.measured:
             try:
                 self._measure_cell(key, case)
-            except BaseException:
-                benchmark.skipped = True  # nothing timed for it: pytest-benchmark must not warn on top
+            except KeyboardInterrupt:
+                # Nothing timed, and no report of its own will say so (the entry point's hook, for a test
+                # that failed): pytest-benchmark must not warn on top at the session's end.
+                benchmark.skipped = True
+                self.measured.pop(key, None)  # its rows did not run: ``record_unreached`` says so
                 raise
-        run = self.measured[key].pop(case)
+            except BaseException as exc:  # pytest's timeout, an error of the sweep's own: its rows fail
+                for run in self.measured.get(key, {}).values():
+                    if run.failure is None:
+                        run.failure, run.cause = f"the sweep's measurement of the cell failed: {exc!r}", "harness"
+                if case in self.measured.get(key, {}):
+                    self._record(self._row_of(workload_name, case, None))
+                raise
+        return self._record(self._row_of(workload_name, case, benchmark))
+
+    def _row_of(self, workload_name: str, case: Case, benchmark: Any | None) -> dict[str, Any]:
+        """The row of a case its cell measured (its untimed passes run now, in its test); its rounds' times
+        to ``benchmark`` as its stats (None: its test is failing, nothing to give)."""
+        run = self.measured[cell_key(workload_name, case)].pop(case)
         row = self._row(workload_name, case)
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
+        server_up = self.server_down is None and self.stop_reason is None
         if self.plan.instructions:  # in the row's own test: one callgrind pass per test, within its timeout
-            row["instructions"] = self._count_instructions(run) if run.rounds else None
+            row["instructions"] = self._count_instructions(run) if run.rounds and server_up else None
         if self.plan.explain:  # likewise: one profiled round per test
             row["explain"] = self._explain(run) if run.rounds and run.live else None
         if run.failure is not None:
-            row.update(status="failed", reason=_tail(run.failure))
-        if run.rounds:
+            row.update(status="failed", reason=_tail(run.failure), cause=run.cause)
+        if benchmark is not None and run.rounds:
             row["pytest_benchmark_stats"] = replay(benchmark, [r["timer_s"] for r in run.rounds])
+            self.timed.add(row["id"])
         finish_row(cast(Row, row))
-        benchmark.extra_info.update(row_extra_info(row))
-        return self._record(row)
+        if row["status"] == "failed":
+            row["rounds_stopped"] = "failed"
+        if benchmark is not None:
+            benchmark.extra_info.update(row_extra_info(row))
+        return row
+
+    def record_unreached(self, planned: Iterable[tuple[str, Case]], failures: dict[str, str], why: str,
+                         cause: Cause) -> int:
+        """A row for every planned case (workload, case) that has none, so that the run accounts for each:
+        failed (cause ``harness``) where its test failed without recording one (``failures``: row id ->
+        pytest's message), else ``not_run`` with ``why``. Returns how many were not run."""
+        done = {row["id"] for row in self.run["rows"]}
+        not_run = 0
+        for workload_name, case in planned:
+            row = self._row(workload_name, case)
+            if row["id"] in done:
+                continue
+            if row["id"] in failures:
+                row.update(status="failed", cause="harness", reason=_tail(f"its test failed: {failures[row['id']]}"))
+            else:  # one that would have been skipped says so: its figures are not missing
+                skip = self.plan.skip_reason(case)
+                row.update(status="not_run", cause=cause,
+                           reason=f"{why}; it would have been skipped: {skip}" if skip else why)
+                not_run += 1
+            self._record(row)
+        return not_run
 
     def _record(self, row: dict[str, Any]) -> dict[str, Any]:
         """Keep a finished row: checked against the schema first, so that nothing undeclared is written."""
@@ -239,6 +372,7 @@ class Sweep:
         """Write the results JSON (and ``latest.json``, which the report is made from); return its path."""
         self.run["options"]["wall_s"] = time.perf_counter() - self.started
         self.run["options"]["interrupted"] = interrupted
+        self.run["options"]["stopped"] = self.stop_reason
         return self.file.write(self.run)
 
 

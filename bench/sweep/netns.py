@@ -28,6 +28,7 @@ import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from bench.record.schema import Link
 from local_server.api import ServerProcess
@@ -184,10 +185,10 @@ def _shape(device: str, rate_bit_s: int, namespace: str | None = None) -> None:
 
 
 @contextlib.contextmanager
-def linked_server(rate_bit_s: int, backend: str = "epoll",
-                  cpus: Sequence[int] | None = None) -> Iterator[LinkedServer]:
-    """The bundled server in a fresh namespace behind a veth pair shaped to ``rate_bit_s`` on both ends;
-    everything removed afterwards (module rules)."""
+def linked_server(rate_bit_s: int, backend: str = "epoll", cpus: Sequence[int] | None = None,
+                  stderr: IO[bytes] | None = None) -> Iterator[LinkedServer]:
+    """The bundled server in a fresh namespace behind a veth pair shaped to ``rate_bit_s`` on both ends, its
+    stderr to ``stderr`` (default: ours); everything removed afterwards (module rules)."""
     reason = unavailable_reason()
     if reason:
         raise LinkError(reason)
@@ -208,7 +209,8 @@ def linked_server(rate_bit_s: int, backend: str = "epoll",
         _shape(namespace_end, rate_bit_s, namespace)
         # ``ip netns exec`` enters the namespace and execs the server in the same process: its PID is the
         # server's, so pinning and the parent-death signal apply to the server itself.
-        server = ServerProcess(backend, host=server_address, prefix=("ip", "netns", "exec", namespace), cpus=cpus)
+        server = ServerProcess(backend, host=server_address, prefix=("ip", "netns", "exec", namespace), cpus=cpus,
+                               stderr=stderr)
         server.start()
         burst, limit = tbf_parameters(rate_bit_s)
         yield LinkedServer(server.url, {"rate_bit_s": rate_bit_s, "burst_bytes": burst, "limit_bytes": limit,

@@ -51,6 +51,17 @@ STEAL_PCT_MAX = 5.0
 #: is allowed twice steal's share: 10 % of two cores' time costs a CPU-bound round at most 20 % of one core.
 OTHERS_PCT_MAX = 10.0
 
+#: A round ran on a stalled server when the server's loop could not react (``loop_lag_max_s``, which the
+#: server measures itself, ``local_server.server``) for longer than a tenth of the round's wall time and at
+#: least STALL_MIN_S. A tenth: a pause that long can move the round's req/s by 10 %, the gap the verdict
+#: resolves (the argument of STEAL_PCT_MAX).
+STALL_SHARE = 0.1
+#: Shorter gaps are the server's own work and the scheduler's, not a stall. Measured here, on a loaded 2-core
+#: machine: the longest gap of any round was 4 ms at C <= 100 (a --quick sweep, 213 rounds), 61 ms at
+#: C = 1,000 and 256 ms at C = 10,000, one turn serving thousands of connections (4 % of its 6.2 s round;
+#: 89 ms, 8 %, in a 1.1 s one). 100 ms is 25 times the first; the share bounds the others.
+STALL_MIN_S = 0.1
+
 #: system_check's look: 0.5 s is 50 ticks per core (2 % resolution), long enough for a busy process to
 #: show, short against the sweep's minutes.
 CHECK_SAMPLE_S = 0.5
@@ -254,6 +265,18 @@ def disturbance(noise: dict[str, Any]) -> str | None:
     if others is not None and others - slack > OTHERS_PCT_MAX:
         reasons.append(f"other processes used {others:.0f} % of the cores' time (> {OTHERS_PCT_MAX:g} %)")
     return "; ".join(reasons) or None
+
+
+def server_stall(lag_s: float | None, wall_s: float) -> str | None:
+    """Why a round counts as run on a stalled server (its loop's longest gap ``lag_s`` beyond the threshold,
+    ``STALL_SHARE`` of the round's ``wall_s`` and at least ``STALL_MIN_S``); ``None`` when it did not, or when
+    the server could not be read after the round."""
+    if lag_s is None:
+        return None
+    limit = max(STALL_MIN_S, STALL_SHARE * wall_s)
+    if lag_s <= limit:
+        return None
+    return f"the server's loop stalled {lag_s:.2f} s (> {limit:.2f} s, a tenth of the round and at least {STALL_MIN_S:g} s)"
 
 
 def noise_summary(rounds_noise: list[dict[str, Any]]) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Rules this module keeps:
 - an option that is malformed, names nothing known or contradicts another is one line (``ValueError``),
   never a traceback; ``bench/conftest.py`` turns it into pytest's usage error;
 - ``--resume RUN`` takes the whole plan from RUN's recorded options (``plan.plan_of_run``) and refuses any
-  other plan option; the run keeps every row it finished and loses the unfinished ones;
+  other plan option; the run keeps every row it finished and runs again the ones it did not: unfinished,
+  not run, or failed with the server (their cells were cut short by the server, not their strategies);
 - an external server (``--server-url``) is checked to be ours before the plan is final: its backend is the
   server's own, since the skip rules depend on it;
 - no pytest import: the options come in through ``option``, pytest's ``config.getoption``.
@@ -131,8 +132,10 @@ def resumed_server_url(resume: str, recorded: str | None, given: str | None) -> 
 
 
 def without_unfinished(run: Run) -> Run:
-    """The rows a resumed run keeps: every finished one (ok, flagged, failed, skipped) as recorded."""
-    run["rows"] = [row for row in run["rows"] if row["reason"] != UNFINISHED]
+    """The rows a resumed run keeps: every finished one (ok, flagged, failed, skipped) as recorded, but
+    those the sweep did not finish, did not run, or failed with its server: those are run again."""
+    run["rows"] = [row for row in run["rows"] if row["reason"] != UNFINISHED and row["status"] != "not_run"
+                   and row.get("cause") not in ("server", "interrupted")]
     run.pop("partial", None)
     return run
 

@@ -9,23 +9,32 @@ Rules this module keeps:
   reachable, not our server) is one line (``TargetError``), never a traceback;
 - the server's CPU time is the server's own (``/stats``'s ``cpu_s``), so it is known for every kind; what is
   not known for an external server (its pinning, the noise on its machine) is said in ``ServerRecord.note``;
-- ``open_target`` stops whatever it started, also when its own setup fails or is interrupted.
+- ``open_target`` stops whatever it started, also when its own setup fails or is interrupted;
+- a server we started writes its stderr to a file of ours, so that when it dies its last lines say why
+  (``Target.gone``); only the bundled server is ours to restart (``Target.restart``): an external one is
+  someone else's, and a ``--link`` namespace's is one with its link.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
+import os
+import signal
 import socket
 import statistics
+import tempfile
 import time
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import IO, Any, cast
 from urllib.parse import urlsplit
+
+import psutil
 
 from bench.record.schema import Link, Rtt, RttFigures, ServerKind, ServerRecord
 from bench.sweep import netns
-from local_server.api import STATS_KEYS, ServerProcess, Stats
+from local_server.api import STATS_KEYS, ServerError, ServerProcess, Stats, fetch_stats
 from strategies.http1 import ProtocolError, ResponseParser, build_request
 
 #: Connect and answer deadline of the checks: a server on a LAN or across a continent answers within
@@ -38,6 +47,10 @@ RTT_SAMPLES = 20
 #: What starts a server another machine can reach (the sweep's own backend: select stops at FD_SETSIZE).
 SERVE_HINT = "python -m local_server --host 0.0.0.0 --port P --backend epoll"
 RECV_BYTES = 65536
+#: Lines of a dead server's stderr quoted in why it went: a traceback's last frames and its error.
+STDERR_TAIL_LINES = 5
+#: Bytes read from the end of its stderr to find them (a traceback's lines are short).
+STDERR_TAIL_BYTES = 4000
 
 
 class TargetError(RuntimeError):
@@ -164,13 +177,93 @@ def _figures(seconds: list[float]) -> RttFigures:
 
 
 class Target:
-    """The server the sweep runs against: ``url``, its record for the results (``record``), ``stop()``."""
+    """The server the sweep runs against: ``url``, its record for the results (``record``), whether it is
+    ``gone``, a ``restart`` of a bundled one, ``stop()``. ``process`` and ``stderr``: a server we started."""
 
-    def __init__(self, url: str, record: ServerRecord, stop: contextlib.ExitStack) -> None:
+    def __init__(self, url: str, record: ServerRecord, stop: contextlib.ExitStack,
+                 process: ServerProcess | None = None, stderr: IO[bytes] | None = None,
+                 backend: str = "epoll", cpus: Sequence[int] | None = None) -> None:
         self.url, self.record, self._stack = url, record, stop
+        self.process, self.stderr, self._backend, self._cpus = process, stderr, backend, cpus
+
+    @property
+    def kind(self) -> ServerKind:
+        return self.record.get("kind", "bundled")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process is not None else self.record["pid"]
+
+    @property
+    def restartable(self) -> bool:
+        return self.kind == "bundled"
+
+    def gone(self, error: str | None = None) -> str | None:
+        """Why the server no longer serves, in one sentence, or None while it answers ``GET /stats``.
+        ``error``: what the caller saw fail (the check is not repeated then). For a server we started: its
+        exit status or signal, or, alive, its process state; and its last stderr lines."""
+        exited = self.process.popen.poll() if self.process is not None and self.process.popen else None
+        if error is None and exited is None:
+            try:
+                fetch_stats(self.url, TIMEOUT_S)
+                return None
+            except (OSError, http.client.HTTPException, ServerError, ValueError) as exc:
+                error = f"GET /stats at {self.url}: {type(exc).__name__}: {exc}"
+        if self.process is None:
+            return f"the external server at {self.url} stopped answering ({error})"
+        what = f"the {self.kind} server (pid {self.pid})"
+        if exited is not None:
+            why = f"{what} {_exit_text(exited)}"
+        else:
+            why = f"{what} stopped answering ({error}); its process is {_state(self.pid)}"
+        return f"{why}; its last stderr lines: {_tail_lines(self.stderr)}"
+
+    def restart(self) -> None:
+        """Stop the bundled server (killed first: it may be stopped or hung) and start a fresh one, checked
+        like the first; ``url`` and ``pid`` are then the new server's, ``record`` stays the first's."""
+        assert self.restartable and self.process is not None
+        if self.process.popen is not None and self.process.popen.poll() is None:
+            self.process.popen.kill()  # a stopped process does not act on SIGTERM until continued
+        self._stack.close()
+        with contextlib.ExitStack() as stack:
+            self.process, self.stderr = _bundled(stack, self._backend, self._cpus)
+            check_server(self.process.url, samples=1)
+            self.url = self.process.url
+            self._stack = stack.pop_all()
 
     def stop(self) -> None:
         self._stack.close()
+
+
+def _bundled(stack: contextlib.ExitStack, backend: str,
+             cpus: Sequence[int] | None) -> tuple[ServerProcess, IO[bytes]]:
+    """The bundled server, started on ``stack``, its stderr into a temporary file closed with it."""
+    stderr = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
+    return stack.enter_context(ServerProcess(backend, cpus=cpus, stderr=stderr)), stderr
+
+
+def _exit_text(code: int) -> str:
+    if code < 0:
+        return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
+
+
+def _state(pid: int) -> str:
+    try:
+        return str(psutil.Process(pid).status())
+    except psutil.Error:
+        return "gone"
+
+
+def _tail_lines(stderr: IO[bytes] | None) -> str:
+    """The last ``STDERR_TAIL_LINES`` lines of a server's stderr, joined by `` | `` (one line of text)."""
+    if stderr is None or stderr.closed:
+        return "(not kept)"
+    stderr.flush()
+    size = stderr.seek(0, os.SEEK_END)
+    stderr.seek(max(0, size - STDERR_TAIL_BYTES))
+    lines = [line for line in stderr.read().decode("utf-8", "replace").splitlines() if line.strip()]
+    return " | ".join(lines[-STDERR_TAIL_LINES:]) or "(none)"
 
 
 def open_target(backend: str, server_url: str | None = None, link_bit_s: int | None = None,
@@ -179,20 +272,23 @@ def open_target(backend: str, server_url: str | None = None, link_bit_s: int | N
     with contextlib.ExitStack() as stack:
         link: Link | None = None
         kind: ServerKind
+        process: ServerProcess | None = None
+        stderr: IO[bytes] | None = None
         if server_url is not None:
             url, kind = server_url, "external"
             note = ("an external server: not started, pinned or watched for noise by the sweep; its CPU time "
                     "is its own /stats cpu_s")
         elif link_bit_s is not None:
-            running = stack.enter_context(netns.linked_server(link_bit_s, backend, cpus))
-            url, kind, link = running.url, "link", running.link
+            stderr = stack.enter_context(tempfile.TemporaryFile())
+            running = stack.enter_context(netns.linked_server(link_bit_s, backend, cpus, stderr))
+            url, kind, link, process = running.url, "link", running.link, running.server
             note = (f"the bundled server in network namespace {link['namespace']}, behind a veth pair shaped "
                     f"by tbf on both ends; started and pinned like the bundled server")
         else:
-            server = stack.enter_context(ServerProcess(backend, cpus=cpus))
-            url, kind, note = server.url, "bundled", "the bundled server, started by the sweep on this machine"
+            process, stderr = _bundled(stack, backend, cpus)
+            url, kind, note = process.url, "bundled", "the bundled server, started by the sweep on this machine"
         stats, rtt = check_server(url)
         record: ServerRecord = {"backend": stats["backend"], "pid": stats["pid"], "url": url, "kind": kind,
                           "rtt": rtt, "link": link, "note": note}
-        return Target(url, record, stack.pop_all())
+        return Target(url, record, stack.pop_all(), process, stderr, backend, cpus)
     raise AssertionError("unreachable")  # mypy: ExitStack may swallow exceptions

@@ -69,15 +69,17 @@ def verdict_section(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
 
 def reading_table(verdicts: list[verdict.CellVerdict]) -> tuple[list[str], list[list[str]]]:
     """Header and lines of "Every reading in every profile": per profile and reading, the cells in which it
-    holds, is contradicted, is not shown or is not evaluable (REPORT.md and the results page)."""
+    holds, is contradicted, is not shown or is not evaluable, and in a run with faults, is not judged
+    (REPORT.md and the results page)."""
+    words = ["holds", "contradicted", "not shown", "not evaluable"]
+    if any(v.verdict == "not judged" for v in verdicts):  # a run with faults: its cells said apart
+        words.append("not judged")
     table = []
     for profile in dict.fromkeys(v.profile for v in verdicts):
         for reading in READINGS:
             mine = [v for v in verdicts if v.profile == profile and v.reading == reading]
-            counts = [str(sum(v.verdict == w for v in mine))
-                      for w in ("holds", "contradicted", "not shown", "not evaluable")]
-            table.append([profile, reading_name(reading), *counts])
-    return ["profile", "reading", "holds", "contradicted", "not shown", "not evaluable"], table
+            table.append([profile, reading_name(reading), *(str(sum(v.verdict == w for v in mine)) for w in words)])
+    return ["profile", "reading", *words], table
 
 
 WHY_TITLE = "Why the tutorial saw gevent > twisted > tornado > asyncio"
@@ -105,7 +107,7 @@ def _member_facts(rows: list[Row]) -> str:
 def why_section(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
     """The claim's mechanism in generated sentences: the as-written cell where the recipes differ most,
     the same level tuned, and each as-written step with what explains it. The README quotes this section."""
-    judged = [v for v in verdicts if v.verdict != "not evaluable"]
+    judged = [v for v in verdicts if v.judged]
     as_written = [v for v in judged if v.profile == "as-written"]
     if not as_written:
         return []
@@ -199,5 +201,5 @@ def cell_tables(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
 
 def _cell_word(v: verdict.CellVerdict) -> str:
     word = {"holds": "**holds**", "contradicted": "contradicted", "not shown": "not shown",
-            "not evaluable": "-"}[v.verdict]
-    return word + (" (partial)" if v.missing and v.verdict != "not evaluable" else "")
+            "not evaluable": "-", "not judged": "not judged"}[v.verdict]
+    return word + (" (partial)" if v.missing and v.judged else "")

@@ -1,23 +1,39 @@
-"""REPORT.md's sections on the run itself: the server, the machine and versions, the machine's noise and the
-rounds it cost, the harness's overhead, the flagged, failed and skipped rows, every row per workload, and
-how to read the charts.
+"""REPORT.md's sections on the run itself: the warning a run with faults opens with, the server, the machine
+and versions, the machine's noise and the rounds it cost, the harness's overhead, the flagged, failed,
+skipped and not-run rows, every row per workload, and how to read the charts.
 
 Rules this module keeps: every figure comes from the run (the flags' definitions from
 ``bench.record.rows``, the noise's thresholds from ``bench.sweep.noise`` that judged it); a row that could not
-run is listed with its reason, never dropped.
+run is listed with its reason, never dropped; what only a run of schema 4 records (causes, restarts, the
+server's loop lag) is printed only where the run recorded it, so an older run's report reads as before.
 """
 
 from __future__ import annotations
 
 import statistics
 
-from bench.record.rows import FLAG_TEXT, NOTE_TEXT, OVERHEAD_LIMIT_PCT, SATURATION_RATIO
+from bench.record.rows import (
+    FLAG_TEXT,
+    FLAGS_NEEDING,
+    NOTE_TEXT,
+    OVERHEAD_LIMIT_PCT,
+    SATURATION_RATIO,
+    CellKey,
+    cell_of,
+)
 from bench.record.schema import Row, Run, ServerRecord
 from bench.report.sections.markdown import fmt as _fmt
 from bench.report.sections.markdown import table as _table
 from bench.report.sections.markdown import where as _where
 from bench.sweep.cells import EXTRA_SHARE, HALF_WIDTH
-from bench.sweep.noise import OTHERS_PCT_MAX, STEAL_PCT_MAX, noise_summary, system_check_text
+from bench.sweep.noise import (
+    OTHERS_PCT_MAX,
+    STALL_MIN_S,
+    STALL_SHARE,
+    STEAL_PCT_MAX,
+    noise_summary,
+    system_check_text,
+)
 
 _WORKLOAD_TEXT = {
     "latency": "each request waits `delay_ms` in the server: the I/O-wait workload the claim is about",
@@ -82,7 +98,7 @@ def tables_section(run: Run) -> list[str]:
                   f"{_WORKLOAD_TEXT.get(workload, '')}; {_workload_detail(rows)}.",
                   ""]
         rows.sort(key=lambda r: (r["profile"], r["policy"], r["concurrency"], -_rate(r)))
-        lines += _table(header, [_row_line(r) for r in rows if r["status"] != "skipped"])
+        lines += _table(header, [_row_line(r) for r in rows if r["status"] not in ("skipped", "not_run")])
         lines.append("")
     return lines
 
@@ -92,22 +108,72 @@ def _rate(row: Row) -> float:
     return float(s["req_per_s"]["median"]) if s else 0.0
 
 
+#: The causes (``bench.record.schema.Cause``) that are not the strategy's own: a row failed of one of them
+#: (or of a cause not recorded, before schema 4), or not run, is named in the warning REPORT.md opens with.
+_NOT_THE_STRATEGY = {"worker": "its worker died", "server": "the server went", "harness": "the sweep failed it",
+                     "interrupted": "the sweep was interrupted", None: "cause not recorded"}
+
+
+def _faulted(run: Run) -> list[Row]:
+    return [r for r in run["rows"] if r["status"] == "not_run"
+            or (r["status"] == "failed" and r.get("cause") != "strategy")]
+
+
+def faults_warning(run: Run) -> list[str]:
+    """What REPORT.md opens with when rows failed or were not run for a reason outside their strategies (the
+    server, the sweep, the machine): which, grouped by cell and reason, and the server's restarts; nothing
+    for a run without such rows."""
+    rows = _faulted(run)
+    restarts = run.get("server_restarts") or []
+    if not rows and not restarts:
+        return []
+    failed = sum(r["status"] == "failed" for r in rows)
+    lines = [(f"> **Warning: {failed} rows failed and {len(rows) - failed} were not run for a reason outside "
+              f"their strategies** (the server, the sweep or the machine); a reading with such a member is "
+              f"*not judged* in that cell. Their figures are missing, not zero:"), ">"]
+    groups: dict[tuple[str | None, str | None, str], list[Row]] = {}
+    for r in rows:
+        groups.setdefault((r["status"], r.get("cause"), r["reason"].splitlines()[0]), []).append(r)
+    for (status, cause, reason), members in groups.items():
+        cells: dict[str, list[str]] = {}
+        for r in members:
+            cells.setdefault(_cell_words(cell_of(r)), []).append(r["strategy"])
+        which = "; ".join(f"{cell} ({', '.join(names)})" for cell, names in cells.items())
+        what = "not run" if status == "not_run" else f"failed ({_NOT_THE_STRATEGY.get(cause, cause)})"
+        lines.append(f"> - {len(members)} {what}: {which}: {reason}")
+    if restarts:  # why, once: a death during a cell is its rows' reason above
+        lines.append(f"> - the server was restarted {len(restarts)} times (`server_restarts`): " + "; ".join(
+            f"after its death during {_cell_words(CellKey(**cell))} (new pid {restart['pid']})"
+            if (cell := restart["cell"]) else f"between cells: {restart['why']}" for restart in restarts))
+    return [*lines, ""]
+
+
+def _cell_words(cell: CellKey) -> str:
+    return f"{cell.workload}/{cell.profile}/{cell.policy} C={cell.concurrency}"
+
+
 def problems_section(run: Run) -> list[str]:
     lines = ["## Flagged, failed and skipped rows", "",
              "A flagged row's numbers are real but not clean; charts draw them with hollow markers. Flags:", ""]
-    lines += [f"- `{code}`: {text}." for code, text in FLAG_TEXT.items()]
+    recorded = {key for row in run["rows"] for r in row["rounds"] for key in r}
+    lines += [f"- `{code}`: {text}." for code, text in FLAG_TEXT.items()
+              if FLAGS_NEEDING.get(code, "id") in recorded | {"id"}]
     lines.append("")
     for status, title in (("flagged", "Flagged"), ("failed", ("Failed (no clean result; the worker died or "
-                                                             "errored)")), ("skipped", "Skipped")):
+                                                             "errored)")), ("skipped", "Skipped"),
+                          ("not_run", "Not run (the sweep stopped before it reached them)")):
         rows = [r for r in run["rows"] if r["status"] == status]
+        if status == "not_run" and not rows:
+            continue
         lines += [f"**{title}: {len(rows)} rows.**", ""]
-        if status == "skipped":
+        if status in ("skipped", "not_run"):
             reasons: dict[str, list[str]] = {}
             for r in rows:
                 reasons.setdefault(r["reason"], []).append(_where(r))
             lines += [f"- {reason}: {', '.join(which)}" for reason, which in reasons.items()]
         else:
-            lines += [f"- {_where(r)}: {r['reason']}" for r in rows]
+            lines += [f"- {_where(r)}: {f'({cause}) ' if (cause := r.get('cause')) else ''}{r['reason']}"
+                      for r in rows]
         lines.append("")
     return lines
 
@@ -145,6 +211,17 @@ def noise_section(run: Run) -> list[str]:
             f"**{noise['disturbed']} rounds were disturbed** beyond {STEAL_PCT_MAX:g} % steal or "
             f"{OTHERS_PCT_MAX:g} % other processes (after allowing each round's one-tick resolution). A row with "
             f"most of its rounds disturbed is flagged `noisy`; with some, it carries the note `noisy_rounds`.")
+        lines.append("")
+    lags = [(lag, r) for r in rounds if (lag := r.get("server_loop_lag_s")) is not None]
+    if lags:
+        stalled = [r for _, r in lags if r.get("server_stalled")]
+        ordered = sorted(lag for lag, _ in lags)
+        lines.append(
+            f"The server measured its own loop (`loop_lag_max_s`: its longest turn, or wait past the wait's "
+            f"timeout, in each round): the longest gap was {ordered[len(ordered) // 2] * 1e3:.1f} ms in the "
+            f"median round and {ordered[-1] * 1e3:,.1f} ms in the worst; **{len(stalled)} rounds ran on a stalled "
+            f"server** (a gap over {STALL_SHARE:.0%} of the round and at least {STALL_MIN_S * 1e3:g} ms), each "
+            f"flagging its row `server_stalled`.")
         lines.append("")
     measured = [row for row in run["rows"] if row.get("rounds_stopped")]
     if measured:

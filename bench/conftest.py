@@ -7,17 +7,25 @@
 
 Rules this file keeps:
 - only the sweep's tests (those taking the ``case`` fixture) are parametrized or touched here; other bench
-  tests (``bench/test_server.py``) run unaffected by these options and fixtures;
+  tests (``bench/test_server_capacity.py``) run unaffected by these options and fixtures;
 - grouping: each sweep test sets ``benchmark.group`` to "<workload> <profile> <policy> C=<C>", and pytest-benchmark's
   default ``--benchmark-group-by=group`` then puts the strategies of one cell in one terminal table (pass
   ``--benchmark-group-by=param:case`` or anything else to regroup; the results JSON does not depend on it);
 - the cases selected for the session (after ``-k``, ``--resume``) are grouped into cells at collection's
-  end, so that the first test of a cell measures all of its strategies interleaved (``bench.harness``);
-- rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md are written
-  at session end, also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the
-  sweep measured or skipped at least one case (a run of test_server.py alone writes nothing);
+  end, so that the first test of a cell measures all of its strategies interleaved (``bench.sweep.harness``);
+- rows are appended to the run's row log as they finish; the results JSON, charts and REPORT.md (and the
+  results page over every run of the results folder, ``bench.report.page``) are written at session end,
+  also when rows failed or the sweep was interrupted (Ctrl-C, SIGTERM), and only when the sweep measured or
+  skipped at least one case (a run of test_server_capacity.py alone writes nothing);
+- every planned row ends as a row of the run: when the session ends before some (the sweep stopped itself
+  because its server went for good, Ctrl-C, SIGTERM, pytest's --maxfail), each is recorded ``not_run`` with
+  why, and one whose test failed without recording its row is recorded failed with pytest's message; the
+  summary line counts them all, as pytest counted their tests (ok and flagged rows passed, failed failed,
+  skipped skipped, not run not run);
+- when the sweep stops itself (``Sweep.stop_reason``), the session stops once the cell in progress has
+  recorded its rows (pytest's ``session.shouldfail``: exit status 1), and the last lines say how to go on;
 - ``--resume RUN`` takes the plan from RUN's recorded options and runs only the rows RUN lacks;
-- the server is the session's ``bench.target``: ``--server-url`` is checked once more in
+- the server is the session's ``bench.sweep.target``: ``--server-url`` is checked once more in
   ``pytest_configure``, so a URL that is not our server is one line before anything runs; a ``--link``
   namespace lives as long as the ``sweep`` fixture and goes with it (SIGTERM is turned into
   KeyboardInterrupt before it is made).
@@ -27,48 +35,42 @@ Rules this file keeps:
 
 from __future__ import annotations
 
-import dataclasses
-import os
+import contextlib
 import signal
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from bench import netns
-from bench.harness import CellKey, Sweep, cell_key, choose_pinning, used_cores
-from bench.netns import LinkError
-from bench.noise import system_check, system_check_text
-from bench.plan import (
+from bench.record.rows import CellKey
+from bench.record.schema import Cause, Run
+from bench.report.document import make_report
+from bench.report.page.document import write_index
+from bench.report.page.runs import results_root
+from bench.sweep import netns
+from bench.sweep.harness import Sweep, cell_key, cell_text, choose_pinning, used_cores
+from bench.sweep.netns import LinkError
+from bench.sweep.noise import system_check, system_check_text
+from bench.sweep.options import plan_from_options, with_external_backend
+from bench.sweep.plan import (
     AS_WRITTEN_MAX_C,
     CONCURRENCY_SETS,
     DEFAULT_CONCURRENCY,
     DEFAULT_MAX_ROUNDS,
     DEFAULT_ROUNDS,
-    DEFAULT_WARMUP,
     OPT_IN_WORKLOADS,
     QUICK_CONCURRENCY,
     QUICK_MAX_ROUNDS,
     QUICK_ROUNDS,
-    QUICK_WARMUP,
     QUICK_WORKLOADS,
     WORKLOAD_NAMES,
-    WORKLOADS,
     Case,
     Plan,
-    parse_levels,
-    parse_list,
-    parse_strategies,
-    plan_of_run,
 )
-from bench.results import UNFINISHED
-from bench.runfile import json_path_of, load_run
-from bench.schema import Run
-from bench.target import TargetError, check_server, parse_server_url
+from bench.sweep.target import TargetError
 from strategies import eras, explain
-from strategies.base import POLICIES, PROFILES
 from strategies.instructions import InstructionsUnavailable, find_valgrind
 
 PLAN_KEY = pytest.StashKey[Plan]()
@@ -78,10 +80,10 @@ RESUMED_KEY = pytest.StashKey[tuple[Path, Run]]()
 CELLS_KEY = pytest.StashKey[dict[CellKey, list[Case]]]()
 CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
-#: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
-PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
-                "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain", "link",
-                "era")
+#: Every sweep test's (workload, case) in the session's order, runnable or not: the rows the run must hold.
+PLANNED_KEY = pytest.StashKey[list[tuple[str, Case]]]()
+#: Row id -> pytest's message, for each sweep test that failed (a row may then be missing).
+FAILURES_KEY = pytest.StashKey[dict[str, str]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -138,95 +140,12 @@ def _sets_text() -> str:
     return ", ".join(f"{name} ({','.join(map(str, levels))})" for name, levels in CONCURRENCY_SETS.items())
 
 
-def _plan(config: pytest.Config) -> Plan:
-    resume = config.getoption("resume")
-    results_dir = config.getoption("results_dir")
-    if resume:
-        given = [f"--{name.replace('_', '-')}" for name in PLAN_OPTIONS if config.getoption(name)]
-        if given:
-            raise ValueError(f"--resume takes the plan from the run it resumes: drop {', '.join(given)}")
-        path = Path(resume)
-        try:
-            run = load_run(path)
-        except (OSError, ValueError, KeyError) as exc:
-            raise ValueError(f"--resume {resume}: {exc}") from None
-        plan = plan_of_run(run["options"], Path(results_dir) if results_dir else path.parent.parent)
-        config.stash[RESUMED_KEY] = (json_path_of(path), _without_unfinished(run))
-        return dataclasses.replace(plan, server_url=_resumed_server_url(resume, plan.server_url,
-                                                                        config.getoption("server_url")))
-    quick = bool(config.getoption("quick"))
-    levels = config.getoption("concurrency")
-    rounds = config.getoption("rounds")
-    max_rounds = config.getoption("max_rounds")
-    requests = config.getoption("requests")
-    strategies = config.getoption("strategies")
-    workloads = config.getoption("workloads")
-    if any(value is not None and value < 1 for value in (rounds, requests, max_rounds)):
-        raise ValueError("--rounds, --max-rounds and --requests must be >= 1")
-    server_url, link = config.getoption("server_url"), config.getoption("link")
-    if server_url and link:
-        raise ValueError("--link starts its own server behind the link: drop --server-url")
-    if server_url and config.getoption("server_backend"):
-        raise ValueError("--server-backend: an external server runs the backend it was started with "
-                         "(python -m local_server --backend)")
-    rounds = rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS)
-    seed = config.getoption("schedule_seed")
-    era = config.getoption("era")
-    if era is not None:
-        eras.load(era)  # an unknown era is a usage error, here
-        if config.getoption("instructions") or config.getoption("explain"):
-            raise ValueError("--era: --instructions and --explain measure today's workers only; run them apart")
-    return Plan(
-        concurrency=parse_levels(levels) if levels else None,
-        strategies=parse_strategies(strategies) if strategies else None,
-        workloads=parse_list(workloads, tuple(WORKLOADS), "workloads") if workloads else None,
-        policies=parse_list(config.getoption("policies") or ",".join(POLICIES), POLICIES, "policies"),
-        profiles=parse_list(config.getoption("profiles") or ",".join(PROFILES), PROFILES, "profiles"),
-        rounds=rounds,
-        max_rounds=max(rounds, max_rounds or (QUICK_MAX_ROUNDS if quick else DEFAULT_MAX_ROUNDS)),
-        warmup_rounds=QUICK_WARMUP if quick else DEFAULT_WARMUP,
-        requests=requests,
-        quick=quick,
-        benchmark_disabled=bool(config.getoption("benchmark_disable", False)),
-        server_backend=config.getoption("server_backend") or "epoll",
-        results_dir=Path(results_dir) if results_dir else config.rootpath / "results",
-        schedule_seed=seed if seed is not None else int.from_bytes(os.urandom(4), "big"),
-        instructions=bool(config.getoption("instructions")),
-        explain=bool(config.getoption("explain")),
-        server_url=parse_server_url(server_url) if server_url else None,
-        link=_link(link) if link else None,
-        era=era,
-    )
-
-
-def _link(text: str) -> str:
-    """--link as recorded: checked by parsing (one line on garbage), kept in tc's words ("10mbit")."""
-    netns.parse_rate(text)
-    return text.strip().lower()
-
-
-def _resumed_server_url(resume: str, recorded: str | None, given: str | None) -> str | None:
-    """--resume with --server-url: required when the run was measured against an external server (its URL
-    may have changed: the server restarted), refused when it was not (one run, one kind of server)."""
-    if recorded and not given:
-        raise ValueError(f"--resume {resume}: it was measured against an external server ({recorded}): "
-                         f"give --server-url with that server's URL now")
-    if given and not recorded:
-        raise ValueError(f"--resume {resume}: it was measured against the sweep's own server; --server-url "
-                         f"would mix two servers in one run")
-    return parse_server_url(given) if given else None
-
-
-def _without_unfinished(run: dict[str, Any]) -> Run:
-    """The rows a resumed run keeps: every finished one (ok, flagged, failed, skipped) as recorded."""
-    run["rows"] = [row for row in run["rows"] if row["reason"] != UNFINISHED]
-    run.pop("partial", None)
-    return cast(Run, run)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        config.stash[PLAN_KEY] = plan = _plan(config)
+        plan, resumed = plan_from_options(config.getoption, config.rootpath)
+        if resumed is not None:
+            config.stash[RESUMED_KEY] = resumed
+        config.stash[PLAN_KEY] = plan
         if plan.instructions:
             find_valgrind()
         if plan.explain and explain.unavailable_reason():
@@ -234,23 +153,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if plan.link and netns.unavailable_reason():
             raise ValueError(netns.unavailable_reason())
         if plan.server_url:
-            config.stash[PLAN_KEY] = _with_external_backend(plan, config.stash.get(RESUMED_KEY, None) is not None)
+            config.stash[PLAN_KEY] = with_external_backend(plan, resumed is not None)
     except (ValueError, InstructionsUnavailable, TargetError) as exc:  # TargetError: a malformed URL
         raise pytest.UsageError(str(exc)) from None
-
-
-def _with_external_backend(plan: Plan, resumed: bool) -> Plan:
-    """The plan against an external server, once it is known to be ours: its backend is the server's own
-    (the skip rules depend on it). A resumed run must find the backend it was measured with."""
-    assert plan.server_url is not None
-    try:
-        stats, _ = check_server(plan.server_url, samples=1)
-    except TargetError as exc:
-        raise ValueError(f"--server-url {exc}") from None
-    if resumed and stats["backend"] != plan.server_backend:
-        raise ValueError(f"--server-url {plan.server_url} runs the {stats['backend']} backend; the resumed run "
-                         f"was measured with {plan.server_backend}")
-    return dataclasses.replace(plan, server_backend=stats["backend"])
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -273,7 +178,7 @@ def _sweep_case(item: pytest.Item) -> tuple[str, Case] | None:
 
 
 def _allow_the_whole_cell(item: pytest.Item, plan: Plan, workload: str, cases: list[Case], timeout: Any) -> None:
-    """The first test of a cell measures all of its strategies' rounds (``bench.harness``): its pytest
+    """The first test of a cell measures all of its strategies' rounds (``bench.sweep.harness``): its pytest
     timeout is raised to what those rounds may take, each bounded by its own worker deadline. Without it,
     8 strategies x 6 rounds of 5-25 s at C=10,000 passed pytest-timeout's 300 s and cut a cell in half."""
     rounds = plan.warmup_rounds + max(plan.rounds, plan.max_rounds)
@@ -315,8 +220,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         eras.prepare(plan.era, reporter.write_line if reporter is not None else None)
     cells: dict[CellKey, list[Case]] = {}
     first_items: dict[CellKey, pytest.Item] = {}
+    planned = session.config.stash[PLANNED_KEY] = []
+    session.config.stash[FAILURES_KEY] = {}
     for item in session.items:
         found = _sweep_case(item)
+        if found:
+            planned.append(found)
         if found and not plan.skip_reason(found[1]):
             key = cell_key(*found)
             cells.setdefault(key, []).append(found[1])
@@ -346,10 +255,21 @@ def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
 
     # Before the server starts: a SIGTERM during its start (a --link namespace's setup) must unwind it too.
     previous = signal.signal(signal.SIGTERM, terminate)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        """A line on the terminal now, from inside a test (whose output pytest captures meanwhile)."""
+        if reporter is None:
+            return
+        with capture.global_and_fixture_disabled() if capture is not None else contextlib.nullcontext():
+            reporter.write_line(line)
+
     try:
         try:
             session_sweep = Sweep(config.stash[PLAN_KEY], config.stash.get(CELLS_KEY, {}),
-                                  config.stash.get(CHECK_KEY, None), config.stash.get(RESUMED_KEY, None))
+                                  config.stash.get(CHECK_KEY, None), config.stash.get(RESUMED_KEY, None),
+                                  say=say)
         except (LinkError, TargetError) as exc:  # one line, like a bad option: nothing was measured
             link = config.stash[PLAN_KEY].link
             pytest.exit(f"--link {link}: {exc}" if link else str(exc), returncode=pytest.ExitCode.USAGE_ERROR)
@@ -362,6 +282,29 @@ def sweep(request: pytest.FixtureRequest) -> Iterator[Sweep]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A sweep test's failure is kept (its row may be missing); after its call, a sweep that stopped itself
+    stops the session once no row of a measured cell is left to record (before this test's teardown, so
+    that the session's fixtures are torn down with it). Outermost (``tryfirst``): after pytest-benchmark's
+    own report hook, which takes a failed test for one that should have been timed."""
+    report: pytest.TestReport = yield
+    row_id = _row_id(item)
+    if row_id is None:
+        return report
+    session_sweep = item.config.stash.get(SWEEP_KEY, None)
+    if report.failed:
+        item.config.stash[FAILURES_KEY][row_id] = (report.longreprtext.strip().splitlines() or [report.outcome])[-1]
+        benchmark = getattr(item, "funcargs", {}).get("benchmark")
+        if benchmark is not None and not (session_sweep is not None and session_sweep.was_timed(row_id)):
+            benchmark.skipped = True  # it failed before any round: nothing to time, nothing to warn about
+    if call.when == "call" and session_sweep is not None and session_sweep.stop_reason and not session_sweep.pending():
+        item.session.shouldfail = (f"the sweep stops, its server gone; to run the rest: pytest bench/ "
+                                   f"--benchmark-only --resume {session_sweep.file.path}")
+    return report
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     session_sweep = session.config.stash.get(SWEEP_KEY, None)
     if session_sweep is None:
@@ -371,7 +314,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         interrupted = session.config.stash.get(INTERRUPTED_KEY, "SIGINT")
     if session_sweep.run["rows"]:
-        session.config.stash[OUTPUT_KEY] = session_sweep.finish(interrupted)
+        cause: Cause
+        if session_sweep.stop_reason:
+            why, cause = f"the sweep stopped: {session_sweep.stop_reason}", "server"
+        elif interrupted:
+            why, cause = f"the sweep was interrupted ({interrupted}) before this row", "interrupted"
+        else:
+            stop = session.shouldfail or session.shouldstop
+            why, cause = (f"the session stopped before this row (pytest: {stop})" if stop else
+                          "the session ended before this row"), "interrupted"
+        planned: list[tuple[str, Case]] = session.config.stash.get(PLANNED_KEY, [])
+        session_sweep.record_unreached(planned, session.config.stash.get(FAILURES_KEY, {}), why, cause)
+        path = session_sweep.finish(interrupted)
+        results = session_sweep.plan.results_dir
+        session.config.stash[OUTPUT_KEY] = path, make_report(results / "latest.json")
+        write_index(results_root(results))  # index.html over every run of the results folder, this one too
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
@@ -380,15 +337,39 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if output is None or session_sweep is None:
         return
     terminalreporter.section("concbench results")
-    rows = session_sweep.run["rows"]
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "flagged", "failed", "skipped")}
-    terminalreporter.write_line(", ".join(f"{n} {s}" for s, n in counts.items()) + " rows")
+    run = session_sweep.run
+    for line in summary_lines(run):
+        terminalreporter.write_line(line)
+    terminalreporter.write_line(f"results: {output[0]} (and latest.json); report: {output[1]}")
+    resume = f"pytest bench/ --benchmark-only --resume {output[0]}"
+    not_run = sum(row["status"] == "not_run" for row in run["rows"])
+    if run["options"].get("stopped"):
+        failed = sum(row["status"] == "failed" and row.get("cause") == "server" for row in run["rows"])
+        terminalreporter.write_line(
+            f"stopped: {run['options']['stopped']}; {failed} rows failed with the server, {not_run} not run, the "
+            f"report is marked partial; to run them: {resume}")
+    elif run["options"].get("interrupted"):
+        terminalreporter.write_line(
+            f"interrupted ({run['options']['interrupted']}): {len(run['rows']) - not_run} finished rows kept, "
+            f"{not_run} not run, the report is marked partial; to run the missing rows: {resume}")
+
+
+#: The statuses a row can end with, in the summary's order.
+STATUSES = ("ok", "flagged", "failed", "skipped", "not_run")
+
+
+def summary_lines(run: Run) -> list[str]:
+    """The run in a few lines: every planned row counted by its status (ok and flagged are pytest's passed),
+    the rows that are not clean with their first reason, and the server's restarts."""
+    rows = run["rows"]
+    counts = {status: sum(row["status"] == status for row in rows) for status in STATUSES}
+    lines = [", ".join(f"{n} {status.replace('_', ' ')}" for status, n in counts.items())
+             + f" of {len(rows)} planned rows"]
     for row in rows:
         if row["status"] in ("flagged", "failed"):
-            terminalreporter.write_line(f"  {row['status']}: {row['id']}: {row['reason'].splitlines()[0]}")
-    terminalreporter.write_line(f"results: {output[0]} (and latest.json); report: {output[1]}")
-    if session_sweep.run["options"].get("interrupted"):
-        terminalreporter.write_line(
-            f"interrupted ({session_sweep.run['options']['interrupted']}): {len(rows)} finished rows kept, the "
-            f"report is marked partial; to run the missing rows: "
-            f"pytest bench/ --benchmark-only --resume {output[0]}")
+            lines.append(f"  {row['status']}: {row['id']}: {row['reason'].splitlines()[0]}")
+    for restart in run.get("server_restarts", []):
+        cell = restart["cell"]
+        where = f"during {cell_text(CellKey(**cell))}" if cell else "between cells"
+        lines.append(f"  server restarted ({where}): {restart['why']}")
+    return lines

@@ -1,8 +1,8 @@
-"""The sweep: one test per workload, parametrized by (strategy, profile, policy, C) from ``bench.plan``.
+"""The sweep: one test per workload, parametrized by (strategy, profile, policy, C) from ``bench.sweep.plan``.
 
 Each test records one case's row. The first test of a cell (workload, profile, policy, C) measures the whole
-cell, its strategies' rounds interleaved (``bench.cells``); every test then hands its case's round times to
-``benchmark.pedantic`` as its stats (``bench.harness.replay``). A case that cannot run honestly is a pytest
+cell, its strategies' rounds interleaved (``bench.sweep.cells``); every test then hands its case's round times to
+``benchmark.pedantic`` as its stats (``bench.sweep.harness.replay``). A case that cannot run honestly is a pytest
 skip and a skipped row, a worker that dies fails its case only. Flagged rows pass: they are measurements,
 reported as not clean.
 """
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bench.harness import Sweep
-from bench.plan import Case
+from bench.sweep.harness import Sweep
+from bench.sweep.plan import Case
 
 
 def _measure(workload: str, case: Case, sweep: Sweep, benchmark: Any) -> None:

@@ -102,7 +102,7 @@ class RequestReader:
             self.closed = True
             self._clean = False
             if events and events[-1].__class__ is ParsedRequest:
-                events[-1] = events[-1]._replace(keep_alive=False)  # type: ignore[union-attr]
+                events[-1] = events[-1]._replace(keep_alive=False)
             return events
         except httptools.HttpParserError as exc:
             return self._fail(self._error or _classify(exc))

@@ -15,7 +15,14 @@ Invariants this module keeps:
   byte leaves last, so it counts until its body has trickled out); ``peak_in_flight`` is its exact maximum. Control routes (/stats, /stats/reset) and protocol errors are not requests;
 - a connection that asked to close is closed by us once its response is sent (the TIME_WAIT stays here);
   when unread input may be pending we shut down our side and drain for a short linger first, so the
-  client reads our answer instead of an RST.
+  client reads our answer instead of an RST;
+- the loop measures its own lag (``loop_lag_max_s`` in ``/stats``, since the last reset): the longest time it
+  could not react, i.e. the longest turn (from a wait's end to the next wait) or the longest overrun of a
+  wait past its timeout (the process stopped, or not given a core). A wait lasts at most ``LAG_TICK_S``, so
+  a stall that begins while the loop waits is measured to within that tick; one inside a turn, exactly;
+- plain connections take the inlined hot path (``os.read``/``os.write`` on the descriptor); a connection
+  with a ``tls`` layer (``local_server.tls.TlsServer``, ``--tls``) is handed to ``_on_tls_event`` and
+  written through its layer's ``send``; the bookkeeping above is the same for both.
 """
 
 from __future__ import annotations
@@ -30,12 +37,15 @@ import socket
 import struct
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from local_server.backends import BACKENDS, ERROR, READ, WRITE
 from local_server.pacing import Pace
 from local_server.protocol import ParsedRequest, Rejection, RequestReader, encode_response
 from local_server.routes import JSON, TEXT, Control, Reply, route
+
+if TYPE_CHECKING:
+    from local_server.api import Stats
 
 #: Default idle timeout. Longer than any pause between benchmark rounds, so a client's pooled keep-alive
 #: connection is never closed under it while it reuses it (that race would show up as client errors).
@@ -54,6 +64,11 @@ ACCEPT_PAUSE_S = 0.1
 #: Answers with bodies up to this size are memoized whole (the workloads repeat the same few answers);
 #: larger ones are built per request, where the copy costs more than the formatting anyway.
 SMALL_BODY = 4096
+#: The longest a wait (``poll``) may last, so that a stall which begins during one is measured to within
+#: this (a wait's overrun past its timeout is what shows it): 50 ms is well below the 100 ms a stall needs
+#: to be one (``bench.sweep.cells``), and costs an idle loop 20 wake-ups a second (about 0.1 ms of CPU in
+#: all); a busy loop never waits that long anyway.
+LAG_TICK_S = 0.05
 #: At most one log line per this many seconds for a repeated condition (FD_SETSIZE, EMFILE).
 LOG_EVERY_S = 10.0
 
@@ -86,6 +101,13 @@ def log(message: str) -> None:
 Slot = tuple[bool, bytes, int, int] | list[Any]
 
 
+class TlsLayer(Protocol):
+    """What the loop asks of a connection's TLS layer (``local_server.tls.TlsConnection``)."""
+
+    def send(self, data: bytes | bytearray) -> int:
+        """Write from the start of ``data``; return the bytes taken (0: would block). OSError on failure."""
+
+
 class Conn:
     """State of one client connection."""
 
@@ -103,6 +125,7 @@ class Conn:
         "queued",
         "reader",
         "sent",
+        "tls",
         "waiting",
     )
 
@@ -118,9 +141,13 @@ class Conn:
         self.waiting = 0  # slots waiting on a timer
         self.end = 0  # what to do once ``out`` is flushed: 0, _END_CLOSE, _END_RESET
         self.eof = self.closed = self.lingering = False
+        self.tls: TlsLayer | None = None  # set by a TLS server (``local_server.tls``); None: plain
 
 
 class Server:
+    #: The URL's scheme; ``local_server.tls.TlsServer`` serves https.
+    scheme = "http"
+
     def __init__(self, host: str = "127.0.0.1", port: int = 0, backend: str = "select",
                  idle_timeout: float = IDLE_TIMEOUT_S) -> None:
         self.backend = BACKENDS[backend]()
@@ -138,7 +165,7 @@ class Server:
         self._seq = 0
         self.now = self.started = time.monotonic()
         self._last_log: dict[str, float] = {}
-        self._sweep_every = min(1.0, idle_timeout / 4)  # so a timeout fires at most 25% late
+        self._sweep_every = min(1.0, self._shortest_timeout() / 4)  # so a timeout fires at most 25% late
         self.reset_stats()
         self.peak_in_flight = self.in_flight = 0
         self._add_timer(self._sweep_every, self._sweep, None)
@@ -146,16 +173,21 @@ class Server:
     @property
     def url(self) -> str:
         host, port = self.listener.getsockname()[:2]
-        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+        return f"{self.scheme}://[{host}]:{port}/" if ":" in host else f"{self.scheme}://{host}:{port}/"
+
+    def _shortest_timeout(self) -> float:
+        """The shortest deadline a connection can have (the sweep runs four times as often)."""
+        return self.idle_timeout
 
     # Stats -------------------------------------------------------------------------------------------
 
     def reset_stats(self) -> None:
         self.requests = self.bad_requests = 0
+        self.loop_lag_max_s = 0.0
         self.status_counts: collections.Counter[int] = collections.Counter()
         self.peak_in_flight = getattr(self, "in_flight", 0)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> Stats:
         return {
             "backend": self.backend.name, "requests": self.requests, "open_connections": len(self.conns),
             "in_flight": self.in_flight, "peak_in_flight": self.peak_in_flight,
@@ -163,21 +195,39 @@ class Server:
             "status_counts": {str(k): v for k, v in sorted(self.status_counts.items())},
             "pid": os.getpid(), "cpu_s": round(time.process_time(), 6),  # user+sys, ns clock (os.times ticks are 10 ms)
             "uptime_s": round(time.monotonic() - self.started, 3),
+            "loop_lag_max_s": round(self.loop_lag_max_s, 6),
         }
 
     # Loop --------------------------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
         poll, conns, timers, read, monotonic = self.backend.poll, self.conns, self.timers, os.read, time.monotonic
+        now, tick = monotonic(), LAG_TICK_S
         while True:
-            timeout = max(0.0, timers[0][0] - monotonic()) if timers else None
+            waits = monotonic()
+            timeout = timers[0][0] - waits if timers else tick
+            if timeout > tick:
+                timeout = tick
+            elif timeout < 0.0:
+                timeout = 0.0
             events = poll(timeout)
+            turn_s = waits - now  # the turn just done, from the last wait's end
             self.now = now = monotonic()
+            # The loop's lag: that turn, or this wait's overrun past its timeout. Comparisons, not max()
+            # (nor above, for the timeout): per turn, a call cost ~2 % of a request's instructions here.
+            lag = now - waits - timeout
+            if turn_s > lag:  # noqa: PLR1730
+                lag = turn_s
+            if lag > self.loop_lag_max_s:  # noqa: PLR1730
+                self.loop_lag_max_s = lag
             for fd, mask in events:
                 conn = conns.get(fd)
                 if conn is None:
                     if fd == self.listen_fd:
                         self._accept()
+                    continue
+                if conn.tls is not None:
+                    self._on_tls_event(conn, mask)
                     continue
                 if mask & (READ | ERROR):
                     # The read is inlined here (not a method): it runs once per request on the hot path.
@@ -227,8 +277,16 @@ class Server:
     def _sweep(self, _: Any) -> None:
         now = self.now
         for conn in [c for c in self.conns.values() if c.deadline < now and not c.waiting]:
-            self._close(conn)
+            self._expire(conn)
         self._add_timer(self._sweep_every, self._sweep, None)
+
+    def _expire(self, conn: Conn) -> None:
+        """``conn`` is past its deadline: close it."""
+        self._close(conn)
+
+    def _on_tls_event(self, conn: Conn, mask: int) -> None:
+        """Readiness on a connection with a TLS layer; only ``local_server.tls.TlsServer`` makes those."""
+        raise NotImplementedError("a plain server has no TLS connections")
 
     def _log_limited(self, key: str, message: str) -> None:
         if self.now - self._last_log.get(key, -LOG_EVERY_S) >= LOG_EVERY_S:
@@ -240,7 +298,6 @@ class Server:
     def _accept(self) -> None:
         accept = self.listener._accept  # type: ignore[attr-defined]  # (fd, addr): no socket object needed
         max_fd = self.backend.max_fd
-        deadline = self.now + self.idle_timeout
         for _ in range(ACCEPT_BATCH):
             try:
                 fd, _addr = accept()
@@ -257,9 +314,13 @@ class Server:
             if max_fd is not None and fd >= max_fd:
                 self._reject(fd, max_fd)
                 continue
-            os.set_blocking(fd, False)
-            self.conns[fd] = Conn(fd, deadline)
-            self.backend.register(fd, READ)
+            self._open(fd)
+
+    def _open(self, fd: int) -> None:
+        """Start serving an accepted connection."""
+        os.set_blocking(fd, False)
+        self.conns[fd] = Conn(fd, self.now + self.idle_timeout)
+        self.backend.register(fd, READ)
 
     def _resume_accept(self, _: Any) -> None:
         if self.listener.fileno() >= 0:
@@ -313,7 +374,7 @@ class Server:
     def _write_direct(self, conn: Conn, data: bytes, counted: int) -> None:
         """Write one answer on a connection with nothing pending; keep what the kernel did not take."""
         try:
-            sent = os.write(conn.fd, data)
+            sent = os.write(conn.fd, data) if conn.tls is None else conn.tls.send(data)
         except BlockingIOError:
             sent = 0
         except OSError:
@@ -337,7 +398,7 @@ class Server:
         action = route(request)
         if action.__class__ is Control:
             body = json.dumps(self.stats()).encode()
-            if action.name == "stats_reset":  # type: ignore[union-attr]
+            if action.name == "stats_reset":
                 self.reset_stats()  # the answer is the snapshot just before the reset
             end = 0 if request.keep_alive else _END_CLOSE
             return (True, encode_response(200, JSON, body, request.keep_alive, request.version), 0, end)
@@ -345,7 +406,7 @@ class Server:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         if action.__class__ is Reply:
-            status, content_type, body, delay_s, rate_kbps = action  # type: ignore[misc]
+            status, content_type, body, delay_s, rate_kbps = action
             self.status_counts[status] += 1
             keep_alive = request.keep_alive
             data = (encode_small(status, content_type, body, keep_alive, request.version)
@@ -402,7 +463,7 @@ class Server:
         out = conn.out
         if out:
             try:
-                sent = os.write(conn.fd, out)
+                sent = os.write(conn.fd, out) if conn.tls is None else conn.tls.send(out)
             except BlockingIOError:
                 sent = 0
             except OSError:
@@ -438,15 +499,19 @@ class Server:
         elif conn.reader.at_boundary or conn.eof or conn.lingering:
             self._close(conn)
         else:
-            conn.lingering = True
-            conn.end = 0
-            conn.deadline = self.now + min(LINGER_S, self.idle_timeout)
-            try:
-                _shutdown_write(conn.fd)
-            except OSError:
-                self._close(conn)
-                return
-            self._set_mask(conn, READ)
+            self._linger(conn)
+
+    def _linger(self, conn: Conn) -> None:
+        """Shut down our side, then drain what the client still sends, until its EOF or ``LINGER_S``."""
+        conn.lingering = True
+        conn.end = 0
+        conn.deadline = self.now + min(LINGER_S, self.idle_timeout)
+        try:
+            self._shutdown_write(conn)
+        except OSError:
+            self._close(conn)
+            return
+        self._set_mask(conn, READ)
 
     def _close(self, conn: Conn, reset: bool = False) -> None:
         if conn.closed:
@@ -457,20 +522,28 @@ class Server:
         self.in_flight -= sum(m[1] for m in conn.marks) + sum(s[2] for s in conn.queue)
         conn.marks.clear()
         conn.queue.clear()
+        self._release(conn, reset)
+
+    def _release(self, conn: Conn, reset: bool) -> None:
+        """Close the descriptor of a connection that is done with (an RST when ``reset``)."""
         if reset:
             sock = socket.socket(fileno=conn.fd)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, ZERO_LINGER)
             sock.close()  # zero linger: close() sends an RST
         else:
             os.close(conn.fd)
 
+    def _shutdown_write(self, conn: Conn) -> None:
+        """End our side of the stream (FIN) and keep reading: the start of a linger."""
+        sock = socket.socket(fileno=conn.fd)
+        try:
+            sock.shutdown(socket.SHUT_WR)
+        finally:
+            sock.detach()
 
-def _shutdown_write(fd: int) -> None:
-    sock = socket.socket(fileno=fd)
-    try:
-        sock.shutdown(socket.SHUT_WR)
-    finally:
-        sock.detach()
+
+#: SO_LINGER on, timeout 0: close() then sends an RST instead of a FIN.
+ZERO_LINGER = struct.pack("ii", 1, 0)
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Self
 
-from local_server.api import ServerError, fetch_stats, reset_stats
+from local_server.api import STATS_KEYS, ServerError, Stats, fetch_stats, reset_stats
 from strategies.base import ClientConfig
 from strategies.workload import Workload, config_to_dict
 
@@ -314,7 +314,7 @@ class WorkerProcess:
         return WorkerError(message, self.stderr_tail())
 
 
-def _server_stats(base_url: str, reset: bool = False) -> dict[str, Any] | None:
+def _server_stats(base_url: str, reset: bool = False) -> Stats | None:
     """Our server's /stats (after POST /stats/reset when ``reset``), or None when the server is not ours."""
     try:
         if reset:
@@ -322,6 +322,6 @@ def _server_stats(base_url: str, reset: bool = False) -> dict[str, Any] | None:
         data = fetch_stats(base_url, STATS_TIMEOUT_S)
     except (OSError, ValueError, http.client.HTTPException, ServerError):
         return None
-    if not isinstance(data, dict) or not {"peak_in_flight", "cpu_s"} <= data.keys():
+    if not isinstance(data, dict) or not data.keys() >= set(STATS_KEYS):
         return None
     return data

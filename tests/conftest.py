@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from local_server.api import running_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, the sweeps the tests start in subprocesses must not think they are xdist workers:
+    pytest-benchmark reads ``PYTEST_XDIST_WORKER`` from the environment and then refuses
+    ``--benchmark-only``. xdist itself reads the worker's id from ``config.workerinput``, not from there."""
+    for name in [name for name in os.environ if name.startswith("PYTEST_XDIST_")]:
+        del os.environ[name]
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,8 @@
 Rules this module keeps: every read has a timeout (a broken server fails a test, never hangs it); requests
 are the tests' own bytes, sent as given (malformed ones included), while responses are parsed by the
 suite's one response parser, ``strategies.http1``, one ``ResponseParser`` per response as it requires.
+Given an ``ssl.SSLContext`` (``context=``), a connection speaks TLS, its handshake done before any byte is
+sent, verified against the context's CA and the URL's host.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import bisect
 import selectors
 import socket
+import ssl
 import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -89,10 +92,16 @@ def address(url: str) -> tuple[str, int]:
     return parts.hostname, parts.port
 
 
-def connect(url: str) -> socket.socket:
+def connect(url: str, context: ssl.SSLContext | None = None) -> socket.socket:
     sock = socket.create_connection(address(url), timeout=READ_TIMEOUT_S)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
+    if context is None:
+        return sock
+    try:
+        return context.wrap_socket(sock, server_hostname=address(url)[0])
+    except BaseException:
+        sock.close()
+        raise
 
 
 def read_responses(sock: socket.socket, count: int | None = None,
@@ -112,9 +121,9 @@ def read_responses(sock: socket.socket, count: int | None = None,
 
 
 def exchange(url: str, data: bytes, count: int | None = None, chunk: int | None = None,
-             timeout: float = READ_TIMEOUT_S) -> Exchange:
+             timeout: float = READ_TIMEOUT_S, context: ssl.SSLContext | None = None) -> Exchange:
     """Send ``data`` on a new connection (in ``chunk``-byte writes if given) and read the answers."""
-    with connect(url) as sock:
+    with connect(url, context) as sock:
         if chunk is None:
             sock.sendall(data)
         else:
@@ -123,10 +132,11 @@ def exchange(url: str, data: bytes, count: int | None = None, chunk: int | None 
         return read_responses(sock, count, timeout)
 
 
-def get(url: str, target: str, headers: str = "", version: str = "1.1") -> Response:
+def get(url: str, target: str, headers: str = "", version: str = "1.1",
+        context: ssl.SSLContext | None = None) -> Response:
     """One GET on a fresh connection that asks to close."""
     request = f"GET {target} HTTP/{version}\r\nHost: t\r\nConnection: close\r\n{headers}\r\n".encode()
-    result = exchange(url, request, 1)
+    result = exchange(url, request, 1, context=context)
     assert len(result.responses) == 1, result
     return result.responses[0]
 
@@ -145,9 +155,12 @@ def read_many(socks: list[socket.socket], count: int = 1, timeout: float = 30.0)
             for key, _ in selector.select(max(0.0, deadline - time.monotonic())):
                 index = key.data
                 result = readers[index].result
+                sock = pending[index]
                 try:
-                    data = pending[index].recv(65536)
-                except BlockingIOError:
+                    data = sock.recv(65536)
+                    while data and isinstance(sock, ssl.SSLSocket) and sock.pending():
+                        data += sock.recv(65536)  # decrypted already: the selector will not report it
+                except (BlockingIOError, ssl.SSLWantReadError):
                     continue
                 except ConnectionResetError:
                     data, result.reset = b"", True

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.report.page.document import missing
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -40,3 +42,6 @@ def test_quick_sweep_writes_results(tmp_path: Path) -> None:
                  "claim.png"):
         assert (results / name).stat().st_size > 0
     assert "concbench results" in done.stdout
+    if missing() is None:  # the results page, written after REPORT.md, lists the run by its file
+        (run_file,) = (results / "runs").glob("*.json")
+        assert f'"json":"runs/{run_file.name}"' in (results / "index.html").read_text()

@@ -20,10 +20,13 @@ from typing import Any
 
 import pytest
 
-from bench import c10k, charts, report
-from bench.plan import C10K_LEVELS, Case, Plan, parse_levels
-from bench.results import finish_row, rss_per_connection_kib
-from bench.runfile import load_run
+from bench.analysis import c10k
+from bench.record.rows import finish_row, rss_per_connection_kib
+from bench.record.runfile import load_run
+from bench.report.charts import c10k as c10k_chart
+from bench.report.document import make_report
+from bench.report.sections import c10k as c10k_section
+from bench.sweep.plan import C10K_LEVELS, Case, Plan, parse_levels
 from local_server import fdlimit
 from local_server.api import running_server
 from strategies.base import ClientConfig
@@ -171,7 +174,7 @@ def test_rss_per_connection_is_peak_rss_over_c(c10k_run: Path) -> None:
 
 
 def test_report_has_a_c10k_section_and_chart_only_with_such_rows(c10k_run: Path, tmp_path: Path) -> None:
-    text = report.make_report(c10k_run, tmp_path).read_text()
+    text = make_report(c10k_run, tmp_path).read_text()
     section = text.split("## The C10k level", 1)[1].split("\n## ", 1)[0]
     assert "### c10k, close, C=10,000" in section and "N=10,000, delay 5,000 ms" in section
     asyncio_line = next(line for line in section.splitlines() if line.startswith("| `asyncio`"))
@@ -182,4 +185,4 @@ def test_report_has_a_c10k_section_and_chart_only_with_such_rows(c10k_run: Path,
     assert (tmp_path / "rss_per_connection.png").read_bytes().startswith(b"\x89PNG")
     assert "](rss_per_connection.png)" in text
     plain = load_run(FIXTURE)
-    assert c10k.section(plain) == [] and charts.draw_rss_per_connection(plain, tmp_path / "none.png") is None
+    assert c10k_section.section(plain) == [] and c10k_chart.draw_rss_per_connection(plain, tmp_path / "none.png") is None

@@ -1,4 +1,4 @@
-"""bench.cells: a cell's strategies take turns, each row stops when precise or out of budget, and
+"""bench.sweep.cells: a cell's strategies take turns, each row stops when precise or out of budget, and
 pytest-benchmark's stats of a row are exactly the rounds the cell measured for it."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from scipy import stats
 
-from bench import schema
-from bench.cells import relative_half_width
+from bench.record import schema
+from bench.sweep.cells import relative_half_width
 
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("select", "asyncio", "threads")

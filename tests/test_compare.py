@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from bench import compare
-from bench.runfile import load_run
+from bench.record.runfile import load_run
+from bench.report import compare
 
 FIXTURE = Path(__file__).parent / "data" / "report_fixture.json"
 

@@ -1,4 +1,4 @@
-"""The cost model (``bench.costs``): which lower bound explains a row, from its measured summary alone."""
+"""The cost model (``bench.analysis.costs``): which lower bound explains a row, from its measured summary alone."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bench import costs
+from bench.analysis import costs
+from bench.report.sections import costs as costs_section
 
 
 def row(n: int = 300, c: int = 100, delay_ms: int = 50, wall: float = 0.16, cpu_us: float = 100.0,
@@ -47,10 +48,10 @@ def test_a_row_far_from_every_bound_is_unexplained() -> None:
     b = costs.bounds(row(n=500, c=1, delay_ms=0, wall=0.5, cpu_us=100.0, server_ratio=0.05))
     assert b is not None and b.kind == "unexplained"
     assert b.ratio == pytest.approx(0.5 / 0.05)
-    section = "\n".join(costs.section({"rows": [row(), row(n=500, c=1, delay_ms=0, wall=0.5, server_ratio=0.05)]}))
+    section = "\n".join(costs_section.section({"rows": [row(), row(n=500, c=1, delay_ms=0, wall=0.5, server_ratio=0.05)]}))
     assert "Unexplained rows:" in section and "waiting 1" in section
 
 
 def test_rows_without_a_summary_have_no_bounds() -> None:
     assert costs.bounds({"requests": 10, "concurrency": 1, "summary": None}) is None
-    assert costs.section({"rows": [{"requests": 10, "concurrency": 1}]}) == []
+    assert costs_section.section({"rows": [{"requests": 10, "concurrency": 1}]}) == []

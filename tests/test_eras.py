@@ -1,4 +1,4 @@
-"""Eras (``strategies.eras``, ``eras/2017``, ``bench.eras``): an era's recipe run through the real server and
+"""Eras (``strategies.eras``, ``eras/2017``, ``bench.analysis.eras``): an era's recipe run through the real server and
 today's verification; the skip line when its interpreter is missing or its build fails; the plan, the CLI
 and the report's era section.
 
@@ -19,10 +19,12 @@ from typing import Any
 
 import pytest
 
-from bench import eras as era_report
-from bench.plan import ERA_CONCURRENCY, ERA_WORKLOADS, Case, Plan
-from bench.results import finish_row
-from bench.runfile import load_run
+from bench.analysis import eras as era_analysis
+from bench.record.rows import finish_row
+from bench.record.runfile import load_run
+from bench.report.charts import eras as era_chart
+from bench.report.sections import eras as era_section
+from bench.sweep.plan import ERA_CONCURRENCY, ERA_WORKLOADS, Case, Plan
 from strategies import eras
 from strategies.runner import WorkerError
 from strategies.workload import Workload
@@ -177,16 +179,16 @@ def _with_era(run: dict[str, Any]) -> dict[str, Any]:
 def test_the_report_sets_the_same_recipe_side_by_side(tmp_path: Path) -> None:
     run = _with_era(load_run(FIXTURE))
     run["created"] = "2026-11-24T10:00:00+00:00"
-    found = era_report.pairs(run, "2017")
+    found = era_analysis.pairs(run, "2017")
     assert found and all(p.key == ("latency", "tuned", "close", 10) for p in found)
     for pair in found:
         assert pair.rate.ratio == pytest.approx(2.0) and pair.cpu.ratio == pytest.approx(0.5)
-    counts = era_report.verdict_counts(era_report.judged(run, "2017"), "2017")
+    counts = era_analysis.verdict_counts(era_analysis.judged(run, "2017"), "2017")
     assert counts[("tuned", "today")] == counts[("tuned", "2017")]  # halving every rate keeps the order
-    text = "\n".join(era_report.section(run))
+    text = "\n".join(era_section.section(run))
     assert "## The claim on its own era's software: 2017 beside 2026" in text
     assert "| gevent > twisted > tornado > asyncio | 1 / 0 / 0 of 1 | 1 / 0 / 0 of 1 |" in text
     assert "2.00× [" in text and "0.50× [" in text
-    path = era_report.draw(run, tmp_path / "eras.png")
+    path = era_chart.draw(run, tmp_path / "eras.png")
     assert path is not None and path.read_bytes().startswith(b"\x89PNG")
-    assert era_report.section(load_run(FIXTURE)) == [] and era_report.draw(load_run(FIXTURE), tmp_path / "x.png") is None
+    assert era_section.section(load_run(FIXTURE)) == [] and era_chart.draw(load_run(FIXTURE), tmp_path / "x.png") is None

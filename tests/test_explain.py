@@ -110,8 +110,8 @@ def test_a_known_program_lands_in_its_category(work: object, category: str, shar
 #: 1000 iterations (in greenlets: ``gevent.sleep(0)``, through gevent's hub to the next), run as three OS
 #: threads or three greenlets (single, double, single: double's CPU is the two singles'); prints each
 #: function's profiled self CPU. A function's frame spans its switches, so a profiler that does not follow
-#: greenlets charges one greenlet's CPU to another: yappi's thread backend gave double 0.0002 s, the
-#: singles 0.13 s.
+#: greenlets charges one greenlet's CPU to another: yappi's thread backend gives double a thousandth of
+#: what it gives the singles (0.00013 s against 0.10 s, seen here); the greenlet backend gives the two about the same.
 KNOWN_CONCURRENT = textwrap.dedent("""
     import json, sys, threading
     mode = sys.argv[1]
@@ -158,7 +158,11 @@ def test_cpu_is_charged_to_the_thread_or_greenlet_that_spent_it(mode: str) -> No
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert f"{'greenlet' if mode == 'greenlet' else 'native_thread'} contexts" in data["profiler"]
-    assert 0.75 < data["spent"]["double"] / data["spent"]["single"] < 1.35, data
+    # The attribution, not the timing: a profiler that charges one context's CPU to another is off by a
+    # factor of ~1000 here, while the machine's noise (steal counted as CPU, a neighbour on the other core)
+    # moves two functions' shares of one interleaved run by tens of percent (0.70 was seen): a factor of 3
+    # either way tells the two apart.
+    assert 1 / 3 < data["spent"]["double"] / data["spent"]["single"] < 3, data
 
 
 def test_cli_breakdown_adds_up_against_the_bundled_server() -> None:

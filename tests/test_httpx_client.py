@@ -20,6 +20,7 @@ import pytest
 from strategies import REGISTRY
 from strategies.runner import WorkerProcess
 from strategies.workload import Workload
+from tests.test_strategies import expected_peak
 from tests.test_strategy_libs import run_probe, work_paths
 
 pytestmark = pytest.mark.skipif(REGISTRY["httpx"].unavailable_reason() is not None,
@@ -34,7 +35,9 @@ def test_keepalive_pool_holds_c_connections_above_httpx_defaults(server_url: str
     steps = [{"concurrency": c, "policy": "keepalive", "rounds": 2, "paths": work_paths(2 * c)}]
     (step,) = run_probe("httpx", server_url, steps)
     first, second = step["rounds"]
-    assert [(r["bad"], r["peak"]) for r in step["rounds"]] == [([], c), ([], c)]
+    assert [r["bad"] for r in step["rounds"]] == [[], []]
+    peaks = [r["peak"] for r in step["rounds"]]
+    assert all(peak in expected_peak("httpx", c, "keepalive", "tuned") for peak in peaks), peaks
     assert (first["sockets"], second["sockets"]) == (c, 0)
     assert step["open_after_close"] == 0
 

@@ -1,4 +1,4 @@
-"""Model × stack (``bench.models``): the codec row of a model against its library rows, in one cell."""
+"""Model × stack (``bench.analysis.models``): the codec row of a model against its library rows, in one cell."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from bench import models
+from bench.analysis import models
+from bench.report.sections import models as models_section
 
 
 def row(strategy: str, cpu_us: list[float], rate: list[float], policy: str = "keepalive") -> dict[str, Any]:
@@ -28,7 +29,7 @@ def test_a_library_row_is_compared_with_its_models_codec_row() -> None:
     assert aiohttp.library_us == pytest.approx(200)
     assert aiohttp.cpu_ratio is not None and aiohttp.cpu_ratio.low > 2.5 and aiohttp.cpu_ratio.high < 3.5
     assert aiohttp.rate_ratio is not None and aiohttp.rate_ratio.ratio == pytest.approx(1 / 3, rel=0.05)
-    section = "\n".join(models.section(run))
+    section = "\n".join(models_section.section(run))
     assert "| asyncio | aiohttp | `aiohttp` | 300 | 3,000 | 200 |" in section
 
 

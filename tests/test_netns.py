@@ -1,4 +1,4 @@
-"""``bench.netns`` and ``--link``: the rate's parsing, the tbf's parameters, and, as root with iproute2, a
+"""``bench.sweep.netns`` and ``--link``: the rate's parsing, the tbf's parameters, and, as root with iproute2, a
 real link: its shaping, and its namespace and veth pair gone afterwards, also when the sweep is interrupted.
 
 The one timing assertion of the suite is here: the kernel's tbf must deliver 1 MB at the link's rate within
@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from bench import netns
-from bench.netns import LinkError, linked_server, parse_rate, tbf_parameters
+from bench.sweep import netns
+from bench.sweep.netns import LinkError, linked_server, parse_rate, tbf_parameters
 from local_server.payload import bytes_body
 from strategies.http1 import ResponseParser, build_request, split_url
+from tests.interrupting import HOLD_FILE_ENV, sweep_command, wait_for_hold
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,14 +102,21 @@ def _fetch(url: str, size: int) -> tuple[bytes, float]:
 def test_link_shapes_to_its_rate_and_leaves_nothing() -> None:
     rate = parse_rate("10mbit")
     size = 1_000_000  # 0.8 s at 10 Mbit/s: long against the bucket (3 KB) and TCP's slow start
+    achieved: list[float] = []
     with linked_server(rate) as running:
         namespace, server_address = running.link["namespace"], running.link["server_address"]
         assert namespace in netns.namespaces() and running.url.startswith(f"http://{server_address}:")
         _fetch(running.url, 1000)  # a first connection: the server's first answer is not the link's
-        body, elapsed = _fetch(running.url, size)
-    assert body == bytes_body(size)
-    achieved = size * 8 / elapsed
-    assert 0.85 * rate <= achieved <= 1.15 * rate, f"{achieved / 1e6:.2f} Mbit/s through a 10 Mbit/s tbf"
+        # The link never carries more than its rate, so no reading may be fast; a loaded machine can only
+        # make one slow (a client that reads late), so up to three are taken and the first at rate stands.
+        for _ in range(3):
+            body, elapsed = _fetch(running.url, size)
+            assert body == bytes_body(size)
+            achieved.append(size * 8 / elapsed)
+            assert achieved[-1] <= 1.15 * rate, f"{achieved[-1] / 1e6:.2f} Mbit/s through a 10 Mbit/s tbf"
+            if achieved[-1] >= 0.85 * rate:
+                break
+    assert achieved[-1] >= 0.85 * rate, [f"{a / 1e6:.2f} Mbit/s" for a in achieved]
     assert _leftovers(*netns.names(os.getpid())[:2]) == []
 
 
@@ -167,20 +175,18 @@ def test_remove_stale_deletes_what_a_killed_sweep_left() -> None:
 
 @needs_root
 def test_interrupted_sweep_removes_its_link(tmp_path: Path) -> None:
-    """A sweep with --link, SIGINT once its first row is recorded (its namespace is up, the next cell
-    measuring): it stops, writes what it has, and leaves no namespace or veth behind."""
-    results = tmp_path / "results"
+    """A sweep with --link, SIGINT while its second cell is measured (``tests.interrupting`` holds it there,
+    its namespace up): it stops, writes what it has, and leaves no namespace or veth behind."""
+    results, hold = tmp_path / "results", tmp_path / "holding"
     sweep = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "bench/test_sweep.py", "--benchmark-disable", "--requests=10",
-         "--concurrency=1,5,10", "--strategies=asyncio", "--workloads=payload", "--policies=keepalive",
-         "--profiles=tuned", "--link=10mbit", f"--results-dir={results}", "-p", "no:cacheprovider", "-q"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        sweep_command("--benchmark-disable", "--requests=10", "--concurrency=1,5,10", "--strategies=asyncio",
+                      "--workloads=payload", "--policies=keepalive", "--profiles=tuned", "--link=10mbit",
+                      f"--results-dir={results}", "-p", "no:cacheprovider", "-q"),
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, HOLD_FILE_ENV: str(hold)})
     names = netns.names(sweep.pid)[:2]
     try:
-        # pytest's start, the link's setup and one cell (10 x 256 KiB: 2.2 s at 10 Mbit/s): well within 60 s
-        deadline = time.monotonic() + 60
-        while _rows_logged(results) < 1 and sweep.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_for_hold(hold, sweep)
         assert _leftovers(*names) == list(names), "the sweep's link was not up while its rows ran"
         sweep.send_signal(signal.SIGINT)
         output, _ = sweep.communicate(timeout=60)
@@ -193,10 +199,5 @@ def test_interrupted_sweep_removes_its_link(tmp_path: Path) -> None:
     run = json.loads((results / "latest.json").read_text())
     assert run["options"]["interrupted"] == "SIGINT" and run["options"]["link"] == "10mbit"
     assert run["server"]["kind"] == "link" and run["server"]["link"]["rate_bit_s"] == 10**7
-    assert run["rows"] and all(row["summary"]["errors"] == 0 for row in run["rows"])
-
-
-def _rows_logged(results: Path) -> int:
-    """Rows in the sweep's row log so far (its first line is the run's header)."""
-    logs = list(results.glob("runs/*.jsonl"))
-    return max(0, len(logs[0].read_text().splitlines()) - 1) if logs else 0
+    measured = [row for row in run["rows"] if row["status"] != "not_run"]
+    assert measured and all(row["summary"]["errors"] == 0 for row in measured)

@@ -1,4 +1,4 @@
-"""bench.noise: /proc parsing with known answers, a real probe around a foreign and an own busy process,
+"""bench.sweep.noise: /proc parsing with known answers, a real probe around a foreign and an own busy process,
 the disturbance thresholds, the summary, and the system check (real, and without /proc)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bench import noise
-from bench.noise import (
+from bench.sweep import noise
+from bench.sweep.noise import (
     OTHERS_PCT_MAX,
     STEAL_PCT_MAX,
     CoreTicks,

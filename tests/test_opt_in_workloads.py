@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bench import schema
-from bench.plan import OPT_IN_WORKLOADS, WORKLOAD_NAMES, WORKLOADS, Case, Plan
-from bench.shapes import ideal_seconds, web_requests
+from bench.record import schema
+from bench.record.shapes import ideal_seconds, web_requests
+from bench.sweep.plan import OPT_IN_WORKLOADS, WORKLOAD_NAMES, WORKLOADS, Case, Plan
 
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("asyncio", "threads")

@@ -1,10 +1,10 @@
-"""bench.plan: which cases the sweep runs for each workload, profile and option."""
+"""bench.sweep.plan: which cases the sweep runs for each workload, profile and option."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.plan import AS_WRITTEN_MAX_C, CLAIM_STRATEGIES, Case, Plan, parse_strategies
+from bench.sweep.plan import AS_WRITTEN_MAX_C, CLAIM_STRATEGIES, Case, Plan, parse_strategies
 from strategies import DEFAULT_STRATEGIES, REGISTRY
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.results import LIBRARIES
+from bench.record.environment import LIBRARIES
 from strategies import MODELS, REGISTRY
 from strategies.base import POLICIES
 

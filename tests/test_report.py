@@ -1,10 +1,10 @@
-"""bench.report, bench.verdict, bench.charts and bench.results on a small fixed dataset.
+"""bench.report, bench.analysis.verdict and .comparison, the charts and bench.record.rows on a small fixed dataset.
 
 The fixture (tests/data/report_fixture.json) is made up so that every outcome is known:
 - latency/close/C=1: all strategies have identical rounds -> nothing significant, claim "not shown";
 - latency/close/C=10: gevent > twisted > tornado > asyncio, well separated, 5 rounds -> "holds";
 - latency/keepalive/C=1: gevent has errors (flagged), twisted failed, tornado skipped; asyncio beats gevent
-  significantly but by 2.6 % only -> negligible, "not shown";
+  significantly but by 2.6 % only -> negligible; a member failed -> "not judged";
 - latency/keepalive/C=10: asyncio > twisted > gevent (tornado skipped), twisted below C -> "contradicted";
 - throughput/close/C=10: the claimed order, well separated, 3 rounds only -> still "holds" (the t-test on
   log req/s has power at 3 rounds); asyncio's server CPU is 95 % -> flagged.
@@ -23,9 +23,14 @@ from typing import Any
 
 import pytest
 
-from bench import report, verdict
-from bench.results import finish_row
-from bench.runfile import load_run
+from bench.analysis import verdict
+from bench.analysis.claim import READINGS
+from bench.analysis.comparison import compare, holm
+from bench.record.rows import finish_row
+from bench.record.runfile import load_run
+from bench.report.document import make_report
+from bench.report.readme import SOURCE_LINE, WHY_MARKERS, readme_why, update_readme
+from bench.report.sections.claim import WHY_TITLE
 
 FIXTURE = Path(__file__).parent / "data" / "report_fixture.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,13 +45,13 @@ def run() -> dict[str, Any]:
 def cells(run: dict[str, Any]) -> dict[tuple[str, str, int], verdict.CellVerdict]:
     # The fixture is a schema-1 run (tuned only); the canonical reading is the suite's original claim chain.
     return {(v.workload, v.policy, v.concurrency): v for v in verdict.judge_run(run)
-            if v.reading == verdict.READINGS[0]}
+            if v.reading == READINGS[0]}
 
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("report")
-    path = report.make_report(FIXTURE, out)
+    path = make_report(FIXTURE, out)
     return out, path.read_text()
 
 
@@ -96,14 +101,16 @@ def test_failed_and_skipped_rows_do_not_take_part(cells: dict[tuple[str, str, in
     assert [name for name, _ in cell.order] == ["asyncio", "gevent"]
     assert set(cell.missing) == {"twisted", "tornado"}
     assert "boom" in cell.missing["twisted"]
+    # a failed member: the rest of the chain is not judged in its absence (a skipped one leaves it partial)
+    assert cell.verdict == "not judged" and not cell.judged
 
 
 def test_significant_but_small_difference_is_negligible(
         cells: dict[tuple[str, str, int], verdict.CellVerdict]) -> None:
     cell = cells["latency", "keepalive", 1]
-    (step,) = cell.steps
+    (step,) = cell.steps  # kept for the cell's table, though the cell is not judged (twisted failed)
     assert step.significant and step.outcome == "negligible"
-    assert cell.verdict == "not shown" and cell.order_text == "asyncio ~ gevent"
+    assert cell.order_text == "asyncio ~ gevent"
 
 
 def test_three_well_separated_rounds_are_enough(cells: dict[tuple[str, str, int], verdict.CellVerdict]) -> None:
@@ -114,15 +121,15 @@ def test_three_well_separated_rounds_are_enough(cells: dict[tuple[str, str, int]
 
 
 def test_compare_gives_ratio_interval_and_p() -> None:
-    separated = verdict.compare("a", [10.0, 11, 12, 13, 14], "b", [1.0, 2, 3, 4, 5])
+    separated = compare("a", [10.0, 11, 12, 13, 14], "b", [1.0, 2, 3, 4, 5])
     assert separated.significant and separated.outcome == "supported"
     assert separated.low < separated.ratio < separated.high and separated.low > 1
     assert separated.interval_text.startswith(f"{separated.ratio:.2f}× [")
-    same = verdict.compare("a", [5.0] * 5, "b", [5.0] * 5)
+    same = compare("a", [5.0] * 5, "b", [5.0] * 5)
     assert not same.significant and same.p == 1.0 and same.outcome == "inconclusive"
-    exact = verdict.compare("a", [10.0] * 3, "b", [5.0] * 3)
+    exact = compare("a", [10.0] * 3, "b", [5.0] * 3)
     assert exact.outcome == "supported" and exact.low == exact.ratio == exact.high == pytest.approx(2.0)
-    single = verdict.compare("a", [10.0], "b", [1.0])
+    single = compare("a", [10.0], "b", [1.0])
     assert not single.significant and single.high == math.inf
 
 
@@ -132,28 +139,29 @@ def test_a_2x_gap_with_10_percent_noise_in_3_rounds_is_detected() -> None:
     for _ in range(200):
         fast = [200 * rng.gauss(1, 0.1) for _ in range(3)]
         slow = [100 * rng.gauss(1, 0.1) for _ in range(3)]
-        detected += verdict.compare("fast", fast, "slow", slow).outcome == "supported"
+        detected += compare("fast", fast, "slow", slow).outcome == "supported"
     assert detected >= 195
 
 
 def test_equal_distributions_are_rarely_called_different() -> None:
     rng = random.Random(11)
     trials = 2000
-    called = sum(verdict.compare("a", [100 * rng.gauss(1, 0.1) for _ in range(5)],
+    called = sum(compare("a", [100 * rng.gauss(1, 0.1) for _ in range(5)],
                                  "b", [100 * rng.gauss(1, 0.1) for _ in range(5)]).significant
                  for _ in range(trials))
     assert called / trials <= 0.065  # alpha = 0.05, and the binomial spread of 2000 trials
 
 
 def test_holm_adjusts_a_chain_step_down() -> None:
-    steps = [dataclasses.replace(verdict.compare("a", [2.0, 2.1], "b", [1.0, 1.1]), p=p)
+    steps = [dataclasses.replace(compare("a", [2.0, 2.1], "b", [1.0, 1.1]), p=p)
              for p in (0.01, 0.04, 0.03)]
-    assert [round(s.p, 4) for s in verdict.holm(steps)] == [0.03, 0.06, 0.06]
+    assert [round(s.p, 4) for s in holm(steps)] == [0.03, 0.06, 0.06]
 
 
 def test_summary_counts_verdicts(run: dict[str, Any]) -> None:
-    text = verdict.summary_paragraph(verdict.judge_run(run))
-    assert "the claim holds in 2, is contradicted in 1 and not shown in 2 cells" in text
+    text = verdict.headline(verdict.judge_run(run))
+    assert "the claim holds in 2, is contradicted in 1 and not shown in 1 cells" in text
+    assert "1 more cell is not judged, a member having failed or not run there" in text
     assert verdict.RULE in text
 
 
@@ -229,7 +237,7 @@ def test_every_reading_is_judged_and_each_step_has_its_measured_mechanism() -> N
         _measured("asyncio-executor", [29, 28, 30, 29, 28], peak=6),
     ]
     judged = {v.reading: v for v in verdict.judge_run({"rows": rows})}
-    assert set(judged) == set(verdict.READINGS) and len(verdict.READINGS) == 6
+    assert set(judged) == set(READINGS) and len(READINGS) == 6
     executor = judged["grequests", "twisted", "tornado", "asyncio-executor"]
     assert [s.outcome for s in executor.steps] == ["inconclusive", "supported", "supported"]
     assert executor.verdict == "not shown"
@@ -274,8 +282,8 @@ def test_report_explains_the_claim_and_draws_it(tmp_path: Path) -> None:
     run["rows"] += rows
     path = tmp_path / "latest.json"
     path.write_text(json.dumps(run))
-    text = report.make_report(path, tmp_path).read_text()
-    why = text.split(f"## {report.WHY_TITLE}", 1)[1].split("\n## ", 1)[0]
+    text = make_report(path, tmp_path).read_text()
+    why = text.split(f"## {WHY_TITLE}", 1)[1].split("\n## ", 1)[0]
     assert "**gevent > twisted > tornado > asyncio-executor**" in why
     assert "tornado never had more than 10 of its C=100 requests in flight" in why
     assert (tmp_path / "claim.png").read_bytes().startswith(PNG_MAGIC)
@@ -286,27 +294,27 @@ def test_readme_quotes_the_committed_run_it_names() -> None:
     """The README's generated section is what ``--readme`` makes of the committed run it names, to the
     letter; that run is a file of results/runs/, which no later sweep rewrites (latest.json it does)."""
     root = FIXTURE.parent.parent.parent
-    begin, end = report.WHY_MARKERS
+    begin, end = WHY_MARKERS
     readme = (root / "README.md").read_text()
     source_line, quoted = readme.split(begin, 1)[1].split(end, 1)[0].strip().split("\n", 1)
     source = source_line.removeprefix("<!-- source: ").removesuffix(" -->")
-    assert source_line == report.SOURCE_LINE.format(source) and source.startswith("results/runs/"), source_line
-    assert quoted.strip() == report.readme_why(load_run(root / source), "results/claim.png"), (
+    assert source_line == SOURCE_LINE.format(source) and source.startswith("results/runs/"), source_line
+    assert quoted.strip() == readme_why(load_run(root / source), "results/claim.png"), (
         f"README.md's generated section is stale: python -m bench.report {source} --out results "
         "--readme README.md")
 
 
 def test_readme_rewrite_keeps_the_rest(tmp_path: Path) -> None:
-    begin, end = report.WHY_MARKERS
+    begin, end = WHY_MARKERS
     readme = tmp_path / "README.md"
     readme.write_text(f"# top\n\n{begin}\nold\n{end}\n\n# bottom\n")
-    report.update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
+    update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
     text = readme.read_text()
     assert f"{begin}\n<!-- source: results/runs/x.json -->\n" in text
     assert text.startswith("# top\n\n") and text.endswith(f"{end}\n\n# bottom\n") and "old" not in text
     readme.write_text("# no markers\n")
     with pytest.raises(ValueError, match="no generated section"):
-        report.update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
+        update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
 
 
 def test_a_partial_run_is_reported_as_partial(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""bench.runfile: an interrupted sweep keeps its finished rows, leaves nothing running, is reported as
+"""bench.record.runfile: an interrupted sweep keeps its finished rows, leaves nothing running, is reported as
 partial, and ``--resume`` runs only what it lacks."""
 
 from __future__ import annotations
@@ -7,14 +7,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import psutil
 
-from bench import report
-from bench.runfile import load_run
+from bench.record.runfile import load_run
+from bench.report.document import make_report
+from tests.interrupting import HOLD_FILE_ENV, sweep_command, wait_for_hold
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Four cells (C=1 and C=2, two policies), every row a few hundred ms: long enough to interrupt mid-way.
@@ -23,48 +22,38 @@ SWEEP = ["--benchmark-only", "--workloads=latency", "--profiles=tuned", "--concu
          "-p", "no:cacheprovider", "-q"]
 
 
-#: pytest with Ctrl-C as a terminal gives it: a test run started in the background of a non-interactive
-#: shell inherits SIGINT ignored, and Python then leaves it ignored (while the server, which sets its own
-#: handler, would still stop on it).
-INTERRUPTIBLE_PYTEST = ("import signal, sys, pytest; signal.signal(signal.SIGINT, signal.default_int_handler); "
-                        "sys.exit(pytest.console_main())")
-
-
-def _pytest(*args: str) -> list[str]:
-    return [sys.executable, "-c", INTERRUPTIBLE_PYTEST, "bench/test_sweep.py", *args]
-
-
-def _rows_logged(log: Path) -> int:
-    return max(0, len(log.read_text().splitlines()) - 1) if log.exists() else 0
-
-
 def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_path: Path) -> None:
-    sweep = subprocess.Popen(_pytest(*SWEEP, f"--results-dir={tmp_path}"), cwd=ROOT, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    children: set[int] = set()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and sweep.poll() is None:
-        children |= {p.pid for p in psutil.Process(sweep.pid).children(recursive=True)}
-        logs = list((tmp_path / "runs").glob("*.jsonl")) if (tmp_path / "runs").exists() else []
-        if logs and _rows_logged(logs[0]) >= 1:
-            break
-        time.sleep(0.1)
-    assert sweep.poll() is None, "the sweep ended before it could be interrupted"
-    os.killpg(sweep.pid, signal.SIGINT)
+    """SIGINT while the second cell is being measured (``tests.interrupting`` holds it there)."""
+    hold = tmp_path / "holding"
+    sweep = subprocess.Popen(sweep_command(*SWEEP, f"--results-dir={tmp_path / 'results'}"), cwd=ROOT, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+                             env={**os.environ, HOLD_FILE_ENV: str(hold)})
+    try:
+        wait_for_hold(hold, sweep)
+        children = {p.pid for p in psutil.Process(sweep.pid).children(recursive=True)}
+        os.killpg(sweep.pid, signal.SIGINT)
+    except BaseException:
+        os.killpg(sweep.pid, signal.SIGKILL)
+        sweep.communicate()  # reaps it and closes its pipe, which the collector would warn about
+        raise
     output, _ = sweep.communicate(timeout=60)
 
     assert sweep.returncode == 2, output[-3000:]
     assert "Traceback" not in output and "--resume" in output
     assert not [pid for pid in children if psutil.pid_exists(pid)
                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE], "a server or worker outlived the sweep"
-    (path,) = (tmp_path / "runs").glob("*.json")
-    assert not list((tmp_path / "runs").glob("*.jsonl"))  # the JSON replaced the row log
+    (path,) = (tmp_path / "results" / "runs").glob("*.json")
+    assert not list((tmp_path / "results" / "runs").glob("*.jsonl"))  # the JSON replaced the row log
     partial = load_run(path)
-    kept = {row["id"] for row in partial["rows"]}
-    assert partial["partial"] and partial["options"]["interrupted"] == "SIGINT" and kept
-    assert "Partial run" in report.make_report(path).read_text()
+    kept = {row["id"] for row in partial["rows"] if row["status"] != "not_run"}
+    not_run = [row for row in partial["rows"] if row["status"] == "not_run"]
+    assert partial["partial"] and partial["options"]["interrupted"] == "SIGINT" and kept and not_run
+    assert len(partial["rows"]) == 8  # every planned row is accounted for: finished, or not run and why
+    assert all(row["cause"] == "interrupted" and "interrupted (SIGINT)" in row["reason"] for row in not_run)
+    assert f"{len(not_run)} not run" in output
+    assert "Partial run" in make_report(path).read_text()
 
-    resumed = subprocess.run(_pytest("--benchmark-only", f"--resume={path}", "-p", "no:cacheprovider", "-q"),
+    resumed = subprocess.run(sweep_command("--benchmark-only", f"--resume={path}", "-p", "no:cacheprovider", "-q"),
                              cwd=ROOT, capture_output=True, text=True, timeout=180, check=False)
     assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-2000:]
     assert f"{len(kept)} deselected" in resumed.stdout
@@ -85,6 +74,6 @@ def test_a_killed_sweeps_row_log_is_read_as_partial(tmp_path: Path) -> None:
 
 
 def test_resume_refuses_other_plan_options(tmp_path: Path) -> None:
-    done = subprocess.run(_pytest("--resume=nowhere.json", "--quick"), cwd=ROOT, capture_output=True, text=True,
+    done = subprocess.run(sweep_command("--resume=nowhere.json", "--quick"), cwd=ROOT, capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode != 0 and "drop --quick" in done.stderr and "Traceback" not in done.stderr

@@ -1,25 +1,37 @@
-"""bench.schema: the committed results validate against the one typed definition; the validator catches
+"""bench.record.schema: the committed results validate against the one typed definition; the validator catches
 what departs from it; older files are read, unknown ones refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import typing
 from pathlib import Path
 
 import pytest
 
-from bench import schema
-from bench.runfile import load_run
+from bench.record import schema
+from bench.record.runfile import load_run
+from bench.record.upgrade import READABLE_VERSIONS
+from strategies import instructions
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "report_fixture.json"
 
 
-def test_the_committed_latest_run_validates() -> None:
-    run = json.loads((ROOT / "results" / "latest.json").read_text())
-    assert run["schema_version"] == schema.SCHEMA_VERSION
-    assert schema.validate(run) == []
+COMMITTED = sorted((ROOT / "results").rglob("*.json"))
+
+
+@pytest.mark.parametrize("path", COMMITTED, ids=[str(p.relative_to(ROOT)) for p in COMMITTED])
+def test_every_committed_run_validates_and_is_read_in_todays_shape(path: Path) -> None:
+    run = json.loads(path.read_text())
+    assert run["schema_version"] in READABLE_VERSIONS
+    assert schema.validate(run) == []  # what a version adds is optional: an older file is a valid one
     assert run["commit_info"] is None or len(run["commit_info"]["id"]) == 40
+    read = load_run(path)
+    assert read["schema_version"] == schema.SCHEMA_VERSION and schema.validate(read) == []
+    assert read["server_restarts"] == [] and read["options"]["stopped"] is None  # none before version 4
+    assert all(row["cause"] is None for row in read["rows"]) and not read["partial"]
 
 
 def test_the_validator_names_each_departure() -> None:
@@ -51,3 +63,10 @@ def test_the_schema_is_documented_from_the_definitions() -> None:
     assert "Round\n" in text or "Round:" in text
     for key in ("started_at", "position", "pass", "noise", "rounds_stopped", "schedule_seed", "commit_info"):
         assert f"  {key}: " in text
+
+
+def test_the_instruction_count_is_declared_as_the_pass_writes_it() -> None:
+    """Row.instructions is ``strategies.instructions.InstructionCount.to_dict()``: every key declared, so
+    that a field added there is declared here before a sweep with --instructions can write it."""
+    written = {field.name for field in dataclasses.fields(instructions.InstructionCount)} | {"instructions_per_request", "clean"}
+    assert set(typing.get_type_hints(schema.InstructionCount)) == written

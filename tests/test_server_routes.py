@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import socket
 import time
 from collections.abc import Iterator
 
+import psutil
 import pytest
 
 from local_server.api import fetch_stats, reset_stats, running_server
@@ -14,6 +17,7 @@ from local_server.backends import BACKENDS
 from local_server.payload import ROOT_BODY, bytes_body, expected_response, work_body
 from local_server.protocol import ParsedRequest
 from local_server.routes import Control, Fault, Reply, route
+from local_server.server import LAG_TICK_S
 from tests.server_client import connect, exchange, get, read_responses
 
 pytestmark = pytest.mark.timeout(60)
@@ -199,8 +203,30 @@ def test_stats_counts_requests_and_statuses_but_not_itself(url: str) -> None:
     assert stats["backend"] in BACKENDS and stats["bad_requests"] == 0
     assert stats["cpu_s"] >= 0 and stats["uptime_s"] > 0 and isinstance(stats["pid"], int)
     assert set(stats) == {"backend", "requests", "open_connections", "in_flight", "peak_in_flight",
-                          "bad_requests", "status_counts", "pid", "cpu_s", "uptime_s"}
+                          "bad_requests", "status_counts", "pid", "cpu_s", "uptime_s", "loop_lag_max_s"}
     assert fetch_stats(url)["requests"] == 4  # reading stats is not a request
+
+
+def test_a_stopped_loop_shows_as_its_lag_and_a_reset_starts_it_afresh(url: str) -> None:
+    """SIGSTOP the server: the loop's lag is at least the stop (less the wait's tick, ``LAG_TICK_S``);
+    after a reset, it is at most the time from the reset to the read."""
+    pid = fetch_stats(url)["pid"]
+    reset_stats(url)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 5
+        while psutil.Process(pid).status() != psutil.STATUS_STOPPED and time.monotonic() < deadline:
+            time.sleep(0.001)
+        stopped = time.monotonic()
+        time.sleep(0.3)  # the stall being measured; nothing below asserts a duration of the test's own
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    stall = time.monotonic() - stopped
+    assert reset_stats(url)["loop_lag_max_s"] >= stall - LAG_TICK_S
+    before_reset = time.monotonic()
+    reset_stats(url)
+    lag = fetch_stats(url)["loop_lag_max_s"]
+    assert 0 <= lag <= time.monotonic() - before_reset
 
 
 def test_stats_reset_returns_the_snapshot_then_zeroes(url: str) -> None:

@@ -1,4 +1,4 @@
-"""bench.shapes: the web workload's draws (deterministic, portable, distributed as stated) and the ideal
+"""bench.record.shapes: the web workload's draws (deterministic, portable, distributed as stated) and the ideal
 round time every workload's efficiency is measured against."""
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.plan import WORKLOADS, Case, Plan
-from bench.results import summarise
-from bench.shapes import (
+from bench.record.rows import summarise
+from bench.record.shapes import (
     WEB_DELAY_MS,
     WEB_SIZE,
     ideal_seconds,
@@ -23,6 +22,7 @@ from bench.shapes import (
     web_request,
     web_requests,
 )
+from bench.sweep.plan import WORKLOADS, Case, Plan
 from local_server.payload import expected_response
 from strategies.workload import percentile
 
@@ -39,7 +39,7 @@ def test_the_first_draws_of_seed_1_are_pinned() -> None:
 
 
 def test_same_seed_same_sequence_in_another_process_and_different_seed_different() -> None:
-    code = "import json; from bench.shapes import web_requests; print(json.dumps(web_requests(1, 500)))"
+    code = "import json; from bench.record.shapes import web_requests; print(json.dumps(web_requests(1, 500)))"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                           check=True)
     assert [tuple(pair) for pair in json.loads(done.stdout)] == list(web_requests(1, 500))

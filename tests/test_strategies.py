@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import math
 import os
 from collections.abc import Iterator
 
@@ -37,10 +38,12 @@ FAULT_TIMEOUT_S = 0.5
 #: The requests in flight a library's defaults allow in the ``as-written`` profile, where that is below the
 #: C the harness admits; every other strategy, and every strategy tuned, holds exactly C.
 #: Strategies whose library, with every cap set to C, still cannot promise C in flight on a reused pool: the
-#: lowest share of C the server must see (measured, and why). httpx: httpcore gives one idle connection to
-#: every waiting request, the losers retry and the connections further down the pool expire and reopen
-#: (encode/httpcore#1035; README "httpx's keep-alive"): 43 of 50 in one fresh-venv run, 50 in another.
-POOL_SHORTFALL = {"httpx": 0.5}
+#: lowest share of C the server must see, and why. httpx: httpcore gives one idle connection to every
+#: waiting request, the losers retry and the connections further down the pool expire and reopen
+#: (encode/httpcore#1035; README "httpx's keep-alive"), so how many requests are in flight at once depends
+#: on the order the loop runs them in: 43 of 50 in one quiet run, fewer than half of 30 with both cores
+#: loaded. It promises no share at all; the admission still caps it at C, which the range's top checks.
+POOL_SHORTFALL = {"httpx": 0.0}
 
 AS_WRITTEN_CAPS = {
     "tornado": 10,  # SimpleAsyncHTTPClient's default max_clients
@@ -52,6 +55,15 @@ AS_WRITTEN_CAPS = {
 #: rows: ``StrategySpec.as_written_policy``), and how many idle connections their default pool keeps between
 #: rounds: ``treq.get``'s global pool is persistent, with Twisted's ``maxPersistentPerHost=2``.
 AS_WRITTEN_POOLS = {"treq": 2}
+
+
+def expected_peak(name: str, concurrency: int, policy: str, profile: str) -> range:
+    """The requests in flight the server may see for this strategy at C: exactly C, or an as-written
+    default's lower cap (``AS_WRITTEN_CAPS``), down to a documented pool shortfall (``POOL_SHORTFALL``) under
+    keep-alive. The one place every test asks, so a library's known nondeterminism is bounded once."""
+    expected = min(concurrency, AS_WRITTEN_CAPS.get(name, concurrency)) if profile == "as-written" else concurrency
+    share = POOL_SHORTFALL.get(name, 1.0) if policy == "keepalive" else 1.0
+    return range(max(1, math.ceil(expected * share)), expected + 1)
 
 
 class _Workers:
@@ -179,11 +191,7 @@ def test_concurrency_is_verified_by_the_server(name: str, profile: str, server_u
     finally:
         workers.release(name)
     assert (result.ok, result.errors) == (100, 0), result.error_samples
-    expected = AS_WRITTEN_CAPS.get(name, 50) if profile == "as-written" else 50
-    if policy == "keepalive" and name in POOL_SHORTFALL:
-        assert expected * POOL_SHORTFALL[name] <= (result.peak_in_flight or 0) <= expected
-    else:
-        assert result.peak_in_flight == expected
+    assert result.peak_in_flight in expected_peak(name, 50, policy, profile)
 
 
 @pytest.mark.timeout(120)

@@ -1,4 +1,4 @@
-"""``bench.target`` and ``--server-url``: the URL's checks, the round trip, and the sweep against a server it
+"""``bench.sweep.target`` and ``--server-url``: the URL's checks, the round trip, and the sweep against a server it
 did not start.
 
 The external server is the bundled one on 127.0.0.2, a second loopback address (Linux routes all of
@@ -23,12 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import netns, target
-from bench.conftest import _resumed_server_url
-from bench.netns import linked_server, parse_rate
-from bench.report import render
-from bench.target import TargetError, check_server, parse_server_url
-from local_server.api import running_server
+from bench.report.document import render
+from bench.report.sections.run import server_text
+from bench.sweep import netns, target
+from bench.sweep.netns import linked_server, parse_rate
+from bench.sweep.options import resumed_server_url
+from bench.sweep.target import TargetError, check_server, parse_server_url
+from local_server.api import STATS_KEYS, running_server
 from tests.stdlib_server import stdlib_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +77,7 @@ def test_check_server_reads_our_stats_and_times_the_round_trip(external_url: str
     assert rtt["samples"] == 5
     for figures in (rtt["connect_ms"], rtt["request_ms"]):
         assert 0 < figures["min"] <= figures["median"] <= figures["p90"]
+    assert set(stats) == set(STATS_KEYS)  # a plain server answers every key Stats requires, and no other
     # /stats is a control route: the check leaves the counters as they were
     assert check_server(external_url, samples=1)[0]["requests"] == 0
 
@@ -157,7 +159,8 @@ def test_check_server_refuses_what_is_not_ours(monkeypatch: pytest.MonkeyPatch) 
     with stdlib_server() as server:
         assert "answered 404: not our server" in _one_line_error(server.url)
     with _foreign_stats_server() as url:
-        assert "lacks backend, in_flight, peak_in_flight, cpu_s, pid" in _one_line_error(url)
+        lacking = ", ".join(key for key in STATS_KEYS if key != "requests")  # it has only "requests"
+        assert f"lacks {lacking}: not our server" in _one_line_error(url)
     with _listener(b"SSH-2.0-OpenSSH_9.6\r\n") as url:
         assert "not answered in HTTP" in _one_line_error(url)
     assert "Connection refused" in _one_line_error(_closed_port_url())
@@ -167,12 +170,12 @@ def test_check_server_refuses_what_is_not_ours(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_resume_needs_the_same_kind_of_server() -> None:
-    assert _resumed_server_url("run.json", None, None) is None
-    assert _resumed_server_url("run.json", "http://127.0.0.2:1/", "http://127.0.0.2:2") == "http://127.0.0.2:2/"
+    assert resumed_server_url("run.json", None, None) is None
+    assert resumed_server_url("run.json", "http://127.0.0.2:1/", "http://127.0.0.2:2") == "http://127.0.0.2:2/"
     with pytest.raises(ValueError, match="give --server-url"):
-        _resumed_server_url("run.json", "http://127.0.0.2:1/", None)
+        resumed_server_url("run.json", "http://127.0.0.2:1/", None)
     with pytest.raises(ValueError, match="mix two servers"):
-        _resumed_server_url("run.json", None, "http://127.0.0.2:1/")
+        resumed_server_url("run.json", None, "http://127.0.0.2:1/")
 
 
 def _sweep(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
@@ -202,7 +205,7 @@ def test_sweep_against_an_external_server(tmp_path: Path, external_url: str) -> 
 
 @pytest.mark.skipif(netns.unavailable_reason() is not None, reason=f"{netns.unavailable_reason()}")
 def test_sweep_against_a_server_in_a_network_namespace(tmp_path: Path) -> None:
-    """The server as a second host: in a namespace of the test's own (``bench.netns``, a 1 Gbit/s link),
+    """The server as a second host: in a namespace of the test's own (``bench.sweep.netns``, a 1 Gbit/s link),
     reached by its address there and nowhere else."""
     with linked_server(parse_rate("1gbit")) as running:
         done = _sweep(tmp_path, f"--server-url={running.url}")
@@ -231,10 +234,10 @@ def test_report_names_the_server() -> None:
     rtt = {"samples": 20, "connect_ms": {"median": 0.5, "p90": 0.9, "min": 0.4},
            "request_ms": {"median": 1.25, "p90": 2.0, "min": 1.0}}
     external = {"backend": "epoll", "pid": 1, "url": "http://192.0.2.7:8080/", "kind": "external", "rtt": rtt}
-    text = target.describe(external)
+    text = server_text(external)
     assert "external local_server at http://192.0.2.7:8080/" in text and "1.25 ms (p90 2)" in text
     assert "not known to the sweep" in text
     old = {"backend": "epoll", "pid": 1, "url": "http://127.0.0.1:1/"}  # a run from before the kinds
-    assert target.describe(old) == "the bundled local_server (started by the sweep), backend `epoll`"
+    assert server_text(old) == "the bundled local_server (started by the sweep), backend `epoll`"
     run = {"machine": {}, "options": {}, "libraries": {}, "rows": [], "server": external}
     assert "**Server:** an external local_server at http://192.0.2.7:8080/" in render(run, [], "run.json")

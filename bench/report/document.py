@@ -1,0 +1,76 @@
+"""REPORT.md and the charts of a sweep, remade from its results JSON alone (``python -m bench.report``).
+
+Rules this module keeps:
+- every number and every sentence about results is computed from the JSON: the analyses
+  (``bench.analysis``) say it, the sections (``bench.report.sections``) print it in Markdown, the charts
+  (``bench.report.charts``) draw it; the only hand-written text explains definitions and methods;
+- the report is written next to the charts (default: the JSON's directory, or its parent for a file in
+  ``runs/``), and links them relatively, so the ``results/`` folder reads well on GitHub.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.analysis import verdict
+from bench.record.runfile import load_run
+from bench.record.schema import Run
+from bench.record.upgrade import UNFINISHED
+from bench.report import charts
+from bench.report.sections import c10k, costs, cpu, eras, models, ranking
+from bench.report.sections.claim import verdict_section, why_section
+from bench.report.sections.run import (
+    faults_warning,
+    how_to_read,
+    machine_section,
+    noise_section,
+    overhead_section,
+    problems_section,
+    server_text,
+    tables_section,
+)
+
+
+def render(run: Run, chart_files: list[Path], source: str) -> str:
+    images = [f"![{p.stem}]({p.name})" for p in chart_files]
+    partial = [r for r in run["rows"] if r["reason"] == UNFINISHED]
+    not_run = sum(r["status"] == "not_run" for r in run["rows"])
+    reached = (f"the {not_run} rows it never reached are listed as not run" if not_run else
+               "rows it never reached are not listed")
+    head = [f"# concbench results — {run.get('created') or 'unfinished run'}", "",
+            *faults_warning(run),
+            *([(f"**Partial run:** the sweep stopped before it finished ({len(partial)} row(s) unfinished, "
+                f"{len(run['rows'])} rows recorded); {reached}."), ""]
+              if run.get("partial") else []),
+            (f"Made by `python -m bench.report {source}` from that file alone; nothing below is hand-written "
+            f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), "",
+            f"**Server:** {server_text(run['server'])}.", ""]
+    if images:
+        head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
+    verdicts = verdict.judge_run(run)
+    body = why_section(run, verdicts) + verdict_section(run, verdicts) + eras.section(run) + machine_section(run)
+    body += ranking.section(run) + c10k.section(run) + models.section(run) + costs.section(run)
+    body += noise_section(run) + cpu.instructions_section(run) + cpu.explain_section(run) + tables_section(run)
+    body += problems_section(run)
+    body += overhead_section(run)
+    body += how_to_read() + ["## All charts", ""] + [line for img in images for line in (img, "")]
+    return "\n".join(head + body)
+
+
+def make_report(json_path: Path, out_dir: Path | None = None) -> Path:
+    """Charts and REPORT.md for ``json_path``; returns the report's path."""
+    run = load_run(json_path)
+    if out_dir is None:
+        out_dir = json_path.parent.parent if json_path.parent.name == "runs" else json_path.parent
+    files = charts.draw_all(run, out_dir)
+    report = out_dir / "REPORT.md"
+    report.write_text(render(run, files, _shown_path(json_path)) + "\n")
+    return report
+
+
+def _shown_path(path: Path) -> str:
+    """The JSON's path as a reader would type it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -146,8 +146,8 @@ def markdown(data: dict[str, Any] | Ladder) -> str:
         for c in ladder.levels():
             cells = [_cell(ladder.step(strategy, c, step), _instructions) for step in STEP_NAMES]
             lines.append(f"| {_model(ladder, strategy)} | `{strategy}` | {c} | " + " | ".join(cells) + " |")
-    lines += ["", "Requests per second, and the strategy against its own bare and codec rungs (the median and range "
-              "of the ratios of rounds run side by side):", "",
+    lines += ["", ("Requests per second, and the strategy against its own bare and codec rungs (the median and range "
+              "of the ratios of rounds run side by side):"), "",
               head + " | ÷ bare | ÷ codec |", "|---" * (5 + len(STEP_NAMES)) + "|"]
     for strategy in ladder.strategies():
         for c in ladder.levels():

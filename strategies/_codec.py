@@ -3,7 +3,7 @@
 Every codec strategy (``threads-raw``, ``gevent-raw``, ``processes-raw``, ``asyncio``, ``uvloop``,
 ``tornado-raw``, ``twisted-raw``, ``select``, ``epoll``) makes its requests with a ``Codec`` from here and
 records them as its ``Features`` say, so two of them differ only in their model. The features are the rungs
-of the model ladder (``strategies.ladder``): each codec strategy's ``start(config, features)`` runs the
+of the model ladder (``python -m bench.ladder``): each codec strategy's ``start(config, features)`` runs the
 strategy's own code with some of them turned off, and ``FULL``, every one on, *is* the strategy.
 
 - ``codec``: ``"http1"``, the strategies' sans-IO ``strategies.http1`` (``split_url``, ``build_request``,
@@ -57,7 +57,7 @@ class Features:
 
 FULL = Features()
 
-#: The model ladder's rungs below the strategy itself (``strategies.ladder``), each adding one feature to the
+#: The model ladder's rungs below the strategy itself (``python -m bench.ladder``), each adding one feature to the
 #: one before: the model alone, + our codec, + the deadline, + an outcome per request (``FULL``).
 RUNGS: dict[str, Features] = {
     "bare": Features(codec="bare", deadline=False, record=False),

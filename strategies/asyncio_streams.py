@@ -12,7 +12,7 @@ Knobs, all explicit:
   in ``strategies.uvloop_streams``, the same code on both.
 
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
-``strategies.ladder``); the strategy is ``FULL``.
+``python -m bench.ladder``); the strategy is ``FULL``.
 
 as-written: the same code. asyncio's streams have no hidden cap (no pool, no client limit) to keep at a
 default; the recipe's hand-written HTTP/1.0 request opens a connection per request, which is what

@@ -8,7 +8,7 @@ A strategy is one module with one entry function::
 timed region; ``Fetcher.fetch(urls)`` performs the requests, at most ``config.concurrency`` in flight, and
 returns exactly one ``Outcome`` per URL, in the order of ``urls``; ``Fetcher.close()`` releases everything.
 A codec strategy's ``start`` also takes ``features`` (``strategies._codec.Features``, all of them on by
-default): the model ladder (``strategies.ladder``) runs the strategy's own code with some turned off.
+default): the model ladder (``python -m bench.ladder``) runs the strategy's own code with some turned off.
 
 Rules a strategy keeps (the comparison is only fair if all of them do):
 - it never decides what counts as success: it reports the status and body it received, or the error;

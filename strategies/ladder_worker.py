@@ -2,7 +2,7 @@
 
 It is ``strategies.worker`` (the same protocol, the same ``Host``, so rounds, CPU, RSS and instruction counts
 are measured exactly as a strategy's are) hosting ``NAME``'s own code with some of its features off: its
-module's ``start(config, RUNGS[RUNG])`` (``strategies._codec``). The ladder (``strategies.ladder``) runs one
+module's ``start(config, RUNGS[RUNG])`` (``strategies._codec``). The ladder (``python -m bench.ladder``) runs one
 per rung below the strategy itself, beside the strategy's own worker.
 
 Rules this module keeps:

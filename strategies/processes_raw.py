@@ -8,7 +8,7 @@ one connection, reused under ``keepalive``, a fresh connection per request under
 thread per slot.
 
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
-``strategies.ladder``); the strategy is ``FULL``.
+``python -m bench.ladder``); the strategy is ``FULL``.
 
 as-written: the same code. The stack is ours, so there is no library default to keep; as-written rows are
 ``close`` rows, a connection per request, which is what every recipe does.

@@ -31,7 +31,7 @@ Rules this module keeps:
 - every request has a deadline (``timeout_s`` from the moment it gets a connection); past it the request
   fails with TimeoutError and its socket is closed. A stall is an error, never a hang. One ``timeout_s``
   for all, so deadlines come in the order requests start: a queue, not a scan of every connection per turn.
-  ``timeout_s=None`` has none (the model ladder's rungs without a deadline, ``strategies.ladder``);
+  ``timeout_s=None`` has none (the model ladder's rungs without a deadline, ``python -m bench.ladder``);
 - requests are ``add_request``'s (built by ``strategies.http1.build_request``) or ``add_raw_request``'s,
   bytes built by the caller; responses are read by ``parser()`` (``strategies.http1.ResponseParser`` unless
   given another with its interface, as the ladder's bare rung does), a fresh one per response;

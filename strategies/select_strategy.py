@@ -8,7 +8,7 @@ each request's ``result`` and ``elapsed_s`` after ``run()``. ``SelectFetcher``'s
 multiplexer: ``select`` here, ``epoll`` for the ``epoll`` strategy (``strategies.epoll_strategy``).
 
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
-``strategies.ladder``): the codec's request bytes go to ``add_raw_request`` and its parser to the client,
+``python -m bench.ladder``): the codec's request bytes go to ``add_raw_request`` and its parser to the client,
 ``deadline`` off is ``timeout_s=None``, ``record`` off checks each response instead of making an outcome;
 the strategy is ``FULL``.
 

@@ -22,7 +22,7 @@ Knobs, all explicit:
   ``http1.ProtocolError`` (garbage, a truncated body), ``TimeoutError``.
 
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
-``strategies.ladder``); the strategy is ``FULL``.
+``python -m bench.ladder``); the strategy is ``FULL``.
 
 as-written: the same code. The HTTP is ours, so there is no library default to keep; as-written rows are
 ``close`` rows, a connection per request, as every recipe opens.

@@ -9,7 +9,7 @@ Knobs: none of its own. The loop is made with ``uvloop.new_event_loop()`` for th
 as the process's policy (``uvloop.install()``), so nothing else in the worker changes loops.
 
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
-``strategies.ladder``); the strategy is ``FULL``.
+``python -m bench.ladder``); the strategy is ``FULL``.
 
 as-written: the same code, as for ``asyncio``; uvloop has no cap to keep at a default.
 """

@@ -3,7 +3,7 @@ the real server.
 
 The queue (in memory, with a fake timer): each request's entry is live until its owner ends it; only live
 entries past their deadline are expired; one timer, armed for the oldest live entry; the queue stays about
-as long as the requests in flight. The strategies (one per model, ``strategies.ladder.LADDER``, through
+as long as the requests in flight. The strategies (one per model, ``bench.sweep.ladder.LADDER``, through
 their workers): a request the server answers only after its timeout fails with ``TimeoutError`` in its slot,
 never early, and the round ends without waiting for the server, in both policies; its neighbour is served.
 """
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from bench.sweep.ladder import LADDER
 from strategies import REGISTRY
 from strategies._deadlines import Deadlines
 from strategies.base import POLICIES
-from strategies.ladder import LADDER
 from strategies.runner import WorkerProcess
 from strategies.workload import Workload
 

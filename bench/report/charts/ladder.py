@@ -1,36 +1,33 @@
-"""``model_ladder.png``: the model ladder (``strategies.ladder``) as a chart, drawn from its JSON alone.
+"""``model_ladder.png``: the model ladder (``bench.record.ladder``) as a chart, drawn from its JSON alone.
 
 One row per C level, two panels each: instructions per request, one bar per model (its codec strategy),
 stacked by step (the model alone at the bottom, then what the codec, the deadline, the outcome and the
 rest of the strategy add); and req/s, a bar per step per model, the median with the range of its rounds.
 
 Rules this module keeps:
-- it reads only ``strategies.ladder_analysis``'s data, so the chart can be remade without re-running;
+- it reads only the ladder, so the chart can be remade without re-running;
 - a step that adds less than the one below it (rounding, the garbage collector) is drawn as adding nothing,
   and the strategy's own total is marked on each bar, so the stack never hides a figure;
-- matplotlib's Agg backend, imported here only: no display needed, and nothing else pays for the import.
+- a step with errors is hatched: never drawn as a clean figure.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from strategies.ladder_analysis import STEP_NAMES, Ladder, load
+import matplotlib.pyplot as plt
 
-#: One colour per step, light to dark: the model at the bottom is the darkest.
+from bench.record.ladder import STEP_NAMES, Ladder, find_step, ladder_levels, ladder_strategies
+
+#: The chart's file name in a results folder (issue #17 names ``results/model_ladder.png``), beside the JSON.
+LADDER_CHART = "model_ladder.png"
+#: One colour per step, dark to light: the model at the bottom is the darkest, the strategy's rest orange.
 COLOURS = {"bare": "#08306b", "codec": "#2171b5", "deadline": "#6baed6", "record": "#c6dbef", "strategy": "#fdae6b"}
 
 
-def draw(data: dict[str, Any] | Ladder, path: Path) -> Path:
+def draw_ladder(ladder: Ladder, path: Path) -> Path:
     """Draw the ladder to ``path`` (PNG) and return it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ladder = data if isinstance(data, Ladder) else load(data)
-    strategies, levels = ladder.strategies(), ladder.levels()
+    strategies, levels = ladder_strategies(ladder), ladder_levels(ladder)
     figure, axes = plt.subplots(len(levels), 2, figsize=(15, 4.2 * len(levels)), squeeze=False)
     width = 0.8 / len(STEP_NAMES)
     for row, c in enumerate(levels):
@@ -38,25 +35,26 @@ def draw(data: dict[str, Any] | Ladder, path: Path) -> Path:
         for k, strategy in enumerate(strategies):
             below = 0.0
             for step in STEP_NAMES:
-                found = ladder.step(strategy, c, step)
-                value = found.instructions_per_request if found else None
-                if value is None:
+                found = find_step(ladder, strategy, c, step)
+                if found is None or found["instructions_per_request"] is None:
                     continue
+                value = found["instructions_per_request"]
                 stacked.bar(k, max(value - below, 0.0) / 1000, bottom=below / 1000, color=COLOURS[step],
-                            label=step if k == 0 else None, edgecolor="white", linewidth=0.5)
+                            label=step if k == 0 else None, edgecolor="white", linewidth=0.5,
+                            hatch="xx" if found["errors"] else None)
                 below = max(below, value)
-            top = ladder.step(strategy, c, "strategy")
-            if top and top.instructions_per_request:
-                stacked.annotate(f"{top.instructions_per_request / 1000:.0f}k", (k, top.instructions_per_request / 1000),
-                                 ha="center", va="bottom", fontsize=8)
+            top = find_step(ladder, strategy, c, "strategy")
+            if top and top["instructions_per_request"]:
+                total = top["instructions_per_request"] / 1000
+                stacked.annotate(f"{total:.0f}k", (k, total), ha="center", va="bottom", fontsize=8)
             for j, step in enumerate(STEP_NAMES):
-                found = ladder.step(strategy, c, step)
-                if found is None or found.rate is None:
+                found = find_step(ladder, strategy, c, step)
+                if found is None or found["rate"] is None:
                     continue
-                x = k - 0.4 + (j + 0.5) * width
-                rate = found.rate
-                rates.bar(x, rate.median / 1000, width, color=COLOURS[step], label=step if k == 0 else None,
-                          yerr=[[(rate.median - rate.low) / 1000], [(rate.high - rate.median) / 1000]],
+                rate = found["rate"]
+                rates.bar(k - 0.4 + (j + 0.5) * width, rate["median"] / 1000, width, color=COLOURS[step],
+                          label=step if k == 0 else None, hatch="xx" if found["errors"] else None,
+                          yerr=[[(rate["median"] - rate["low"]) / 1000], [(rate["high"] - rate["median"]) / 1000]],
                           error_kw={"elinewidth": 0.8, "capsize": 1.5})
         for axis in (stacked, rates):
             axis.set_xticks(range(len(strategies)), strategies, rotation=20, ha="right", fontsize=9)
@@ -71,7 +69,7 @@ def draw(data: dict[str, Any] | Ladder, path: Path) -> Path:
         else:  # a run without this measure (--no-instructions, --no-rate)
             axis.text(0.5, 0.5, "not measured in this run", ha="center", va="center", transform=axis.transAxes)
     figure.suptitle(f"The model ladder: each model alone, then what each piece of its codec strategy adds "
-                    f"(keep-alive, no delay, {ladder.workload['size']}-byte bodies)", fontsize=11)
+                    f"(keep-alive, no delay, {ladder['workload']['size']}-byte bodies)", fontsize=11)
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110)

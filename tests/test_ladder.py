@@ -150,7 +150,8 @@ def _step(strategy: str, step: str, rates: list[float], instructions: float = 10
     return {"strategy": strategy, "model": strategy, "concurrency": 10, "step": step,
             "instructions_per_request": instructions, "errors": errors, "error_kinds": {"TimeoutError": errors}
             if errors else {}, "rate": {"median": sorted(rates)[len(rates) // 2], "low": min(rates),
-                                        "high": max(rates), "rounds": rates}}
+                                        "high": max(rates), "rounds": rates,
+                                        "cpu_us_per_request": [10.0] * len(rates)}}
 
 
 def _ladder(steps: list[dict]) -> dict:

@@ -9,7 +9,8 @@ The ladder (``python -m bench.ladder``, measured by ``bench.sweep.ladder``) is n
      "workload": {"policy", "delay_ms", "size", "requests", "rounds", "instructions_requests", "levels"},
      "adds": {step: what it adds},
      "steps": [{"strategy", "model", "concurrency", "step", "instructions_per_request" | null,
-                "rate": {"median", "low", "high", "rounds": [req/s of each round, in order]} | null,
+                "rate": {"median", "low", "high", "rounds": [req/s of each round, in order],
+                         "cpu_us_per_request": [the client's CPU of each round]} | null,
                 "errors", "error_kinds"}]}
 
 Rules this module keeps:
@@ -38,11 +39,13 @@ STEP_NAMES: tuple[StepName, ...] = ("bare", "codec", "deadline", "record", "stra
 
 
 class LadderRate(TypedDict):
-    """Requests per second over a step's timed rounds: the median, the range, each round in order."""
+    """Requests per second over a step's timed rounds: the median, the range, each round in order; and each
+    round's client CPU (the worker's process tree, user + sys) in µs per request, in the same order."""
     median: float
     low: float
     high: float
     rounds: list[float]
+    cpu_us_per_request: list[float]
 
 
 class LadderStep(TypedDict):

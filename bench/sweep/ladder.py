@@ -88,6 +88,7 @@ def measure_rates(name: str, url: str, concurrency: int, requests: int, rounds: 
     worker alive at once, a warm-up round each, then ``rounds`` rounds interleaved, the order rotated."""
     fetch = workload(url, requests, concurrency)
     rates: dict[StepName, list[float]] = {step: [] for step in STEP_NAMES}
+    cpu: dict[StepName, list[float]] = {step: [] for step in STEP_NAMES}
     kinds: dict[StepName, dict[str, int]] = {step: {} for step in STEP_NAMES}
     with ExitStack() as stack:
         workers = {step: stack.enter_context(WorkerProcess(name, cpus=cpus, command=rung_command(name, step)))
@@ -99,12 +100,14 @@ def measure_rates(name: str, url: str, concurrency: int, requests: int, rounds: 
             for step in STEP_NAMES[shift:] + STEP_NAMES[:shift]:
                 result = workers[step].run_round(fetch, server_stats=False)
                 rates[step].append(result.req_per_s or 0.0)
+                cpu[step].append(result.cpu_us_per_req or 0.0)
                 _add(kinds[step], result.error_kinds)
-    return {step: (_rate(rates[step]), kinds[step]) for step in STEP_NAMES}
+    return {step: (_rate(rates[step], cpu[step]), kinds[step]) for step in STEP_NAMES}
 
 
-def _rate(values: Sequence[float]) -> LadderRate:
-    return {"median": statistics.median(values), "low": min(values), "high": max(values), "rounds": list(values)}
+def _rate(values: Sequence[float], cpu: Sequence[float]) -> LadderRate:
+    return {"median": statistics.median(values), "low": min(values), "high": max(values), "rounds": list(values),
+            "cpu_us_per_request": list(cpu)}
 
 
 def _add(into: dict[str, int], kinds: dict[str, int]) -> None:

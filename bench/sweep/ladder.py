@@ -10,10 +10,12 @@ Two measures per step:
 - instructions per request: ``strategies.instructions.count_instructions`` on the step's worker under
   callgrind (its fetch of N and 3N counted, (I3N - IN) / 2N), robust to the machine's load;
 - req/s: the bundled server pinned to one CPU and every step's worker to another (``choose_pinning``, the
-  sweep's), the five workers alive at once, a warm-up round each, then the rounds of each interleaved round
-  by round (the order rotated every round, so no step always follows the same one). Round k of every step
-  ran within a second or two of the others, under the same load from the rest of the machine: the
-  analysis pairs them (``bench.analysis.ladder``).
+  sweep's), at one C the workers of every strategy and step alive at once, a warm-up round each, then the
+  rounds interleaved: pass k runs round k of every strategy, its five steps one after the other, the order
+  of the strategies and of the steps rotated every pass (so none always follows the same one). Round k of a
+  strategy's steps ran within a second or two of each other, under the same load from the rest of the
+  machine: the analysis pairs them (``bench.analysis.ladder``); the strategies of one pass ran within a
+  few seconds, so their order is not one of minutes apart either.
 
 Rules this module keeps:
 - every step verifies every response (``strategies.ladder_worker``); a step with errors is recorded with
@@ -33,6 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
+from typing import TypeVar
 
 from bench.record.environment import commit_info, library_versions, machine_info
 from bench.record.ladder import SCHEMA, STEP_NAMES, Ladder, LadderRate, LadderStep, StepName, write_ladder
@@ -42,6 +45,8 @@ from strategies import REGISTRY
 from strategies.instructions import count_instructions
 from strategies.runner import WorkerProcess
 from strategies.workload import Workload, request_timeout_s
+
+_T = TypeVar("_T")
 
 #: The codec strategy of each model, in the order the table lists them: the models the ladder climbs.
 LADDER = ("threads-raw", "processes-raw", "gevent-raw", "asyncio", "uvloop", "tornado-raw", "twisted-raw",
@@ -82,27 +87,36 @@ def workload(url: str, requests: int, concurrency: int) -> Workload:
                     timeout_s=request_timeout_s(concurrency))
 
 
-def measure_rates(name: str, url: str, concurrency: int, requests: int, rounds: int,
-                  cpus: set[int] | None) -> dict[StepName, tuple[LadderRate, dict[str, int]]]:
-    """step -> (its req/s, its failed requests by kind) for strategy ``name`` at ``concurrency``: every step's
-    worker alive at once, a warm-up round each, then ``rounds`` rounds interleaved, the order rotated."""
+Measured = dict[tuple[str, StepName], tuple[LadderRate, dict[str, int]]]
+
+
+def measure_rates(names: Sequence[str], url: str, concurrency: int, requests: int, rounds: int,
+                  cpus: set[int] | None) -> Measured:
+    """(strategy, step) -> (its req/s, its failed requests by kind) at ``concurrency``: every worker alive at
+    once, a warm-up round each, then ``rounds`` passes, each a round of every strategy's every step."""
     fetch = workload(url, requests, concurrency)
-    rates: dict[StepName, list[float]] = {step: [] for step in STEP_NAMES}
-    cpu: dict[StepName, list[float]] = {step: [] for step in STEP_NAMES}
-    kinds: dict[StepName, dict[str, int]] = {step: {} for step in STEP_NAMES}
+    keys = [(name, step) for name in names for step in STEP_NAMES]
+    rates: dict[tuple[str, StepName], list[float]] = {key: [] for key in keys}
+    cpu: dict[tuple[str, StepName], list[float]] = {key: [] for key in keys}
+    kinds: dict[tuple[str, StepName], dict[str, int]] = {key: {} for key in keys}
     with ExitStack() as stack:
-        workers = {step: stack.enter_context(WorkerProcess(name, cpus=cpus, command=rung_command(name, step)))
-                   for step in STEP_NAMES}
+        workers = {(name, step): stack.enter_context(WorkerProcess(name, cpus=cpus, command=rung_command(name, step)))
+                   for name, step in keys}
         for worker in workers.values():
             worker.run_round(fetch, server_stats=False)  # warm-up: connections, first-use costs
         for number in range(rounds):
-            shift = number % len(STEP_NAMES)
-            for step in STEP_NAMES[shift:] + STEP_NAMES[:shift]:
-                result = workers[step].run_round(fetch, server_stats=False)
-                rates[step].append(result.req_per_s or 0.0)
-                cpu[step].append(result.cpu_us_per_req or 0.0)
-                _add(kinds[step], result.error_kinds)
-    return {step: (_rate(rates[step], cpu[step]), kinds[step]) for step in STEP_NAMES}
+            for name in _rotated(names, number):
+                for step in _rotated(STEP_NAMES, number):
+                    result = workers[name, step].run_round(fetch, server_stats=False)
+                    rates[name, step].append(result.req_per_s or 0.0)
+                    cpu[name, step].append(result.cpu_us_per_req or 0.0)
+                    _add(kinds[name, step], result.error_kinds)
+    return {key: (_rate(rates[key], cpu[key]), kinds[key]) for key in keys}
+
+
+def _rotated(items: Sequence[_T], by: int) -> list[_T]:
+    shift = by % len(items)
+    return [*items[shift:], *items[:shift]]
 
 
 def _rate(values: Sequence[float], cpu: Sequence[float]) -> LadderRate:
@@ -130,18 +144,19 @@ def new_ladder(levels: Sequence[int], requests: int, rounds: int, instructions_r
 def measure(names: Sequence[str], levels: Sequence[int], out: Path, *, requests: int = REQUESTS,
             rounds: int = ROUNDS, instructions_requests: int | None = INSTRUCTIONS_REQUESTS,
             rates: bool = True, command: str = "", say: Callable[[str], None] = print) -> Ladder:
-    """Climb the ladder of each of ``names`` at each C of ``levels``; write ``out/model_ladder.json`` after
-    each strategy and return the whole."""
+    """Climb the ladder of each of ``names`` at each C of ``levels`` (the rates of all, then the counts of
+    each); write ``out/model_ladder.json`` after each strategy's counts and return the whole."""
     ladder = new_ladder(levels, requests, rounds, instructions_requests, command)
     pinning = ladder["machine"]["pinning"]
     worker_cpus = set(pinning["worker"]) if pinning["worker"] else None
     with ServerProcess(cpus=pinning["server"]) as server:
-        for name in names:
-            for concurrency in levels:
-                measured = measure_rates(name, server.url, concurrency, requests, rounds, worker_cpus) \
-                    if rates else {}
+        # Every level's rates first, within minutes of each other, then the counts, which the load cannot move.
+        measured = {c: measure_rates(names, server.url, c, requests, rounds, worker_cpus) if rates else {}
+                    for c in levels}
+        for concurrency in levels:
+            for name in names:
                 for step in STEP_NAMES:
-                    rate, kinds = measured.get(step, (None, {}))
+                    rate, kinds = measured[concurrency].get((name, step), (None, {}))
                     counted = None
                     if instructions_requests:
                         count = count_instructions(name, workload(server.url, instructions_requests, concurrency),
@@ -156,7 +171,7 @@ def measure(names: Sequence[str], levels: Sequence[int], out: Path, *, requests:
                     say(f"{name} C={concurrency} {step}: "
                         f"{counted if counted is not None else float('nan'):,.0f} instructions, "
                         f"{rate['median'] if rate else float('nan'):,.0f} req/s, {found['errors']} errors")
-            write_ladder(ladder, out)
+                write_ladder(ladder, out)
     ladder["load_average"]["end"] = list(os.getloadavg())
     write_ladder(ladder, out)
     return ladder

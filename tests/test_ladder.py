@@ -163,7 +163,9 @@ def _ladder(steps: list[dict]) -> dict:
             "adds": {step: f"adds {step}" for step in STEP_NAMES},
             "workload": {"policy": "keepalive", "delay_ms": 0, "size": 64, "rounds": 1, "requests": 10,
                          "instructions_requests": 5, "levels": [10]},
-            "steps": steps}
+            "steps": steps, "passes": [{"concurrency": 10, "number": 0, "noise": {
+                "interval_s": 2.0, "steal_pct": 0.0, "others_cpu_pct": 12.0, "resolution_pct": 0.5,
+                "frequency_mhz": None}}]}
 
 
 def test_the_analysis_reads_the_json_alone_pairs_rounds_and_finds_a_reordering() -> None:
@@ -174,6 +176,7 @@ def test_the_analysis_reads_the_json_alone_pairs_rounds_and_finds_a_reordering()
     text = "\n".join(tables(ladder))
     assert "| fast | `fast` | 10 | 1.0k |" in text and "80 [80-80] !1" in text
     assert "fast > slow" in text and "0.50 [0.50-0.50]" in text  # one round: its own ratio
+    assert "other processes used 12 % of the pinned cores' time" in text
     judged = {(t.strategy, t.text): t.met for t in targets(ladder)}
     assert judged == {("fast", "÷ bare >= 0.8"): False, ("fast", "÷ codec >= 0.9"): True,
                       ("slow", "÷ bare >= 0.8"): None, ("slow", "÷ codec >= 0.9"): None}  # errors: not judged

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from typing import Literal
 
 from bench.record.ladder import Ladder, StepName, find_step, ladder_levels, ladder_strategies
 
@@ -78,6 +79,29 @@ def order_pairs(ladder: Ladder, concurrency: int, margin: float = ORDER_MARGIN) 
     """How many pairs of bare levels differ by at least ``margin``: the pairs the order target judges."""
     bare = dict(order(ladder, concurrency, "bare"))
     return sum(1 for a in bare.values() for b in bare.values() if a >= (1 + margin) * b)
+
+
+@dataclass(frozen=True)
+class Load:
+    """What else ran on the pinned cores during the timed passes, in % of their time: the passes'
+    length-weighted mean and their max (``None``: not measured)."""
+
+    passes: int
+    others_mean: float | None
+    others_max: float | None
+    steal_mean: float | None
+
+
+def machine_load(ladder: Ladder) -> Load:
+    noises = [p["noise"] for p in ladder["passes"]]
+
+    def mean(key: Literal["others_cpu_pct", "steal_pct"]) -> float | None:
+        known = [(n[key], n["interval_s"]) for n in noises if n[key] is not None]
+        weight = sum(interval for _, interval in known)
+        return sum((value or 0.0) * interval for value, interval in known) / weight if weight > 0 else None
+
+    others = [n["others_cpu_pct"] for n in noises if n["others_cpu_pct"] is not None]
+    return Load(len(noises), mean("others_cpu_pct"), max(others) if others else None, mean("steal_pct"))
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ The ladder (``python -m bench.ladder``, measured by ``bench.sweep.ladder``) is n
      "machine": Machine, "commit_info": CommitInfo | null, "libraries": {name: version | null},
      "load_average": {"start": [1, 5, 15 min], "end": [...] | null},
      "workload": {"policy", "delay_ms", "size", "requests", "rounds", "instructions_requests", "levels"},
-     "adds": {step: what it adds},
+     "adds": {step: what it adds}, "passes": [{"concurrency", "number", "noise": Noise}],
      "steps": [{"strategy", "model", "concurrency", "step", "instructions_per_request" | null,
                 "rate": {"median", "low", "high", "rounds": [req/s of each round, in order],
                          "cpu_us_per_request": [the client's CPU of each round]} | null,
@@ -27,7 +27,7 @@ import json
 from pathlib import Path
 from typing import Literal, TypedDict
 
-from bench.record.schema import CommitInfo, Machine, validate
+from bench.record.schema import CommitInfo, Machine, Noise, validate
 
 SCHEMA = "concbench.model-ladder/1"
 #: The file's name in a results folder; the report reads it from the folder it writes to.
@@ -80,6 +80,14 @@ class LoadAverage(TypedDict):
     end: list[float] | None
 
 
+class LadderPass(TypedDict):
+    """One pass of the timed rounds at one C (a round of every strategy's every step), and what else ran on
+    the pinned cores meanwhile (``bench.sweep.noise``, as the sweep measures each round)."""
+    concurrency: int
+    number: int
+    noise: Noise
+
+
 class Ladder(TypedDict):
     schema: str
     created: str
@@ -92,6 +100,7 @@ class Ladder(TypedDict):
     #: step -> what it adds to the one below, for the table's readers.
     adds: dict[str, str]
     steps: list[LadderStep]
+    passes: list[LadderPass]
 
 
 def check_ladder(data: object, where: str = "ladder") -> Ladder:

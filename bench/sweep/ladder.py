@@ -35,11 +35,22 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from bench.record.environment import commit_info, library_versions, machine_info
-from bench.record.ladder import SCHEMA, STEP_NAMES, Ladder, LadderRate, LadderStep, StepName, write_ladder
-from bench.sweep.harness import choose_pinning
+from bench.record.ladder import (
+    SCHEMA,
+    STEP_NAMES,
+    Ladder,
+    LadderPass,
+    LadderRate,
+    LadderStep,
+    StepName,
+    write_ladder,
+)
+from bench.record.schema import Noise
+from bench.sweep.harness import choose_pinning, used_cores
+from bench.sweep.noise import NoiseProbe, descendant_pids
 from local_server.api import ServerProcess
 from strategies import REGISTRY
 from strategies.instructions import count_instructions
@@ -91,9 +102,10 @@ Measured = dict[tuple[str, StepName], tuple[LadderRate, dict[str, int]]]
 
 
 def measure_rates(names: Sequence[str], url: str, concurrency: int, requests: int, rounds: int,
-                  cpus: set[int] | None) -> Measured:
+                  cpus: set[int] | None, probe: NoiseProbe, passes: list[LadderPass]) -> Measured:
     """(strategy, step) -> (its req/s, its failed requests by kind) at ``concurrency``: every worker alive at
-    once, a warm-up round each, then ``rounds`` passes, each a round of every strategy's every step."""
+    once, a warm-up round each, then ``rounds`` passes, each a round of every strategy's every step; each
+    pass's noise (``probe``) appended to ``passes``."""
     fetch = workload(url, requests, concurrency)
     keys = [(name, step) for name in names for step in STEP_NAMES]
     rates: dict[tuple[str, StepName], list[float]] = {key: [] for key in keys}
@@ -105,12 +117,15 @@ def measure_rates(names: Sequence[str], url: str, concurrency: int, requests: in
         for worker in workers.values():
             worker.run_round(fetch, server_stats=False)  # warm-up: connections, first-use costs
         for number in range(rounds):
+            probe.start()
             for name in _rotated(names, number):
                 for step in _rotated(STEP_NAMES, number):
                     result = workers[name, step].run_round(fetch, server_stats=False)
                     rates[name, step].append(result.req_per_s or 0.0)
                     cpu[name, step].append(result.cpu_us_per_req or 0.0)
                     _add(kinds[name, step], result.error_kinds)
+            noise = cast(Noise, probe.stop())  # NoiseProbe.stop's keys are Noise's (the sweep's rounds record them)
+            passes.append({"concurrency": concurrency, "number": number, "noise": noise})
     return {key: (_rate(rates[key], cpu[key]), kinds[key]) for key in keys}
 
 
@@ -137,7 +152,7 @@ def new_ladder(levels: Sequence[int], requests: int, rounds: int, instructions_r
         "load_average": {"start": list(os.getloadavg()), "end": None},
         "workload": {"policy": "keepalive", "delay_ms": 0, "size": SIZE, "requests": requests, "rounds": rounds,
                      "instructions_requests": instructions_requests, "levels": list(levels)},
-        "adds": dict(ADDS), "steps": [],
+        "adds": dict(ADDS), "steps": [], "passes": [],
     }
 
 
@@ -149,10 +164,11 @@ def measure(names: Sequence[str], levels: Sequence[int], out: Path, *, requests:
     ladder = new_ladder(levels, requests, rounds, instructions_requests, command)
     pinning = ladder["machine"]["pinning"]
     worker_cpus = set(pinning["worker"]) if pinning["worker"] else None
+    probe = NoiseProbe(used_cores(pinning), descendant_pids)  # the server, the workers and theirs are ours
     with ServerProcess(cpus=pinning["server"]) as server:
         # Every level's rates first, within minutes of each other, then the counts, which the load cannot move.
-        measured = {c: measure_rates(names, server.url, c, requests, rounds, worker_cpus) if rates else {}
-                    for c in levels}
+        measured = {c: measure_rates(names, server.url, c, requests, rounds, worker_cpus, probe,
+                                     ladder["passes"]) if rates else {} for c in levels}
         for concurrency in levels:
             for name in names:
                 for step in STEP_NAMES:

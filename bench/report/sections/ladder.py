@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bench.analysis.ladder import ORDER_MARGIN, Ratio, order, order_pairs, ratio, reordered, targets
+from bench.analysis.ladder import (
+    ORDER_MARGIN,
+    Ratio,
+    machine_load,
+    order,
+    order_pairs,
+    ratio,
+    reordered,
+    targets,
+)
 from bench.record.ladder import (
     STEP_NAMES,
     Ladder,
@@ -34,11 +43,9 @@ def tables(ladder: Ladder) -> list[str]:
     """What the section says below its chart: the run, both tables, the targets and the orders."""
     work = ladder["workload"]
     counted = work["instructions_requests"]
-    load = ladder["load_average"]
-    loads = f"{load['start'][0]:.1f}" + (f" at the start, {load['end'][0]:.1f} at the end" if load["end"] else "")
     lines = [
-        (f"From `{ladder['command']}` ({ladder['created']}; load average {loads}, on "
-         f"{ladder['machine']['cpu_count']} CPUs). Each codec strategy's own code, climbed a step at a time: "
+        (f"From `{ladder['command']}` ({ladder['created']}, {ladder['machine']['cpu_count']} CPUs; "
+         f"{_load(ladder)}). Each codec strategy's own code, climbed a step at a time: "
          + "; ".join(f"*{_label(step)}*: {ladder['adds'].get(step, '')}" for step in STEP_NAMES) + "."), "",
         (f"Keep-alive, no delay, {work['size']}-byte bodies. Instructions per request from callgrind "
          f"({f'N = {counted}' if counted else 'not counted in this run'}); req/s the median [min-max] of "
@@ -61,6 +68,18 @@ def tables(ladder: Ladder) -> list[str]:
             cells += [_ratio(ratio(ladder, strategy, c, against)) for against in ("bare", "codec")]
             lines.append(f"| {model_of(ladder, strategy)} | `{strategy}` | {c} | " + " | ".join(cells) + " |")
     return lines + ["", *_targets(ladder), "", *_orders(ladder)]
+
+
+def _load(ladder: Ladder) -> str:
+    start, end = ladder["load_average"]["start"], ladder["load_average"]["end"]
+    text = f"load average {start[0]:.1f} at the start" + (f", {end[0]:.1f} at the end" if end else "")
+    load = machine_load(ladder)
+    if load.others_mean is not None and load.others_max is not None:
+        text += (f"; during the {load.passes} timed passes other processes used {load.others_mean:.0f} % of the "
+                 f"pinned cores' time (at most {load.others_max:.0f} % in a pass)")
+    if load.steal_mean is not None:
+        text += f", steal {load.steal_mean:.0f} %"
+    return text
 
 
 def _targets(ladder: Ladder) -> list[str]:

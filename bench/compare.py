@@ -1,4 +1,4 @@
-"""``python -m bench.compare A.json B.json [--out compare.md]``, as the README documents it: two runs side by
+"""``python -m bench.compare A.json B.json [--out compare.md]``, as docs/methodology.md documents it: two runs side by
 side. The comparison itself is ``bench.report.compare``."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``python -m bench.schema [RUN.json ...]``, as the README documents it: the results schema as text, or each
+"""``python -m bench.schema [RUN.json ...]``, as docs/methodology.md documents it: the results schema as text, or each
 file checked against it. The schema itself is ``bench.record.schema``."""
 
 from __future__ import annotations

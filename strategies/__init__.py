@@ -8,7 +8,7 @@ makes its strategy *unavailable* with an install hint, never an ImportError.
 Adding a strategy is its module and its entry here. Everything else derives from the entry (the library
 versions a run records, the chart colour and line, whether the default sweep runs it, where it sits in the
 model x stack table) or is checked against it by a test that fails when it disagrees (the pyproject extra,
-the README's tables).
+docs/strategies.md's tables).
 
 Two axes name what a strategy is: its *model* (how requests wait: OS threads, processes, a select loop,
 greenlets, asyncio's loop, uvloop, Twisted's reactor, Tornado's loop) and its *stack* (the HTTP code that

@@ -18,7 +18,7 @@ Rules this module keeps:
 - why C tasks taking turns and not the recipe's task per URL behind ``asyncio.Semaphore(C)``: that costs
   ~65,000 instructions more per request (N tasks made at once, each waiting on the semaphore and woken,
   and a gather of N), a third of the ``asyncio`` strategy's request, all of it the harness's and none of it
-  the library's (README, "What the shared code costs per request");
+  the library's (docs/methodology.md, "What the shared code costs per request");
 - a library strategy's ``request(url, started)`` (``LoopRunner.fetch``) gets ``started`` taken when its
   worker takes the URL, so latency covers the request, not the wait for a slot; any exception is that
   slot's outcome, never ``fetch``'s exception;

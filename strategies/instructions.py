@@ -12,7 +12,7 @@ fork server count too; the server is not under valgrind) and, in that one worker
    paid once per fetch (the command, a loop's start, a per-round task) cancels.
 
 The figures below were measured to choose the method, before the shared per-request path was made lean
-(select 117k -> 57k, asyncio 243k -> 123k; README, "What the shared code costs per request"): they compare
+(select 117k -> 57k, asyncio 243k -> 123k; docs/methodology.md, "What the shared code costs per request"): they compare
 methods on one code base, and the comparisons stand.
 
 Why zero/dump in one worker rather than two whole-process runs (N and 3N) subtracted, both measured on the

@@ -11,7 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bench.report.page.document import missing
+
+pytestmark = pytest.mark.slow  # a real sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -32,6 +32,8 @@ from local_server.api import running_server
 from strategies.base import ClientConfig
 from strategies.runner import WorkerError, WorkerProcess
 
+pytestmark = pytest.mark.slow  # thousands of connections
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "data" / "report_fixture.json"
 #: Past select's FD_SETSIZE and a default soft limit of 1024, small enough for a CI box.

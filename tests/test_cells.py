@@ -16,6 +16,8 @@ from scipy import stats
 from bench.record import schema
 from bench.sweep.cells import relative_half_width
 
+pytestmark = pytest.mark.slow  # real sweeps
+
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("select", "asyncio", "threads")
 

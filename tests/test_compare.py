@@ -57,6 +57,7 @@ def test_a_doubled_row_is_changed_and_moves_its_cell(runs: tuple[dict[str, Any],
     assert differ and all(k == ("latency", "tuned", "close", 10) for k, _, _ in differ)
 
 
+@pytest.mark.slow  # the CLI in a subprocess, two runs compared
 def test_cli_prints_and_writes_markdown(runs: tuple[dict[str, Any], dict[str, Any]], tmp_path: Path) -> None:
     paths = []
     for name, run in zip("ab", runs):

@@ -7,6 +7,8 @@ import pytest
 from strategies import components
 from tests.test_instructions import needs_valgrind
 
+pytestmark = pytest.mark.slow  # callgrind
+
 
 @pytest.mark.parametrize("name", components.PIECES)
 @pytest.mark.parametrize("role", ["piece", "baseline"])

@@ -29,7 +29,7 @@ from strategies import eras
 from strategies.runner import WorkerError
 from strategies.workload import Workload
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # slow: the 2017 era's interpreter and virtualenv
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "data" / "report_fixture.json"

@@ -201,6 +201,7 @@ BREAKING_YAPPI = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a real sweep
 def test_sweep_explains_each_row_after_its_timed_rounds_and_a_failure_stays_in_its_section(tmp_path: Path) -> None:
     (tmp_path / "fake").mkdir()
     (tmp_path / "fake" / "yappi.py").write_text(BREAKING_YAPPI)

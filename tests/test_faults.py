@@ -40,7 +40,7 @@ SWEEP = ["--benchmark-only", "--quick", "--profiles=tuned", "--strategies=select
 #: are most of it); this only bounds a hung one.
 TIMEOUT_S = 240
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # slow: real sweeps, their server killed or stopped
 
 
 class Swept:

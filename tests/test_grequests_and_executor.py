@@ -23,6 +23,8 @@ from strategies.runner import RoundResult, WorkerProcess
 from strategies.workload import Workload
 from tests.test_strategies import FAULT_PATHS, FAULT_TIMEOUT_S
 
+pytestmark = pytest.mark.slow  # the strategies through their workers, 200 ms requests
+
 #: ``ThreadPoolExecutor()``'s size on Python 3.8 to 3.12: the loop's default executor, the as-written cap.
 DEFAULT_EXECUTOR_THREADS = min(32, (os.cpu_count() or 1) + 4)
 

@@ -23,8 +23,9 @@ from strategies.workload import Workload
 from tests.test_strategies import expected_peak
 from tests.test_strategy_libs import run_probe, work_paths
 
-pytestmark = pytest.mark.skipif(REGISTRY["httpx"].unavailable_reason() is not None,
-                                reason=REGISTRY["httpx"].unavailable_reason() or "")
+pytestmark = [pytest.mark.slow,  # the strategy in subprocesses, stalled requests
+              pytest.mark.skipif(REGISTRY["httpx"].unavailable_reason() is not None,
+                                 reason=REGISTRY["httpx"].unavailable_reason() or "")]
 
 #: Above httpx's default ``max_keepalive_connections=20``, below its default ``max_connections=100``.
 C_ABOVE_DEFAULT_KEEPALIVE = 30

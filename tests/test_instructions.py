@@ -26,7 +26,7 @@ from strategies.instructions import (
 from strategies.runner import WorkerError
 from strategies.workload import Workload
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # slow: callgrind
 
 
 def _unavailable() -> str | None:

@@ -25,6 +25,8 @@ from local_server.payload import bytes_body
 from strategies.http1 import ResponseParser, build_request, split_url
 from tests.interrupting import HOLD_FILE_ENV, sweep_command, wait_for_hold
 
+pytestmark = pytest.mark.slow  # network namespaces and shaped links, real sweeps through them
+
 ROOT = Path(__file__).resolve().parent.parent
 
 needs_root = pytest.mark.skipif(netns.unavailable_reason() is not None,

@@ -15,6 +15,8 @@ from bench.record import schema
 from bench.record.shapes import ideal_seconds, web_requests
 from bench.sweep.plan import OPT_IN_WORKLOADS, WORKLOAD_NAMES, WORKLOADS, Case, Plan
 
+pytestmark = pytest.mark.slow  # a real sweep
+
 ROOT = Path(__file__).resolve().parent.parent
 STRATEGIES = ("asyncio", "threads")
 

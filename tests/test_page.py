@@ -28,6 +28,8 @@ from bench.report.__main__ import main as report_main
 from bench.report.page import data, document
 from bench.report.page.runs import find_runs, results_root
 
+pytestmark = pytest.mark.slow  # a browser
+
 FIXTURE = Path(__file__).parent / "data" / "report_fixture.json"
 COMMITTED = Path(__file__).parent.parent / "results"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

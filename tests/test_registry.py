@@ -1,7 +1,7 @@
 """The registry is the one place a strategy is declared: what derives from it, and what must agree with it.
 
 A strategy is its module and its registry entry. These tests fail when something a new strategy also
-needs is missing or disagrees: its pip extra in pyproject.toml, its rows in the README's tables, the
+needs is missing or disagrees: its pip extra in pyproject.toml, its rows in docs/strategies.md's tables, the
 library versions a run records, a colour of its own.
 """
 
@@ -22,7 +22,8 @@ from strategies.base import POLICIES
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 EXTRAS: dict[str, list[str]] = PYPROJECT["project"]["optional-dependencies"]
-README = (ROOT / "README.md").read_text()
+#: Where the strategies' tables live (the README links it).
+STRATEGIES_DOC = (ROOT / "docs" / "strategies.md").read_text()
 
 
 def _requirement_name(requirement: str) -> str:
@@ -33,10 +34,10 @@ def _requirement_name(requirement: str) -> str:
 
 
 def _section(title: str) -> str:
-    """The README's text from a heading to the next heading of any level."""
-    start = README.index(title)
-    end = README.find("\n#", start + len(title))
-    return README[start:end if end >= 0 else None]
+    """docs/strategies.md's text from a heading to the next heading of any level."""
+    start = STRATEGIES_DOC.index(title)
+    end = STRATEGIES_DOC.find("\n#", start + len(title))
+    return STRATEGIES_DOC[start:end if end >= 0 else None]
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
@@ -74,16 +75,16 @@ def test_every_strategy_has_a_colour_of_its_own() -> None:
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_readme_strategy_table_lists_it_with_its_module(name: str) -> None:
     module_file = Path(*REGISTRY[name].module.split(".")).with_suffix(".py").as_posix()
-    rows = [line for line in _section("### The strategies").splitlines() if line.startswith(f"| `{name}` |")]
-    assert len(rows) == 1 and f"`{module_file}`" in rows[0], f"README: no strategies-table row for {name}"
+    rows = [line for line in _section("# The strategies").splitlines() if line.startswith(f"| `{name}` |")]
+    assert len(rows) == 1 and f"`{module_file}`" in rows[0], f"docs/strategies.md: no strategies-table row for {name}"
     assert importlib.util.find_spec(REGISTRY[name].module) is not None
 
 
-@pytest.mark.parametrize("title", ["### The two profiles", "### Every knob, per library"])
+@pytest.mark.parametrize("title", ["## The two profiles", "## Every knob, per library"])
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_readme_knob_tables_name_it(name: str, title: str) -> None:
     table = [line for line in _section(title).splitlines() if line.startswith("|")]
-    assert any(f"`{name}`" in line.split("|")[1] for line in table), f"README {title!r}: no row for {name}"
+    assert any(f"`{name}`" in line.split("|")[1] for line in table), f"docs/strategies.md {title!r}: no row for {name}"
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

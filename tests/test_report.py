@@ -55,6 +55,7 @@ def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return out, path.read_text()
 
 
+@pytest.mark.slow  # draws every chart (matplotlib)
 def test_charts_are_png_files(made: tuple[Path, str]) -> None:
     out, _ = made
     for stem in ("throughput", "cpu_per_request", "peak_rss", "p99_latency", "headline"):
@@ -199,6 +200,7 @@ def test_flags_definitions() -> None:
     assert failed["status"] == "failed" and failed["summary"] is None
 
 
+@pytest.mark.slow  # draws every chart (matplotlib)
 def test_cli_remakes_from_json_alone(tmp_path: Path) -> None:
     copy = tmp_path / "latest.json"
     copy.write_text(FIXTURE.read_text())
@@ -208,6 +210,7 @@ def test_cli_remakes_from_json_alone(tmp_path: Path) -> None:
     assert (tmp_path / "REPORT.md").exists() and (tmp_path / "throughput.png").exists()
 
 
+@pytest.mark.slow  # draws every chart (matplotlib)
 def test_cli_rejects_other_schema(tmp_path: Path) -> None:
     bad = tmp_path / "old.json"
     bad.write_text(json.dumps({"schema_version": 99, "rows": []}))
@@ -274,6 +277,7 @@ def test_mechanism_near_ideal_and_unexplained() -> None:
     assert verdict.mechanism(lost, fast).kind == "unexplained"
 
 
+@pytest.mark.slow  # draws every chart (matplotlib)
 def test_report_explains_the_claim_and_draws_it(tmp_path: Path) -> None:
     run = load_run(FIXTURE)
     rows = [_measured("gevent", [480, 470, 475, 490, 485]), _measured("twisted", [460, 450, 455, 445, 452]),
@@ -317,6 +321,7 @@ def test_readme_rewrite_keeps_the_rest(tmp_path: Path) -> None:
         update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
 
 
+@pytest.mark.slow  # draws every chart (matplotlib)
 def test_a_partial_run_is_reported_as_partial(tmp_path: Path) -> None:
     """A sweep stopped mid-row (Ctrl-C) leaves a row without a status: the report says so, never crashes."""
     run = json.loads(FIXTURE.read_text())

@@ -10,10 +10,13 @@ import subprocess
 from pathlib import Path
 
 import psutil
+import pytest
 
 from bench.record.runfile import load_run
 from bench.report.document import make_report
 from tests.interrupting import HOLD_FILE_ENV, sweep_command, wait_for_hold
+
+pytestmark = pytest.mark.slow  # real sweeps, interrupted and resumed
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Four cells (C=1 and C=2, two policies), every row a few hundred ms: long enough to interrupt mid-way.

@@ -22,6 +22,7 @@ FIXTURE = ROOT / "tests" / "data" / "report_fixture.json"
 COMMITTED = sorted((ROOT / "results").rglob("*.json"))
 
 
+@pytest.mark.slow  # reads every committed run (up to 9 MB of JSON each)
 @pytest.mark.parametrize("path", COMMITTED, ids=[str(p.relative_to(ROOT)) for p in COMMITTED])
 def test_every_committed_run_validates_and_is_read_in_todays_shape(path: Path) -> None:
     run = json.loads(path.read_text())

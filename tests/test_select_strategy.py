@@ -47,6 +47,7 @@ def soft_nofile(limit: int) -> Iterator[None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.mark.slow  # thousands of connections
 @pytest.mark.timeout(120)
 def test_epoll_holds_more_requests_in_flight_than_select_can_watch() -> None:
     """C=1100 from a worker and a server started with a soft limit of 1024: each raises its own

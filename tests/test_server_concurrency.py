@@ -77,6 +77,7 @@ def test_200_simultaneous_delays_are_all_in_flight_together(backend: str) -> Non
         simultaneous_delays(url, 200, 200)
 
 
+@pytest.mark.slow  # thousands of connections
 @pytest.mark.parametrize("backend", sorted(set(BACKENDS) - {"select"}))
 def test_thousands_of_connections(backend: str) -> None:
     with running_server(backend=backend) as url:
@@ -97,6 +98,7 @@ def wait_for_rejections(socks: list[socket.socket], quiet_s: float = 1.0) -> set
     return rejected
 
 
+@pytest.mark.slow  # thousands of connections
 def test_select_beyond_fd_setsize_answers_503_and_keeps_serving() -> None:
     with tempfile.TemporaryFile("w+") as log, ServerProcess(backend="select", stderr=log) as server:
         url = server.url

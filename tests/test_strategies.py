@@ -23,6 +23,8 @@ from strategies.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload
 from tests.stdlib_server import stdlib_server
 
+pytestmark = pytest.mark.slow  # every registered strategy through its worker, both profiles and policies
+
 NAMES = list(REGISTRY)
 
 #: Small N: enough for several waves at C=10 and a full wave at C=50, cheap on 2 cores.
@@ -40,9 +42,9 @@ FAULT_TIMEOUT_S = 0.5
 #: Strategies whose library, with every cap set to C, still cannot promise C in flight on a reused pool: the
 #: lowest share of C the server must see, and why. httpx: httpcore gives one idle connection to every
 #: waiting request, the losers retry and the connections further down the pool expire and reopen
-#: (encode/httpcore#1035; README "httpx's keep-alive"), so how many requests are in flight at once depends
-#: on the order the loop runs them in: 43 of 50 in one quiet run, fewer than half of 30 with both cores
-#: loaded. It promises no share at all; the admission still caps it at C, which the range's top checks.
+#: (encode/httpcore#1035; docs/strategies.md, "httpx's keep-alive"), so how many requests are in flight at
+#: once depends on the order the loop runs them in: 43 of 50 in one quiet run, fewer than half of 30 with
+#: both cores loaded. It promises no share at all; the admission still caps it at C, which the range's top checks.
 POOL_SHORTFALL = {"httpx": 0.0}
 
 AS_WRITTEN_CAPS = {

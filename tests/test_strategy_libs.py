@@ -32,6 +32,8 @@ from strategies import REGISTRY
 from strategies.base import POLICIES, PROFILES
 from tests.test_strategies import AS_WRITTEN_POOLS, expected_peak
 
+pytestmark = pytest.mark.slow  # every registered strategy in a fresh subprocess, its sockets counted
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Models whose sockets ``PROBE`` cannot count, and why: it counts ``socket.socket`` objects made in its
 #: own process. Their connections are still checked by the server (peak, open after close).

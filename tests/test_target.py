@@ -187,6 +187,7 @@ def _sweep(tmp_path: Path, *options: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow  # a real sweep
 def test_sweep_against_an_external_server(tmp_path: Path, external_url: str) -> None:
     done = _sweep(tmp_path, f"--server-url={external_url}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
@@ -204,6 +205,7 @@ def test_sweep_against_an_external_server(tmp_path: Path, external_url: str) -> 
 
 
 @pytest.mark.skipif(netns.unavailable_reason() is not None, reason=f"{netns.unavailable_reason()}")
+@pytest.mark.slow  # a real sweep
 def test_sweep_against_a_server_in_a_network_namespace(tmp_path: Path) -> None:
     """The server as a second host: in a namespace of the test's own (``bench.sweep.netns``, a 1 Gbit/s link),
     reached by its address there and nowhere else."""
@@ -216,6 +218,7 @@ def test_sweep_against_a_server_in_a_network_namespace(tmp_path: Path) -> None:
     assert run["rows"] and all(row["summary"]["errors"] == 0 for row in run["rows"])
 
 
+@pytest.mark.slow  # a real sweep
 def test_sweep_refuses_what_is_not_our_server_in_one_line(tmp_path: Path) -> None:
     with stdlib_server() as server:
         cases = [(server.url, "answered 404: not our server"), (_closed_port_url(), "Connection refused"),

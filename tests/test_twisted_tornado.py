@@ -35,6 +35,8 @@ from strategies import REGISTRY
 from strategies.runner import WorkerProcess
 from strategies.workload import Workload
 
+pytestmark = pytest.mark.slow  # the strategies through their workers and subprocesses
+
 ROOT = Path(__file__).resolve().parent.parent
 TWISTED = ("twisted", "twisted-raw", "treq")
 

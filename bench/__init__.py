@@ -8,6 +8,8 @@
 - ``report``: REPORT.md's sections, the charts, the README's generated section, two runs compared.
 
 At this level only what pytest and the documented commands need: ``conftest.py``, ``test_sweep.py`` and
-``test_server_capacity.py`` (``pytest bench/ --benchmark-only``), and ``schema.py``/``compare.py``
-(``python -m bench.schema``, ``python -m bench.compare``); ``python -m bench.report`` is the report package.
+``test_server_capacity.py`` (``pytest bench/ --benchmark-only``), ``schema.py``/``compare.py``
+(``python -m bench.schema``, ``python -m bench.compare``) and ``ladder.py`` (``python -m bench.ladder``, the
+model ladder: measured by ``sweep.ladder``, then drawn and printed by ``report``, as ``conftest.py`` does for
+the sweep); ``python -m bench.report`` is the report package.
 """

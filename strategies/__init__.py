@@ -125,19 +125,19 @@ REGISTRY: dict[str, StrategySpec] = {
             model="sequential", stack="requests",
         ),
         StrategySpec(
-            "threads", "strategies.threads", "ThreadPoolExecutor(C) + requests",
+            "threads", "strategies.threads", "C threads + requests, one Session",
             requires=("requests",), extra="requests",
             max_concurrency=REQUESTS_THREADS_MAX, max_concurrency_reason=REQUESTS_THREADS_REASON,
             libraries=("requests", "urllib3"), colour="#1f77b4",
             model="threads", stack="requests",
         ),
         StrategySpec(
-            "threads-raw", "strategies.threads_raw", "ThreadPoolExecutor(C) + our codec on blocking sockets",
+            "threads-raw", "strategies.threads_raw", "C threads + our codec on blocking sockets, a connection each",
             libraries=("httptools",), colour="#08519c",  # threads' blue, darker
             model="threads", stack=CODEC, default=False,
         ),
         StrategySpec(
-            "processes", "strategies.processes", "ProcessPoolExecutor(C) + requests",
+            "processes", "strategies.processes", "C child processes + requests, a Session each",
             requires=("requests",), extra="requests",
             max_concurrency=PROCESSES_MAX,
             max_concurrency_reason=f"processes: more than {PROCESSES_MAX} interpreters would exhaust memory",
@@ -145,7 +145,7 @@ REGISTRY: dict[str, StrategySpec] = {
             model="processes", stack="requests",
         ),
         StrategySpec(
-            "processes-raw", "strategies.processes_raw", "ProcessPoolExecutor(C) + our codec on blocking sockets",
+            "processes-raw", "strategies.processes_raw", "C child processes + our codec on blocking sockets",
             max_concurrency=PROCESSES_MAX,
             max_concurrency_reason=f"processes: more than {PROCESSES_MAX} interpreters would exhaust memory",
             libraries=("httptools",), colour="#6baed6",  # processes' light blue, darker
@@ -165,13 +165,13 @@ REGISTRY: dict[str, StrategySpec] = {
             model="select", stack=CODEC, default=False,
         ),
         StrategySpec(
-            "gevent", "strategies.gevent_requests", "gevent.monkey.patch_all() + requests, gevent Pool(C)",
+            "gevent", "strategies.gevent_requests", "gevent.monkey.patch_all() + requests, C greenlets",
             requires=("gevent", "requests"), extra="gevent",
             libraries=("gevent", "greenlet", "requests", "urllib3"), colour="#2ca02c",
             model="greenlets", stack="requests",
         ),
         StrategySpec(
-            "gevent-raw", "strategies.gevent_raw", "gevent.monkey.patch_all() + our codec, gevent Pool(C)",
+            "gevent-raw", "strategies.gevent_raw", "gevent.monkey.patch_all() + our codec, C greenlets",
             requires=("gevent",), extra="gevent",
             libraries=("gevent", "greenlet", "httptools"), colour="#006d2c",  # gevent's green, darker
             model="greenlets", stack=CODEC, default=False,
@@ -218,14 +218,14 @@ REGISTRY: dict[str, StrategySpec] = {
             model="asyncio", stack="httpx", default=False,
         ),
         StrategySpec(
-            "twisted", "strategies.twisted_agent", "twisted.web.client.Agent, DeferredSemaphore(C)",
+            "twisted", "strategies.twisted_agent", "twisted.web.client.Agent, C worker coroutines",
             requires=("twisted",), extra="twisted",
             libraries=("Twisted",), colour="#9467bd",
             model="twisted", stack="Agent",
         ),
         StrategySpec(
             "twisted-raw", "strategies.twisted_raw",
-            "our sans-IO HTTP on a Twisted Protocol per connection, DeferredSemaphore(C)",
+            "our sans-IO HTTP on a Twisted Protocol per connection, C worker coroutines",
             requires=("twisted",), extra="twisted",
             libraries=("Twisted", "httptools"), colour="#c5b0d5",  # twisted's purple, lighter
             model="twisted", stack=CODEC, default=False,

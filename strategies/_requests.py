@@ -72,7 +72,8 @@ def request_as_written(config: ClientConfig, url: str) -> Outcome:
 
 
 class Requester:
-    """How a requests-based strategy makes one request under its profile: ``Requester(config, C)(url)``.
+    """How a requests-based strategy makes one request under its profile: ``Requester(config, C)(url)``,
+    the ``strategies.base.Stack`` of the models that block a worker per request.
 
     ``tuned``: ``request`` on one Session whose pool holds ``pool_size`` connections, shared by every
     caller; ``as-written``: ``request_as_written``, no Session to share. One object, so the strategies
@@ -87,6 +88,14 @@ class Requester:
         if self._session is None:
             return request_as_written(self._config, url)
         return request(self._session, self._config, url)
+
+    def worker(self) -> Requester:
+        """Every worker calls the one Requester: its Session's pool is the library's, shared by all (as
+        the recipe shares it); urllib3 checks each pooled connection itself before reusing it."""
+        return self
+
+    def begin_round(self) -> None:
+        pass
 
     def close(self) -> None:
         if self._session is not None:

@@ -1,4 +1,4 @@
-"""What the Twisted strategies share: one reactor per process, and C requests admitted at a time.
+"""What the Twisted strategies share: one reactor per process, and C worker coroutines taking turns at the URLs.
 
 Kept in one place so that ``twisted`` (Agent), ``twisted-raw`` (our codec on a ``Protocol``) and ``treq``
 differ only in how one request is made (diff them: that is the point), never in how the reactor runs or
@@ -10,11 +10,18 @@ Rules this module keeps:
   stopped at interpreter exit. Every Twisted call is made in that thread through ``blockingCallFromThread``
   (``ReactorRunner.call``), so one worker runs many rounds and several ``start``/``close`` cycles with
   different C;
-- ``DeferredSemaphore(C)`` caps requests in flight; ``started`` is taken when a request is admitted, and a
-  ``DeferredList`` gathers the outcomes in URL order;
-- ``Deferred.addTimeout(timeout_s)`` bounds each request from admission to last body byte: it cancels
-  whatever the request is waiting on (a connect, a response, a body), and the slot reports ``TimeoutError``;
-- every failure is that slot's outcome, never ``fetch``'s exception: the semaphore's Deferred never fails.
+- C worker coroutines a round (``Deferred.fromCoroutine``) cap requests in flight: each takes the round's
+  next URL when its request is done (``strategies._rounds``), as the codec strategies of every model do; a
+  ``DeferredSemaphore(C)`` with a Deferred per URL cost more per request and is no closer to the libraries'
+  idioms, which are the Agent's and treq's pools, kept as they are. ``started`` is taken when a worker takes
+  the URL;
+- a total deadline of ``timeout_s`` per request, from when it is issued to its last byte, by the deadlines'
+  queue of ``strategies._deadlines`` (``Deferred.addTimeout`` per request cost 67,000 instructions, a
+  ``reactor.callLater`` per request 15,500, the queue 2,300): an expired request's Deferred, whatever it is
+  waiting on (a connect, a response, a body), is cancelled, which releases what it holds, and the slot
+  reports ``TimeoutError``;
+- every failure is that slot's outcome, never ``fetch``'s exception (``describe`` names Twisted's wrapped
+  reasons).
 """
 
 from __future__ import annotations
@@ -26,10 +33,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 from twisted.internet import reactor as _installed_reactor
-from twisted.internet.defer import Deferred, DeferredList, DeferredSemaphore, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredList
 from twisted.internet.threads import blockingCallFromThread
-from twisted.python.failure import Failure
 
+from strategies._deadlines import Deadlines
+from strategies._rounds import Round
 from strategies.base import Outcome
 
 #: The process's reactor (epoll on Linux, installed by the import). Any: Twisted types it as a module.
@@ -37,7 +45,7 @@ reactor: Any = _installed_reactor
 _reactor_thread: threading.Thread | None = None
 
 #: Makes one request in the reactor's thread; gets the URL and when it was admitted. Its Deferred fires
-#: with the outcome or fails; cancelling it must release whatever the request holds (the timeout does).
+#: with the outcome or fails; cancelling it must release whatever the request holds (the deadline does).
 FetchOne = Callable[[str, float], Deferred[Outcome]]
 
 P = ParamSpec("P")
@@ -45,11 +53,12 @@ T = TypeVar("T")
 
 
 class ReactorRunner:
-    """The process's running reactor, as one fetcher sees it, and the bounded fan-out every round uses."""
+    """The process's running reactor, as one fetcher sees it, and the C workers every round uses."""
 
     def __init__(self, concurrency: int, timeout_s: float):
         self.concurrency = concurrency
         self.timeout_s = timeout_s
+        self.deadlines = Deadlines(timeout_s, reactor.callLater)
         _ensure_reactor_running()
 
     def call(self, function: Callable[P, T] | Callable[P, Deferred[T]], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -57,18 +66,58 @@ class ReactorRunner:
         return blockingCallFromThread(reactor, function, *args, **kwargs)
 
     def fetch(self, urls: Sequence[str], request: FetchOne) -> list[Outcome]:
-        return self.call(self._fetch_all, urls, request)
+        """A library strategy's round: C ``RequestWorker``s making their requests with ``request``."""
+        return self.run_round(urls, [RequestWorker(request, self.deadlines) for _ in range(self.concurrency)])
 
-    def _fetch_all(self, urls: Sequence[str], request: FetchOne) -> Deferred[list[Outcome]]:
-        semaphore = DeferredSemaphore(self.concurrency)
-        gathered = DeferredList([semaphore.run(self._admitted, url, request) for url in urls])
-        return gathered.addCallback(lambda results: [outcome for _, outcome in results])
+    def run_round(self, urls: Sequence[str], workers: Sequence[Any]) -> list[Outcome]:
+        """A round of ``urls`` shared by ``workers``, each with a ``drain(round)`` coroutine."""
+        return self.call(self._round, Round(urls), workers)
 
-    def _admitted(self, url: str, request: FetchOne) -> Deferred[Outcome]:
-        started = time.perf_counter()
-        made = maybeDeferred(request, url, started)  # a request that raises at once fails its Deferred
-        made.addTimeout(self.timeout_s, reactor, onTimeoutCancel=_timed_out)
-        return made.addErrback(lambda failure: Outcome.failed(describe(failure), started))
+    def _round(self, round_: Round, workers: Sequence[Any]) -> Deferred[list[Outcome]]:
+        drains = [Deferred.fromCoroutine(worker.drain(round_)) for worker in workers[:len(round_.slots)]]
+        return DeferredList(drains).addCallback(lambda _: round_.outcomes())
+
+    def close(self) -> None:
+        self.call(self.deadlines.close)
+
+
+class RequestWorker:
+    """One of a library strategy's C workers: the round's next URL with the library's ``request``."""
+
+    __slots__ = ("_deadlines", "_request", "_waiting", "deadline", "expired")
+
+    def __init__(self, request: FetchOne, deadlines: Deadlines):
+        self._request = request
+        self._deadlines = deadlines
+        self._waiting: Deferred[Outcome] | None = None
+        self.deadline: tuple[float, Any] | None = None
+        self.expired = False
+
+    async def drain(self, round_: Round) -> None:
+        slots, deadlines = round_.slots, self._deadlines
+        for slot, url in round_.source:
+            started = time.perf_counter()
+            deadlines.start(self, started)
+            try:
+                self._waiting = self._request(url, started)
+                slots[slot] = await self._waiting
+                self.deadline = None
+            except Exception as exc:  # noqa: BLE001 - every failure is this slot's outcome, never fetch's exception
+                self.deadline = None
+                slots[slot] = failed(exc, started, self.expired, deadlines.timeout_s)
+                self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        self._waiting.cancel()  # type: ignore[union-attr]
+
+
+def failed(error: BaseException, started: float, expired: bool, timeout_s: float) -> Outcome:
+    """A failed request's outcome: ``TimeoutError`` when its deadline expired it (the error is then the
+    cancellation's, whatever the library wrapped it in), else the error, its wrapped reason named."""
+    if expired:
+        return Outcome.failed(f"TimeoutError: no complete response within {timeout_s} s", started)
+    return Outcome.failed(describe(error), started)
 
 
 def _ensure_reactor_running() -> None:
@@ -86,15 +135,8 @@ def _stop_reactor(thread: threading.Thread) -> None:
     thread.join()
 
 
-def _timed_out(result: object, timeout: float) -> object:
-    if isinstance(result, Failure):
-        raise TimeoutError(f"no complete response within {timeout} s")
-    return result
-
-
-def describe(failure: Failure) -> str:
+def describe(error: BaseException) -> str:
     """The error's type, plus the first underlying reason for Twisted's wrapper exceptions."""
-    error = failure.value
     # twisted.web's ResponseFailed, ResponseNeverReceived and RequestGenerationFailed carry a list of Failures.
     reasons = getattr(error, "reasons", None)
     if reasons:

@@ -7,6 +7,8 @@ A strategy is one module with one entry function::
 ``start`` does all the setup (pools, sessions, event loop, worker processes) so that it stays out of the
 timed region; ``Fetcher.fetch(urls)`` performs the requests, at most ``config.concurrency`` in flight, and
 returns exactly one ``Outcome`` per URL, in the order of ``urls``; ``Fetcher.close()`` releases everything.
+A codec strategy's ``start`` also takes ``features`` (``strategies._codec.Features``, all of them on by
+default): the model ladder (``python -m bench.ladder``) runs the strategy's own code with some turned off.
 
 Rules a strategy keeps (the comparison is only fair if all of them do):
 - it never decides what counts as success: it reports the status and body it received, or the error;
@@ -14,7 +16,8 @@ Rules a strategy keeps (the comparison is only fair if all of them do):
 - every request has a timeout (``config.timeout_s``); a stalled, reset or garbled request becomes an
   ``Outcome`` with ``error`` set, never a hang, an exception out of ``fetch``, or a missing slot;
 - the connection policy is enforced: ``close`` sends ``Connection: close`` and opens a new connection per
-  request; ``keepalive`` reuses connections from a pool sized to ``concurrency``;
+  request; ``keepalive`` reuses connections, at most ``concurrency`` of them (a library's pool sized to C,
+  or a connection per worker of the model);
 - every hidden cap of its library (pool sizes, client limits) is set explicitly from ``concurrency`` in the
   ``tuned`` profile; the ``as-written`` profile runs the tutorials' recipe with the library's defaults left
   as they are (that is its point), and its module docstring names each default kept and the cap it implies.
@@ -104,15 +107,23 @@ class Fetcher(Protocol):
 
 
 class Stack(Protocol):
-    """An HTTP stack for the models that block per request (threads, greenlets, processes): ``stack(url)``
-    makes one request on the calling thread, greenlet or process and returns its ``Outcome``, never raising;
-    ``close()`` releases its connections. ``strategies._requests.Requester`` (requests) and
-    ``strategies._blocking_codec.CodecRequester`` (our codec) are the two, so a model is written once."""
+    """An HTTP stack for the models that block a worker per request (threads, greenlets, processes).
 
-    def __call__(self, url: str) -> Outcome: ...
+    The model runs C workers over each round's URLs (``strategies._rounds``); each worker makes its
+    requests with the callable ``stack.worker()`` gave it: ``request(url) -> Outcome``, on the calling
+    thread, greenlet or process, never raising. A library that pools connections for every caller returns
+    itself (requests' Session, ``strategies._requests.Requester``: the recipe's idiom, one pool of C); our
+    codec a connection of the worker's own (``strategies._blocking_codec.CodecStack``). ``begin_round()``
+    is called before each round's workers start, ``close()`` releases every connection. So a model is
+    written once, for both stacks."""
+
+    def worker(self) -> Callable[[str], Outcome]: ...
+
+    def begin_round(self) -> None: ...
 
     def close(self) -> None: ...
 
 
-#: How such a model builds its stack: ``new_stack(config, pool_size)``, pool_size the connections it may keep.
+#: How such a model builds its stack: ``new_stack(config, workers)``, for ``workers`` workers that will call
+#: it (C in one process; 1 in each child of the processes model).
 NewStack = Callable[[ClientConfig, int], Stack]

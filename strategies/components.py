@@ -1,6 +1,7 @@
 """What each piece of the shared per-request path costs alone, in instructions.
 
-``python -m strategies.components [PIECE ...]`` prints one line per piece.
+``python -m strategies.components [PIECE ...]`` prints one line per piece. The model ladder (each codec
+strategy's model alone, then each piece it adds, per model) moved to ``python -m bench.ladder``.
 
 The strategies' instruction counts (``strategies.instructions``) say what a whole request costs; this says
 how much of it is ours rather than the model's. Each piece below is done K and then 3K times, each in a
@@ -137,6 +138,10 @@ def per_call(name: str, repeats: int = DEFAULT_REPEATS) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["ladder"]:  # its old place: the ladder's harness is bench's (a server, pinning, a report)
+        print("python -m strategies.components ladder is now python -m bench.ladder", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m strategies.components",
                                      description="Instructions per call of each shared piece (callgrind).")
     parser.add_argument("pieces", nargs="*", metavar="PIECE", help=f"any of {', '.join(PIECES)}; default all")

@@ -8,14 +8,17 @@ interest list in the kernel and reports only what is ready, so ``epoll`` has no 
 process's RLIMIT_NOFILE (the worker raises its soft limit for C: ``local_server.fdlimit``). ``epoll`` against
 ``select`` is the multiplexer's cost per request, and whether it grows with C.
 
+``features``: the model ladder's rungs, as for ``select``.
+
 as-written: the same code, as for ``select``: the client is ours.
 """
 
 from __future__ import annotations
 
+from strategies._codec import FULL, Features
 from strategies.base import ClientConfig
 from strategies.select_strategy import SelectFetcher
 
 
-def start(config: ClientConfig) -> SelectFetcher:
-    return SelectFetcher(config, backend="epoll")
+def start(config: ClientConfig, features: Features = FULL) -> SelectFetcher:
+    return SelectFetcher(config, backend="epoll", features=features)

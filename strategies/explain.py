@@ -105,10 +105,12 @@ RULES: tuple[Rule, ...] = (
     Rule(HTTP, (r"c:httptools\.", r"c:aiohttp\._http")),
     Rule(OTHER, (r"c:(marshal|_imp)$",)),  # an import during the round
     Rule(INHERIT, (r"c:",)),
-    # Our code: the codec, the select client's loop and its multiplexers (the server's), and the strategies
-    # themselves (the harness).
-    Rule(HTTP, (r"project:strategies/http1\.py$",)),
-    Rule(LOOP, (r"project:strategies/select_client\.py$", r"project:local_server/backends\.py$")),
+    # Our code: the codecs, the select client's loop and its multiplexers (the server's), the deadlines'
+    # queue, and the strategies themselves (the harness).
+    Rule(HTTP, (r"project:strategies/(http1|_codec)\.py$",)),
+    # The deadlines' queue is the event loops' timer, as asyncio.timeout's handles are asyncio's.
+    Rule(LOOP, (r"project:strategies/select_client\.py$", r"project:local_server/backends\.py$",
+                r"project:strategies/_deadlines\.py$")),
     Rule(HARNESS, (r"project:",)),
     # The standard library: socket.py is thin wrappers over the socket calls (create_connection, makefile).
     Rule(SOCKET, (r"stdlib:socket\.py$",)),

@@ -1,11 +1,16 @@
-"""gevent-raw: ``monkey.patch_all()`` + our codec, ``gevent.pool.Pool(C)`` greenlets, one shared idle pool.
+"""gevent-raw: ``monkey.patch_all()`` + our codec, C greenlets a round, each on a connection of its own.
 
-The model (``Pool(C)``, ``started`` taken in the greenlet) is ``strategies._greenlets``; the stack is
-``strategies._blocking_codec``: ``strategies.http1`` over gevent's cooperative sockets, one LIFO pool of at
-most C idle connections shared by the C greenlets, under a lock that patching makes cooperative.
-``monkey.patch_all()`` is the module's first statement: every socket and lock the stack ever makes in this
-process is a cooperative one. Against ``gevent`` it measures what requests costs; against ``asyncio``,
-what the model costs. requests is not imported.
+The model (C greenlets per round, ``started`` taken in the greenlet) is ``strategies._greenlets``; the stack
+is ``strategies._blocking_codec``: ``strategies.http1`` over gevent's cooperative sockets, each greenlet
+owning at most one connection, reused under ``keepalive``; the deadline is the queue of
+``strategies._deadlines`` on gevent's hub (``strategies._greenlets.hub_deadlines``), which throws
+``TimeoutError`` into an expired request's greenlet, rather than a gevent socket timeout, which starts a timer
+for every wait. ``monkey.patch_all()`` is the module's first
+statement: every socket the stack ever makes in this process is a cooperative one. Against ``gevent`` it
+measures what requests costs; against ``asyncio``, what the model costs. requests is not imported.
+
+``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
+``python -m bench.ladder``); the strategy is ``FULL``.
 
 as-written: the same code. The stack is ours, so there is no library default to keep; as-written rows are
 ``close`` rows, a connection per request, which is what every recipe does.
@@ -17,10 +22,16 @@ from gevent import monkey
 
 monkey.patch_all()
 
-from strategies._blocking_codec import CodecRequester
-from strategies._greenlets import GeventFetcher
+from functools import partial
+
+import gevent
+
+from strategies._blocking_codec import CodecStack, Expiry
+from strategies._codec import FULL, Features
+from strategies._greenlets import GeventFetcher, hub_deadlines
 from strategies.base import ClientConfig
 
 
-def start(config: ClientConfig) -> GeventFetcher:
-    return GeventFetcher(config, CodecRequester)
+def start(config: ClientConfig, features: Features = FULL) -> GeventFetcher:
+    expiry = Expiry(hub_deadlines(config), gevent.getcurrent)
+    return GeventFetcher(config, partial(CodecStack, features=features, expiry=expiry))

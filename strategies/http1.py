@@ -115,7 +115,17 @@ def split_url(url: str) -> tuple[str, int, str]:
     What ``urlsplit`` gives, for under a quarter of its cost: ``urlsplit`` of a URL (and its ``hostname``
     and ``port``) costs ~47,000 instructions, its cache never hitting since every URL is new: a third of
     the select strategy's whole request, before this. A run's URLs share their origin, so that part is
-    split once (``_origin``); the target is the rest of the URL, the fragment and an empty query dropped."""
+    split once (``_origin``); the target is the rest of the URL, the fragment and an empty query dropped.
+    A URL that starts with the last origin split, followed by a plain target, is sliced without the
+    pattern (10,800 -> ~2,000 instructions, ``python -m strategies.components split_url``)."""
+    global _last_origin
+    origin, host, port = _last_origin
+    if origin and url.startswith(origin):  # the origin of the last URL split: most often, every URL's
+        target = url[len(origin):]
+        # What the pattern below would give: no fragment, no empty query to drop, nothing urlsplit strips.
+        if ((not target or target[0] in "/?") and "#" not in target and " " not in target
+                and target.isprintable() and not target.endswith("?")):
+            return host, port, target
     match = _URL.fullmatch(url)
     if match is None:
         parts = urlsplit(url)
@@ -123,7 +133,12 @@ def split_url(url: str) -> tuple[str, int, str]:
         return parts.hostname or "127.0.0.1", parts.port or 80, target
     origin, path, query = match.groups()
     host, port = _origin(origin)
+    _last_origin = (origin, host, port)  # one tuple, replaced whole: safe from C threads under the GIL
     return host, port, path + query if query and len(query) > 1 else path
+
+
+#: The origin (``scheme://authority``), host and port of the last URL ``split_url`` split by its pattern.
+_last_origin: tuple[str, str, int] = ("", "", 0)
 
 
 #: Origins kept split: a run talks to one server; a few more cost nothing.

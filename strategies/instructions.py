@@ -53,7 +53,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -161,9 +161,14 @@ class InstructionCount:
 
 
 def count_instructions(
-    name: str, workload: Workload, *, cpus: set[int] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S
+    name: str, workload: Workload, *, cpus: set[int] | None = None, timeout_s: float = DEFAULT_TIMEOUT_S,
+    command: Sequence[str] | None = None,
 ) -> InstructionCount:
     """Instructions per request of strategy ``name`` on ``workload`` (N = ``workload.requests``).
+
+    ``command`` replaces the worker's command line by another worker of the same protocol, as
+    ``WorkerProcess`` takes it (the model ladder's rungs, ``strategies.ladder_worker``); ``name`` then
+    names the count.
 
     Raises ``InstructionsUnavailable`` without valgrind, ``InstructionCountError`` or
     ``strategies.runner.WorkerError`` when the pass fails; a pass whose requests failed returns, not clean.
@@ -174,7 +179,7 @@ def count_instructions(
     started = time.perf_counter()
     rounds = [replace(workload, requests=workload.requests * k) for k in (1, SCALE)]
     with tempfile.TemporaryDirectory(prefix="concbench-callgrind-") as out:
-        run = _CallgrindWorker(name, valgrind, Path(out), cpus, time.monotonic() + timeout_s)
+        run = _CallgrindWorker(name, valgrind, Path(out), cpus, time.monotonic() + timeout_s, command)
         try:
             results = [run.round(workload)] + [run.round(counted, hint=_hint(counted)) for counted in rounds]
         except BaseException:
@@ -207,13 +212,14 @@ def _hint(workload: Workload) -> str:
 class _CallgrindWorker:
     """A strategy's worker under callgrind, the pass's deadline, and vgdb commands to its process tree."""
 
-    def __init__(self, name: str, valgrind: Valgrind, out: Path, cpus: set[int] | None, deadline: float):
+    def __init__(self, name: str, valgrind: Valgrind, out: Path, cpus: set[int] | None, deadline: float,
+                 command: Sequence[str] | None = None):
         self.valgrind, self.out, self.deadline = valgrind, out, deadline
         self.counted_pids: frozenset[int] = frozenset()
-        command = [valgrind.path, "--tool=callgrind", "--trace-children=yes", "--vgdb=yes", "-q",
-                   f"--vgdb-prefix={out / 'vgdb'}", f"--callgrind-out-file={out / 'callgrind.out.%p'}"]
+        prefix = [valgrind.path, "--tool=callgrind", "--trace-children=yes", "--vgdb=yes", "-q",
+                  f"--vgdb-prefix={out / 'vgdb'}", f"--callgrind-out-file={out / 'callgrind.out.%p'}"]
         self.worker = WorkerProcess(name, cpus=cpus, start_timeout_s=self._remaining("start"),
-                                    command_prefix=command)
+                                    command_prefix=prefix, command=command)
 
     def round(self, workload: Workload, hint: str | None = None) -> RoundResult:
         """One round; with ``hint``, its fetch counted by every process of the tree and dumped as ``hint``."""

@@ -1,11 +1,14 @@
-"""processes: ``ProcessPoolExecutor(C)`` + requests, one Session per child process.
+"""processes: C child processes started in setup + requests, one Session per child process.
 
-The model (``forkserver`` children, all C started in setup, at most ``strategies.PROCESSES_MAX``,
-``started`` taken in the child) is ``strategies._processes``; the stack is ``strategies._requests``: each
+The model (``forkserver`` children, all C started in setup, a round's URLs taken from one shared counter
+and its outcomes sent back in one message per child, at most ``strategies.PROCESSES_MAX``, ``started`` taken
+in the child) is ``strategies._processes``, the same admission as ``processes-raw``'s; the stack is
+``strategies._requests``: each
 child has a Session with a pool of one connection (it does one request at a time), reused under
 ``keepalive``, a fresh connection per request under ``close``.
 
-as-written: ``ProcessPoolExecutor(C)`` + ``requests.get(url)`` per task, in the child. Defaults kept:
+as-written: the recipe's ``ProcessPoolExecutor(C)`` + ``requests.get(url)`` per task, its C children as the
+harness's C children (the admission every model shares). Defaults kept:
 requests makes a Session per call, so every request opens and closes its own connection; the C children
 are the only cap, and they are still started in ``start``.
 """

@@ -1,11 +1,14 @@
-"""processes-raw: ``ProcessPoolExecutor(C)`` + our codec, one idle connection per child process.
+"""processes-raw: C child processes started in setup + our codec, each child on a connection of its own.
 
-The model (``forkserver`` children, all C started in setup, at most ``strategies.PROCESSES_MAX``,
-``started`` taken in the child) is ``strategies._processes``; the stack is ``strategies._blocking_codec``:
-each child speaks ``strategies.http1`` over a blocking socket and keeps at most one idle connection (it
-does one request at a time), reused under ``keepalive``, a fresh connection per request under ``close``.
-Against ``processes`` it measures what requests costs; against ``threads-raw``, what a process per slot
-costs over a thread per slot.
+The model (``forkserver`` children, all C started in setup, a round's URLs taken from one shared counter, at
+most ``strategies.PROCESSES_MAX``, ``started`` taken in the child) is ``strategies._processes``; the stack is
+``strategies._blocking_codec``: each child speaks ``strategies.http1`` over a blocking socket and keeps at most
+one connection, reused under ``keepalive``, a fresh connection per request under ``close``. Against
+``processes`` it measures what requests costs; against ``threads-raw``, what a process per slot costs over a
+thread per slot.
+
+``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
+``python -m bench.ladder``); the strategy is ``FULL``.
 
 as-written: the same code. The stack is ours, so there is no library default to keep; as-written rows are
 ``close`` rows, a connection per request, which is what every recipe does.
@@ -13,10 +16,13 @@ as-written: the same code. The stack is ours, so there is no library default to 
 
 from __future__ import annotations
 
-from strategies._blocking_codec import CodecRequester
+from functools import partial
+
+from strategies._blocking_codec import CodecStack
+from strategies._codec import FULL, Features
 from strategies._processes import ProcessesFetcher
 from strategies.base import ClientConfig
 
 
-def start(config: ClientConfig) -> ProcessesFetcher:
-    return ProcessesFetcher(config, CodecRequester)
+def start(config: ClientConfig, features: Features = FULL) -> ProcessesFetcher:
+    return ProcessesFetcher(config, partial(CodecStack, features=features))

@@ -30,7 +30,11 @@ Rules this module keeps:
   concurrency cap and the descriptor budget are the same number;
 - every request has a deadline (``timeout_s`` from the moment it gets a connection); past it the request
   fails with TimeoutError and its socket is closed. A stall is an error, never a hang. One ``timeout_s``
-  for all, so deadlines come in the order requests start: a queue, not a scan of every connection per turn;
+  for all, so deadlines come in the order requests start: a queue, not a scan of every connection per turn.
+  ``timeout_s=None`` has none (the model ladder's rungs without a deadline, ``python -m bench.ladder``);
+- requests are ``add_request``'s (built by ``strategies.http1.build_request``) or ``add_raw_request``'s,
+  bytes built by the caller; responses are read by ``parser()`` (``strategies.http1.ResponseParser`` unless
+  given another with its interface, as the ladder's bare rung does), a fresh one per response;
 - ``select.select`` cannot watch a descriptor >= FD_SETSIZE: such a socket is closed at once and its
   request fails cleanly, instead of the whole loop crashing with ValueError (epoll and poll have no limit);
 - keep-alive: a connection returns to the idle pool only if the request asked for it, the server agreed
@@ -46,7 +50,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 from local_server.backends import BACKENDS, FD_SETSIZE, READ, WRITE
 from strategies.http1 import ProtocolError, Response, ResponseParser, build_request, host_header
@@ -92,7 +96,7 @@ class _Connection:
         self.fd = sock.fileno()
         self.key = key
         self.request: RequestHandle | None = None
-        self.parser: ResponseParser | None = None
+        self.parser: Any = None  # the parser() of the request in flight
         self.out = b""
         self.connecting = False
         #: What the multiplexer watches it for: WRITE until the request is sent, then READ (idle too).
@@ -100,8 +104,8 @@ class _Connection:
 
 
 class SelectClient:
-    def __init__(self, max_connections: int = 10, timeout_s: float = 10.0, keepalive: bool = True,
-                 backend: str = "select"):
+    def __init__(self, max_connections: int = 10, timeout_s: float | None = 10.0, keepalive: bool = True,
+                 backend: str = "select", parser: Callable[[], Any] = ResponseParser):
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
         if backend not in BACKENDS:
@@ -110,6 +114,7 @@ class SelectClient:
         self.timeout_s = timeout_s
         self.keepalive = keepalive
         self.backend = backend
+        self._parser = parser
         self._mux = BACKENDS[backend]()
         self._closed = False
         self._pending: deque[RequestHandle] = deque()
@@ -133,7 +138,13 @@ class SelectClient:
     ) -> RequestHandle:
         keepalive = self.keepalive if keepalive is None else keepalive
         data = build_request(method, host_header(host, port), path, keepalive=keepalive, body=body, headers=headers)
-        request = RequestHandle((host, port), data, callbacks, keepalive)
+        return self.add_raw_request(host, port, data, callbacks, keepalive)
+
+    def add_raw_request(self, host: str, port: int, data: bytes, callbacks: Sequence[Callback] = (),
+                        keepalive: bool | None = None) -> RequestHandle:
+        """Queue ``data``, a whole request as built by the caller, which asked for keep-alive or not as
+        ``keepalive`` says (the client's default when None)."""
+        request = RequestHandle((host, port), data, callbacks, self.keepalive if keepalive is None else keepalive)
         self._pending.append(request)
         return request
 
@@ -174,9 +185,11 @@ class SelectClient:
 
     def _poll(self) -> None:
         deadlines = self._deadlines
-        while deadlines[0][1].request is not deadlines[0][2]:  # finished: there is always a live one (active)
-            deadlines.popleft()
-        timeout = max(0.0, deadlines[0][0] - time.perf_counter())
+        timeout = None
+        if self.timeout_s is not None:
+            while deadlines[0][1].request is not deadlines[0][2]:  # finished: there is always a live one (active)
+                deadlines.popleft()
+            timeout = max(0.0, deadlines[0][0] - time.perf_counter())
         for fd, _ in self._mux.poll(timeout):
             # A socket waits for one thing (its mask), so which one it was is known; an error or hang-up
             # (epoll reports them unasked) surfaces in the send or recv that follows.
@@ -206,9 +219,10 @@ class SelectClient:
                     self._deliver(request, RequestError(f"{type(exc).__name__}: {exc}"))
                     continue
             conn.request = request
-            conn.parser = ResponseParser()
+            conn.parser = self._parser()
             conn.out = request.data
-            self._deadlines.append((request.started + self.timeout_s, conn, request))
+            if self.timeout_s is not None:
+                self._deadlines.append((request.started + self.timeout_s, conn, request))
             self._active[conn.fd] = conn
             if not conn.connecting:
                 self._on_writable(conn)  # an open connection takes a small request at once: skip a turn

@@ -1,9 +1,12 @@
-"""threads-raw: ``ThreadPoolExecutor(C)`` + our codec, one shared idle pool, results through futures.
+"""threads-raw: C threads started in setup + our codec, each thread on a connection of its own.
 
-The model (C threads started in setup, ``started`` taken in the thread) is ``strategies._threads``; the
-stack is ``strategies._blocking_codec``: ``strategies.http1`` over blocking sockets, one LIFO pool of at
-most C idle connections shared by the C threads, each reused under ``keepalive``. Against ``threads`` it
+The model (C threads started in setup and handed every round, ``started`` taken in the thread) is
+``strategies._threads``; the stack is ``strategies._blocking_codec``: ``strategies.http1`` over blocking
+sockets, each thread owning at most one connection, reused under ``keepalive``. Against ``threads`` it
 measures what requests costs; against ``asyncio`` or ``select``, what the model costs.
+
+``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
+``python -m bench.ladder``); the strategy is ``FULL``.
 
 as-written: the same code. The stack is ours, so there is no library default to keep; as-written rows are
 ``close`` rows, a connection per request, which is what every recipe does.
@@ -11,10 +14,13 @@ as-written: the same code. The stack is ours, so there is no library default to 
 
 from __future__ import annotations
 
-from strategies._blocking_codec import CodecRequester
+from functools import partial
+
+from strategies._blocking_codec import CodecStack
+from strategies._codec import FULL, Features
 from strategies._threads import ThreadsFetcher
 from strategies.base import ClientConfig
 
 
-def start(config: ClientConfig) -> ThreadsFetcher:
-    return ThreadsFetcher(config, CodecRequester)
+def start(config: ClientConfig, features: Features = FULL) -> ThreadsFetcher:
+    return ThreadsFetcher(config, partial(CodecStack, features=features))

@@ -1,22 +1,22 @@
-"""treq: ``treq.request`` on an explicit ``HTTPConnectionPool``, ``treq.content``, ``DeferredSemaphore(C)``.
+"""treq: ``treq.request`` on an explicit ``HTTPConnectionPool``, ``treq.content``, C worker coroutines.
 
 treq is requests' API on Twisted's Agent (getPage's heir): against ``twisted`` it measures what treq adds
 per request on the same Agent and pool (its wrapping agents for cookies, redirects and gzip, a buffered
 response, hyperlink's URL parsing), against ``twisted-raw`` what the whole of ``twisted.web`` costs.
 
 Knobs, all explicit:
-- the reactor (once per process, in a thread), ``DeferredSemaphore(C)`` admission and ``addTimeout`` per
-  request (connect to last body byte) are ``strategies._twisted``'s, shared with ``twisted`` and
-  ``twisted-raw``;
+- the reactor (once per process, in a thread), the admission (C worker coroutines a round) and the deadline
+  per request (connect to last body byte, the deadlines' queue) are ``strategies._twisted``'s, shared with
+  ``twisted`` and ``twisted-raw``;
 - ``pool=HTTPConnectionPool(reactor, persistent=(policy == "keepalive"))`` with ``maxPersistentPerHost=C``.
   Without ``pool=`` treq uses its process-wide global pool (``treq.api.default_pool``), persistent with
   Twisted's default ``maxPersistentPerHost=2``: 2 idle connections kept per host, so every round after the
   first would reopen C - 2 of them; ``persistent=False`` for ``close``, where the agent sends
   ``Connection: close`` itself and opens a connection per request;
 - treq's own ``timeout=`` is not passed: it bounds a request only until the response *headers* arrive
-  (``HTTPClient.request`` cancels it then), and, due at the same moment as the shared ``addTimeout``, it
+  (``HTTPClient.request`` cancels it then), and, due at the same moment as the shared deadline, it
   fired first and reported a stalled request as ``ResponseNeverReceived: CancelledError``. The shared
-  ``addTimeout`` bounds the whole request, body included, and reports ``TimeoutError``;
+  deadline bounds the whole request, body included, and reports ``TimeoutError``;
 - ``treq.content`` reads the body; unlike the Agent's ``readBody`` it takes a body that only the
   connection's close delimits (``PotentialDataLoss``) as complete, as HTTP allows; a short Content-Length
   body still fails (``ResponseFailed``);
@@ -27,8 +27,8 @@ Knobs, all explicit:
   resolves every host, an IP literal too, in the reactor's thread pool (at most 10 threads), as ``twisted``
   keeps it. None of them caps requests in flight: treq has no queue or client limit of its own.
 
-as-written: ``treq.get(url)`` (``treq.post(url, data=body)``) and ``treq.content``, the ``DeferredSemaphore(C)``
-and ``addTimeout`` kept (the harness's admission and the workload's timeout). Defaults kept:
+as-written: ``treq.get(url)`` (``treq.post(url, data=body)``) and ``treq.content``, the admission and the
+deadline kept (the harness's admission and the workload's timeout). Defaults kept:
 - the global pool ``HTTPConnectionPool(reactor, persistent=True)``, ``maxPersistentPerHost=2``,
   ``cachedConnectionTimeout=240``: **the recipe keeps connections alive**, the one recipe here that does.
   No ``Connection: close`` is sent, and a connection whose response is done is back in the pool before

@@ -1,27 +1,29 @@
-"""twisted: ``twisted.web.client.Agent`` on an ``HTTPConnectionPool``, ``DeferredSemaphore(C)``, one reactor.
+"""twisted: ``twisted.web.client.Agent`` on an ``HTTPConnectionPool``, C worker coroutines, one reactor.
 
 Knobs, all explicit:
-- the reactor (once per process, in a thread), ``DeferredSemaphore(C)`` admission and ``addTimeout`` per
-  request are ``strategies._twisted``'s, shared with ``twisted-raw`` and ``treq``;
+- the reactor (once per process, in a thread), the admission (C worker coroutines a round, each taking the
+  next URL when its request is done) and the deadline per request (the deadlines' queue, which cancels an
+  expired request's Deferred) are ``strategies._twisted``'s, shared with ``twisted-raw`` and ``treq``: the
+  Agent and its pool are the library's, the rest is the model's, as ``twisted-raw`` has it;
 - ``keepalive``: ``HTTPConnectionPool(persistent=True)`` with ``maxPersistentPerHost=C``. The default of 2
   keeps only 2 idle connections, so every round after the first reopened 48 of them at C=50;
 - ``close``: ``HTTPConnectionPool(persistent=False)``; the agent then sends ``Connection: close`` itself
   (``_newclient.Request._writeHeaders``) and opens a new connection per request;
 - ``retryAutomatically`` stays at its default (True): a GET that fails on a *reused* connection before any
   response is retried once on a new one, Twisted's guard against idle connections the server closed;
-- ``Deferred.addTimeout(timeout_s)`` bounds each request from connect to last body byte; the timeout is
-  reported as ``TimeoutError`` (the agent wraps the cancellation in ``ResponseNeverReceived``);
+- the deadline bounds each request from connect to last body byte; the timeout is reported as
+  ``TimeoutError`` (the agent wraps the cancellation in ``ResponseNeverReceived``);
 - a body that ends early is an error, never a body: a short Content-Length body fails ``readBody`` with
   ``ResponseFailed`` (``_DataLoss``), and a body ended by the connection closing with no length to check
   it against fails it with ``PartialDownloadError`` (``PotentialDataLoss``) even though HTTP allows it.
 
-as-written: ``Agent(reactor)`` with no pool, ``readBody``, a ``DeferredList``; the ``DeferredSemaphore(C)``
-and ``addTimeout`` stay (the harness's admission and the workload's timeout). Defaults kept:
+as-written: ``Agent(reactor)`` with no pool, ``readBody``; the admission and the deadline stay (the
+harness's admission, the recipe's ``DeferredSemaphore(C)``, and the workload's timeout). Defaults kept:
 - the Agent's own pool is ``HTTPConnectionPool(reactor, persistent=False)``: a new connection per request,
   ``Connection: close`` sent by the agent (what the tuned ``close`` row configures explicitly);
 - ``HostnameEndpoint`` resolves every host, an IP literal too, with ``getaddrinfo`` in the reactor's thread
   pool (at most 10 threads): it paces new connections, not requests in flight. Tuned keeps it as well;
-- the endpoint's 30 s connect timeout, which ``addTimeout(timeout_s)`` cuts short anyway.
+- the endpoint's 30 s connect timeout, which the deadline cuts short anyway.
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """uvloop: the ``asyncio`` strategy, line for line, on uvloop's event loop (libuv and Cython underneath).
 
 Only the loop differs (``strategies.asyncio_streams.AsyncioFetcher`` with ``new_loop=uvloop.new_event_loop``):
-the same streams, the same sans-IO HTTP (``strategies.http1``), the same C admission tasks, idle pool
-of at most C connections and ``asyncio.timeout(timeout_s)`` per request. So ``uvloop`` against ``asyncio``
-is the loop's own cost per request and nothing else.
+the same streams, the same sans-IO HTTP (``strategies.http1``), the same C worker tasks each on a connection
+of its own, and the same deadlines' queue. So ``uvloop`` against ``asyncio`` is the loop's own cost per
+request and nothing else.
 
 Knobs: none of its own. The loop is made with ``uvloop.new_event_loop()`` for this fetcher, not installed
 as the process's policy (``uvloop.install()``), so nothing else in the worker changes loops.
+
+``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies._codec``,
+``python -m bench.ladder``); the strategy is ``FULL``.
 
 as-written: the same code, as for ``asyncio``; uvloop has no cap to keep at a default.
 """
@@ -15,9 +18,10 @@ from __future__ import annotations
 
 import uvloop
 
+from strategies._codec import FULL, Features
 from strategies.asyncio_streams import AsyncioFetcher
 from strategies.base import ClientConfig
 
 
-def start(config: ClientConfig) -> AsyncioFetcher:
-    return AsyncioFetcher(config, new_loop=uvloop.new_event_loop)
+def start(config: ClientConfig, features: Features = FULL) -> AsyncioFetcher:
+    return AsyncioFetcher(config, features, new_loop=uvloop.new_event_loop)

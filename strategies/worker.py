@@ -18,6 +18,8 @@ library can never corrupt the channel). Every reply has ``"ok"``; failures carry
 many configurations. A strategy exception in setup or round is an error reply; the worker lives on.
 ``round`` is ``prepare`` + ``fetch`` + ``measure`` in one exchange; a harness that times the round trip
 itself (pytest-benchmark) sends the three apart, so that only ``fetch`` is inside its timer.
+``serve`` and ``Host`` are this loop and this host, for another worker of the same protocol: the model
+ladder's (``strategies.ladder_worker``), which hosts a strategy's code with some of its features off.
 ``explain`` is never a timed round: the workload's fetch once unprofiled (a reference CPU), then once under
 the profiler, measured like a round, and the CPU breakdown of ``strategies.explain`` (which imports the
 profiler only then); ``errors`` counts both fetches' failed requests.
@@ -49,22 +51,25 @@ from typing import IO, Any
 
 
 def main(argv: list[str]) -> int:
-    channel = _claim_stdout()
+    channel = claim_stdout()
     if len(argv) != 2:
-        _send(channel, {"ok": False, "error": "usage: python -m strategies.worker NAME"})
+        send(channel, {"ok": False, "error": "usage: python -m strategies.worker NAME"})
         return 2
     started = time.perf_counter()
     try:
-        module = _import_strategy(argv[1])
+        module = import_strategy(argv[1])
     except BaseException:  # noqa: BLE001 - any import failure is reported, then the worker exits
-        _send(channel, {"ok": False, "error": traceback.format_exc()})
+        send(channel, {"ok": False, "error": traceback.format_exc()})
         return 1
-    import_s = time.perf_counter() - started
+    return serve(channel, Host(module), time.perf_counter() - started)
+
+
+def serve(channel: IO[str], host: Host, import_s: float) -> int:
+    """Answer the runner's commands on ``channel`` with ``host`` until ``exit`` or the end of stdin."""
     from strategies.base import ClientConfig
     from strategies.workload import Workload, config_from_dict
 
-    host = _Host(module)
-    _send(channel, {"ok": True, "ready": True, "import_s": import_s, "pid": os.getpid()})
+    send(channel, {"ok": True, "ready": True, "import_s": import_s, "pid": os.getpid()})
     for line in sys.stdin.buffer:
         command = None
         try:
@@ -92,28 +97,28 @@ def main(argv: list[str]) -> int:
             else:
                 raise ValueError(f"unknown command {command!r}")
         except Exception:  # noqa: BLE001 - a strategy failure is a reply; the worker lives on
-            _send(channel, {"ok": False, "error": traceback.format_exc()})
+            send(channel, {"ok": False, "error": traceback.format_exc()})
             continue
-        _send(channel, {"ok": True, **reply})
+        send(channel, {"ok": True, **reply})
         if command == "exit":
             return 0
     host.teardown()
     return 0
 
 
-def _claim_stdout() -> IO[str]:
+def claim_stdout() -> IO[str]:
     """Keep the real stdout for the protocol and send everything else printed to fd 1 to stderr."""
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")  # os.dup: not inherited by child processes
     os.dup2(2, 1)
     return channel
 
 
-def _send(channel: IO[str], message: dict[str, Any]) -> None:
+def send(channel: IO[str], message: dict[str, Any]) -> None:
     channel.write(json.dumps(message) + "\n")
     channel.flush()
 
 
-def _import_strategy(name: str) -> Any:
+def import_strategy(name: str) -> Any:
     import importlib
 
     from strategies import REGISTRY
@@ -123,11 +128,14 @@ def _import_strategy(name: str) -> Any:
     return importlib.import_module(REGISTRY[name].module)
 
 
-class _Host:
-    """One strategy module and its current fetcher."""
+class Host:
+    """One strategy module (anything with ``start(config)``) and its current fetcher. ``judge`` makes a
+    round's verdict from its URLs and outcomes (``strategies.workload.judge`` unless another is given: the
+    model ladder's rungs that check each response where it arrives, ``strategies.ladder_worker``)."""
 
-    def __init__(self, module: Any):
+    def __init__(self, module: Any, judge: Any = None):
         self.module = module
+        self.judge = judge
         self.fetcher: Any = None
         self.config: Any = None
         self.round_state: _Round | None = None
@@ -199,6 +207,7 @@ class _Host:
         is idle between the two, so the few microseconds of writing that reply are all it adds."""
         from strategies.workload import judge
 
+        judge = self.judge or judge
         state, self.round_state = self._state(), None
         if state.outcomes is None:
             raise RuntimeError("measure before fetch")

@@ -1,13 +1,16 @@
-"""``strategies._blocking_codec.CodecRequester``, called from C threads, against the real bundled server.
+"""``strategies._blocking_codec.CodecStack``, its connections called from the C threads of the threads model,
+against the real bundled server.
 
 The generic tests (tests/test_strategies.py) check bodies, faults and peak concurrency for the three
 strategies built on it; these check what only the stack can get wrong: that keep-alive opens at most C
-connections and reuses them round after round, ``close`` opens one per request, ``close()`` leaves none
-open; that the timeout is one deadline per request (a trickle of bytes cannot stretch it); that a stalled,
-truncated or refused request is an error in its own slot; that an idle connection the server closed is
-never used, and a failed one never re-sent; that a POST carries its body.
+connections (one per worker) and reuses them round after round, ``close`` opens one per request,
+``close()`` leaves none open; that the timeout is one deadline per request (a trickle of bytes cannot
+stretch it), set on the socket when a connection opens rather than before every call, and that a call
+waiting out a socket timeout shorter than the time left waits on; that a stalled, truncated or refused
+request is an error in its own slot; that an idle connection the server closed is never used, and a failed
+one never re-sent; that a POST carries its body.
 
-Connections are counted as the TCP sockets this process creates while the requester fetches.
+Connections are counted as the TCP sockets this process creates while the fetcher fetches.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from local_server.api import fetch_stats, reset_stats, running_server
 from local_server.payload import expected_response
-from strategies._blocking_codec import CodecRequester
+from strategies._blocking_codec import TIMEOUT_SHARE, CodecStack
+from strategies._threads import ThreadsFetcher
 from strategies.base import ClientConfig, Outcome
 
 #: Long enough that the C requests of a wave overlap even on a loaded 2-core machine, so C connections
@@ -55,10 +58,9 @@ def sockets(monkeypatch: pytest.MonkeyPatch) -> SocketCounter:
     return counter
 
 
-def fetch(requester: CodecRequester, urls: Sequence[str], concurrency: int) -> list[Outcome]:
-    """The requester called from ``concurrency`` threads at once, as the threads model calls it."""
-    with ThreadPoolExecutor(concurrency) as pool:
-        return list(pool.map(requester, urls))
+def fetcher(config: ClientConfig) -> ThreadsFetcher:
+    """The stack in the threads model (``threads-raw``): C threads, a connection each."""
+    return ThreadsFetcher(config, CodecStack)
 
 
 def work_urls(base: str, n: int, delay_ms: int = DELAY_MS) -> list[str]:
@@ -83,62 +85,99 @@ def open_connections(base: str, expected: int = 0) -> int:
 
 def test_keepalive_reuses_at_most_c_connections(server_url: str, sockets: SocketCounter) -> None:
     c, n = 4, 16
-    requester = CodecRequester(ClientConfig(c, "keepalive"), pool_size=c)
+    client = fetcher(ClientConfig(c, "keepalive"))
     try:
         opened = []
         for _ in range(3):
             urls = work_urls(server_url, n)
             before = sockets.created
-            outcomes = fetch(requester, urls, c)
+            outcomes = client.fetch(urls)
             opened.append(sockets.created - before)
             assert_verified(urls, outcomes)
             assert open_connections(server_url, expected=c) == c  # the C idle ones, kept open
         assert opened == [c, 0, 0]
     finally:
-        requester.close()
+        client.close()
     assert open_connections(server_url) == 0
 
 
-def test_keepalive_pool_keeps_at_most_pool_size(server_url: str, sockets: SocketCounter) -> None:
-    """More callers than the pool holds (the per-child pool of processes-raw is 1): the extra connections
-    are closed after their response, never kept."""
-    requester = CodecRequester(ClientConfig(4, "keepalive"), pool_size=1)
+def test_one_worker_carries_every_request_on_one_connection(server_url: str, sockets: SocketCounter) -> None:
+    """A worker owns at most one connection: C=1 opens one for its first request and reuses it for all."""
+    client = fetcher(ClientConfig(1, "keepalive"))
     try:
-        urls = work_urls(server_url, 8)
-        assert_verified(urls, fetch(requester, urls, 4))
+        for _ in range(2):
+            urls = work_urls(server_url, 6, delay_ms=0)
+            assert_verified(urls, client.fetch(urls))
+        assert sockets.created == 1
         assert open_connections(server_url, expected=1) == 1
-        before = sockets.created
-        urls = work_urls(server_url, 4, delay_ms=0)
-        assert_verified(urls, fetch(requester, urls, 1))
-        assert sockets.created == before  # one at a time: the one kept connection carries them all
     finally:
-        requester.close()
+        client.close()
     assert open_connections(server_url) == 0
+
+
+def test_the_socket_timeout_is_set_per_connection_not_per_call(server_url: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under keep-alive a round of N requests sets socket timeouts a fixed number of times per connection
+    (when it opens, and around the idle check before the round), never per request."""
+    calls: list[float | None] = []
+    settimeout = socket.socket.settimeout
+
+    def counting(self: socket.socket, value: float | None) -> None:
+        calls.append(value)
+        settimeout(self, value)
+
+    monkeypatch.setattr(socket.socket, "settimeout", counting)
+    c = 4
+    client = fetcher(ClientConfig(c, "keepalive"))
+    try:
+        per_round = []
+        for n in (8, 40, 80):
+            urls = work_urls(server_url, n)
+            before = len(calls)
+            assert_verified(urls, client.fetch(urls))
+            per_round.append(len(calls) - before)
+    finally:
+        client.close()
+    assert per_round[0] == c  # the C connections opened, each with TIMEOUT_SHARE of its first request's time
+    assert per_round[1] == per_round[2] == 2 * c  # later rounds: the idle check's two, whatever N
+
+
+def test_a_call_that_outlasts_the_socket_timeout_waits_on_within_the_deadline(server_url: str) -> None:
+    """The socket's timeout is TIMEOUT_SHARE of the time left when its connection opened: a response that
+    comes later, but within the request's deadline, still arrives, on the same connection, twice."""
+    timeout_s = 2.0
+    delay_ms = int(1000 * timeout_s * (TIMEOUT_SHARE + 1) / 2)  # past the socket's timeout, well within the deadline
+    client = fetcher(ClientConfig(1, "keepalive", timeout_s=timeout_s))
+    try:
+        urls = work_urls(server_url, 2, delay_ms=delay_ms)
+        assert_verified(urls, client.fetch(urls))
+    finally:
+        client.close()
 
 
 def test_close_opens_one_connection_per_request(server_url: str, sockets: SocketCounter) -> None:
     c, n = 4, 12
-    requester = CodecRequester(ClientConfig(c, "close"), pool_size=c)
+    client = fetcher(ClientConfig(c, "close"))
     try:
         for _ in range(2):
             urls = work_urls(server_url, n)
             before = sockets.created
-            assert_verified(urls, fetch(requester, urls, c))
+            assert_verified(urls, client.fetch(urls))
             assert sockets.created - before == n
             assert open_connections(server_url) == 0  # none kept
     finally:
-        requester.close()
+        client.close()
 
 
 @pytest.mark.parametrize("policy", ["close", "keepalive"])
 def test_stall_and_truncation_are_errors_in_their_slots(server_url: str, policy: str) -> None:
     urls = [f"{server_url}work?size=64&id=1", f"{server_url}fault/stall", f"{server_url}work?size=64&id=2",
             f"{server_url}fault/truncate", f"{server_url}work?size=64&id=3"]
-    requester = CodecRequester(ClientConfig(2, policy, timeout_s=TIMEOUT_S), pool_size=2)
+    client = fetcher(ClientConfig(2, policy, timeout_s=TIMEOUT_S))
     try:
-        outcomes = fetch(requester, urls, 2)
+        outcomes = client.fetch(urls)
     finally:
-        requester.close()
+        client.close()
     stall, truncated = outcomes[1], outcomes[3]
     assert stall.status is None and stall.error is not None and stall.error.startswith("TimeoutError")
     assert stall.latency_s >= TIMEOUT_S
@@ -187,11 +226,11 @@ def trickle() -> Iterator[TrickleServer]:
 def test_the_timeout_is_one_deadline_per_request(trickle: TrickleServer) -> None:
     """Every recv gets a byte within 50 ms, so a per-recv timeout of 0.5 s would wait out the whole 50 s
     body; the per-request deadline ends it after 0.5 s."""
-    requester = CodecRequester(ClientConfig(1, "keepalive", timeout_s=TIMEOUT_S), pool_size=1)
+    client = fetcher(ClientConfig(1, "keepalive", timeout_s=TIMEOUT_S))
     try:
-        (outcome,) = fetch(requester, [trickle.url], 1)
+        (outcome,) = client.fetch([trickle.url])
     finally:
-        requester.close()
+        client.close()
     assert outcome.error is not None and outcome.error.startswith("TimeoutError"), outcome
     assert TIMEOUT_S <= outcome.latency_s < 1000 * trickle.interval_s / 2
 
@@ -200,30 +239,30 @@ def test_an_idle_connection_the_server_closed_is_not_used(sockets: SocketCounter
     """The server's idle sweep closes the pooled connections between two rounds: the second round must
     see that and connect anew, not fail on the dead ones."""
     with running_server(extra_args=["--idle-timeout", "0.2"]) as base:
-        requester = CodecRequester(ClientConfig(2, "keepalive"), pool_size=2)
+        client = fetcher(ClientConfig(2, "keepalive"))
         try:
             urls = work_urls(base, 4)
-            assert_verified(urls, fetch(requester, urls, 2))
+            assert_verified(urls, client.fetch(urls))
             assert open_connections(base) == 0  # the server closed both idle connections
             before = sockets.created
             urls = work_urls(base, 4)
-            assert_verified(urls, fetch(requester, urls, 2))
+            assert_verified(urls, client.fetch(urls))
             assert sockets.created - before == 2
         finally:
-            requester.close()
+            client.close()
 
 
 def test_a_failed_request_on_a_reused_connection_is_not_resent(server_url: str) -> None:
     """``fault/close`` closes the connection before any response byte: on a reused connection, the case a
     retrying client would re-send. Here it is an error, and the server saw each request once."""
     urls = [f"{server_url}work?size=64&id=1", f"{server_url}fault/close", f"{server_url}work?size=64&id=2"]
-    requester = CodecRequester(ClientConfig(1, "keepalive"), pool_size=1)
+    client = fetcher(ClientConfig(1, "keepalive"))
     try:
         reset_stats(server_url)
-        outcomes = fetch(requester, urls, 1)
+        outcomes = client.fetch(urls)
         served = fetch_stats(server_url)["requests"]
     finally:
-        requester.close()
+        client.close()
     assert outcomes[1].error is not None and outcomes[1].error.startswith("ProtocolError"), outcomes[1]
     assert_verified([urls[0], urls[2]], [outcomes[0], outcomes[2]])
     assert served == len(urls)
@@ -233,20 +272,20 @@ def test_a_refused_connection_is_an_error() -> None:
     with socket.socket() as probe:  # a port nobody listens on: bound, then released
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    requester = CodecRequester(ClientConfig(1, "keepalive"), pool_size=1)
+    client = fetcher(ClientConfig(1, "keepalive"))
     try:
-        (outcome,) = fetch(requester, [f"http://127.0.0.1:{port}/work"], 1)
+        (outcome,) = client.fetch([f"http://127.0.0.1:{port}/work"])
     finally:
-        requester.close()
+        client.close()
     assert outcome.error is not None and outcome.error.startswith("ConnectionRefusedError"), outcome
 
 
 @pytest.mark.parametrize("policy", ["close", "keepalive"])
 def test_post_sends_its_body(server_url: str, policy: str) -> None:
     body = b"a=1&b=two"
-    requester = CodecRequester(ClientConfig(2, policy, method="POST", body=body), pool_size=2)
+    client = fetcher(ClientConfig(2, policy, method="POST", body=body))
     try:
-        outcomes = fetch(requester, [f"{server_url}echo"] * 4, 2)
+        outcomes = client.fetch([f"{server_url}echo"] * 4)
     finally:
-        requester.close()
+        client.close()
     assert [(o.status, o.body) for o in outcomes] == [(200, body)] * 4, [o.error for o in outcomes]

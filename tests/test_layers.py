@@ -119,6 +119,9 @@ RULES = (
     Rule("REPORT.md, its charts and the README's section are made without the page, even indirectly",
          ("bench.report.document", "bench.report.sections", "bench.report.charts", "bench.report.readme",
           "bench.report.compare"), ("bench.report.page",), transitive=True),
+    Rule("the ladder's entry point (python -m bench.ladder) runs its measurement and its report, nothing else",
+         ("bench.ladder",), ("bench",), allowed=("bench.sweep.ladder", "bench.record.ladder",
+                                                 "bench.report.charts.ladder", "bench.report.sections.ladder")),
     Rule("the documented entry points bench.schema and bench.compare only run their module's main",
          ("bench.schema", "bench.compare"), ("bench",), allowed=("bench.record.schema", "bench.report.compare")),
 )

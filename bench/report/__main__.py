@@ -1,7 +1,8 @@
 """``python -m bench.report RUN.json [--out DIR] [--readme README.md]``: REPORT.md and the charts of a run,
 remade from its JSON alone (``bench.report.document``), and the results page over every run of the results
 folder and this one (``bench.report.page``: ``results/index.html`` for ``results/c10k/latest.json``); with
-``--readme``, also the README's generated section (``bench.report.readme``)."""
+``--readme``, also the README's generated sections (``bench.report.readme``; the model ladder's when the
+report's folder holds a ``model_ladder.json``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import os
 import sys
 from pathlib import Path
 
+from bench.record.ladder import LADDER_FILE, ladder_in
 from bench.record.runfile import load_run
+from bench.report.charts.ladder import LADDER_CHART
 from bench.report.document import make_report
 from bench.report.page.document import write_index
 from bench.report.page.runs import results_root
@@ -31,8 +34,13 @@ def main(argv: list[str] | None = None) -> int:
         write_index(results_root(report.parent), also=args.json)
         if args.readme is not None:
             home = args.readme.resolve().parent
-            chart = os.path.relpath(report.resolve().parent / "claim.png", home)
-            update_readme(args.readme, load_run(args.json), chart, os.path.relpath(args.json.resolve(), home))
+            folder = report.resolve().parent
+            chart = os.path.relpath(folder / "claim.png", home)
+            found = ladder_in(folder)
+            ladder = None if found is None else (found, os.path.relpath(folder / LADDER_CHART, home),
+                                                 os.path.relpath(folder / LADDER_FILE, home))
+            update_readme(args.readme, load_run(args.json), chart, os.path.relpath(args.json.resolve(), home),
+                          ladder)
     except (OSError, ValueError, KeyError) as exc:
         print(f"bench.report: {exc}", file=sys.stderr)
         return 1

@@ -4,6 +4,8 @@ Rules this module keeps:
 - every number and every sentence about results is computed from the JSON: the analyses
   (``bench.analysis``) say it, the sections (``bench.report.sections``) print it in Markdown, the charts
   (``bench.report.charts``) draw it; the only hand-written text explains definitions and methods;
+- a model ladder (``python -m bench.ladder``, a run of its own) in the folder the report is written to
+  (``model_ladder.json``) adds its section and its chart, ``model_ladder.png``, beside the sweep's;
 - the report is written next to the charts (default: the JSON's directory, or its parent for a file in
   ``runs/``), and links them relatively, so the ``results/`` folder reads well on GitHub.
 """
@@ -13,11 +15,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.analysis import verdict
+from bench.record.ladder import Ladder, ladder_in
 from bench.record.runfile import load_run
 from bench.record.schema import Run
 from bench.record.upgrade import UNFINISHED
 from bench.report import charts
-from bench.report.sections import c10k, costs, cpu, eras, models, ranking
+from bench.report.charts.ladder import LADDER_CHART, draw_ladder
+from bench.report.sections import c10k, costs, cpu, eras, ladder, models, ranking
 from bench.report.sections.claim import verdict_section, why_section
 from bench.report.sections.run import (
     faults_warning,
@@ -31,7 +35,7 @@ from bench.report.sections.run import (
 )
 
 
-def render(run: Run, chart_files: list[Path], source: str) -> str:
+def render(run: Run, chart_files: list[Path], source: str, model_ladder: Ladder | None = None) -> str:
     images = [f"![{p.stem}]({p.name})" for p in chart_files]
     partial = [r for r in run["rows"] if r["reason"] == UNFINISHED]
     not_run = sum(r["status"] == "not_run" for r in run["rows"])
@@ -49,7 +53,8 @@ def render(run: Run, chart_files: list[Path], source: str) -> str:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
     body = why_section(run, verdicts) + verdict_section(run, verdicts) + eras.section(run) + machine_section(run)
-    body += ranking.section(run) + c10k.section(run) + models.section(run) + costs.section(run)
+    body += ranking.section(run) + c10k.section(run) + models.section(run) + ladder.section(model_ladder)
+    body += costs.section(run)
     body += noise_section(run) + cpu.instructions_section(run) + cpu.explain_section(run) + tables_section(run)
     body += problems_section(run)
     body += overhead_section(run)
@@ -62,9 +67,13 @@ def make_report(json_path: Path, out_dir: Path | None = None) -> Path:
     run = load_run(json_path)
     if out_dir is None:
         out_dir = json_path.parent.parent if json_path.parent.name == "runs" else json_path.parent
+    model_ladder = ladder_in(out_dir)
     files = charts.draw_all(run, out_dir)
+    if model_ladder is not None:  # before the headline, which draw_all puts last for the top of the report
+        headline = bool(files) and "headline" in files[-1].name
+        files.insert(len(files) - headline, draw_ladder(model_ladder, out_dir / LADDER_CHART))
     report = out_dir / "REPORT.md"
-    report.write_text(render(run, files, _shown_path(json_path)) + "\n")
+    report.write_text(render(run, files, _shown_path(json_path), model_ladder) + "\n")
     return report
 
 

@@ -3,6 +3,7 @@
 - ``options``: the plan from the command line; ``plan``: the workloads, the cases and every default;
 - ``harness``: the session's server, workers and rows; ``cells``: one cell's rounds, interleaved;
 - ``target``: the server, bundled, external or behind a shaped link (``netns``);
+- ``ladder``: the model ladder's measurement (each codec strategy's rungs, ``python -m bench.ladder``);
 - ``noise``: what else ran on our cores; ``load_generator``: the raw-socket client of the server benchmark
   (``python -m bench.sweep.load_generator``, used by ``bench/test_server_capacity.py`` when wrk is missing).
 

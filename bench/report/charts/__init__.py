@@ -3,7 +3,9 @@ module family that imports matplotlib (``tests/test_layers.py``).
 
 - ``panels``: what every chart is made of, and each strategy's look;
 - ``metrics``: one PNG per metric (throughput, CPU, memory, p99; the headline; the web p99);
-- ``claim``, ``eras``, ``c10k``, ``models``, ``cpu``: the charts of those analyses.
+- ``claim``, ``eras``, ``c10k``, ``models``, ``cpu``: the charts of those analyses; ``ladder``: the model
+  ladder's (``bench.record.ladder``, a run of its own), drawn by ``bench.report.document`` when the report's
+  folder holds one.
 
 Rules this package keeps: a chart is made from the run alone; ``draw_all`` makes every chart the run has
 rows for and returns their files, the headline last (REPORT.md shows it on top).

@@ -5,7 +5,13 @@ dependencies it imports, the pip extra that installs them, the distributions who
 result, its colour in the charts, and what it cannot do. Modules are imported lazily, so a missing library
 makes its strategy *unavailable* with an install hint, never an ImportError.
 
-Adding a strategy is its module and its entry here. Everything else derives from the entry (the library
+The package in layers (``tests/test_layers.py`` keeps them): here the registry, beside it the CLI
+(``__main__``), the contract (``base``), the workload and its verification (``workload``) and the codecs
+(``http1``, ``select_client``); ``impl/`` one module per strategy and nothing else; ``shared/`` the code they
+share (the models' workers, the stacks' requests); ``worker/`` the worker process and its parent side;
+``probes/`` where the CPU goes; ``eras/`` an era's virtualenv and worker.
+
+Adding a strategy is its module in ``impl/`` and its entry here. Everything else derives from the entry (the library
 versions a run records, the chart colour and line, whether the default sweep runs it, where it sits in the
 model x stack table) or is checked against it by a test that fails when it disagrees (the pyproject extra,
 docs/strategies.md's tables).

@@ -71,8 +71,11 @@ CODEC = "codec"
 @dataclass(frozen=True)
 class StrategySpec:
     name: str
+    #: Its module's dotted path (``strategies.impl.NAME``), imported only when the strategy runs.
     module: str
-    summary: str
+    #: One line saying what it is, as ``python -m strategies list`` prints it (a row's ``summary`` is its
+    #: statistics, a different thing).
+    description: str
     requires: tuple[str, ...] = ()
     extra: str | None = None
     #: Distributions whose versions decide its result: recorded in every run's JSON.

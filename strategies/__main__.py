@@ -160,7 +160,7 @@ def _list() -> int:
     width = max(map(len, REGISTRY))
     for name, spec in REGISTRY.items():
         reason = spec.unavailable_reason()
-        print(f"{name:<{width}}  {'no ' if reason else 'yes'}  {reason or spec.summary}")
+        print(f"{name:<{width}}  {'no ' if reason else 'yes'}  {reason or spec.description}")
     return 0
 
 

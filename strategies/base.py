@@ -112,7 +112,7 @@ class Stack(Protocol):
     The model runs C workers over each round's URLs (``strategies.shared._rounds``); each worker makes its
     requests with the callable ``stack.worker()`` gave it: ``request(url) -> Outcome``, on the calling
     thread, greenlet or process, never raising. A library that pools connections for every caller returns
-    itself (requests' Session, ``strategies.shared._requests.Requester``: the recipe's idiom, one pool of C); our
+    itself (requests' Session, ``strategies.shared._requests.RequestsStack``: the recipe's idiom, one pool of C); our
     codec a connection of the worker's own (``strategies.shared._blocking_codec.CodecStack``). ``begin_round()``
     is called before each round's workers start, ``close()`` releases every connection. So a model is
     written once, for both stacks."""

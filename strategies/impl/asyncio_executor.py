@@ -21,7 +21,7 @@ as-written: the recipe ``await loop.run_in_executor(None, requests.get, url)``. 
   tasks hand it C requests, but only that many are in flight; the rest wait in its queue, inside their
   latency;
 - ``requests.get``: a Session per call, so every request opens and closes its own connection
-  (``strategies.shared._requests.Requester``);
+  (``strategies.shared._requests.RequestsStack``);
 - ``close`` joins the default executor's threads (``loop.shutdown_default_executor``): ``loop.close()``
   alone only tells them to stop.
 """
@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from strategies.base import ClientConfig, Outcome
 from strategies.shared._aio import LoopRunner
-from strategies.shared._requests import Requester
+from strategies.shared._requests import RequestsStack
 from strategies.shared._threads import started_executor
 
 
@@ -42,7 +42,7 @@ class ExecutorFetcher:
     def __init__(self, config: ClientConfig):
         self._runner = LoopRunner(config.concurrency)
         self._timeout_s = config.timeout_s
-        self._request = Requester(config, pool_size=config.concurrency)
+        self._request = RequestsStack(config, pool_size=config.concurrency)
         self._executor: ThreadPoolExecutor | None = None  # None: the loop's default executor
         if not config.as_written:
             self._executor = started_executor(config.concurrency)

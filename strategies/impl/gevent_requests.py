@@ -23,8 +23,8 @@ monkey.patch_all()
 
 from strategies.base import ClientConfig
 from strategies.shared._greenlets import GeventFetcher
-from strategies.shared._requests import Requester
+from strategies.shared._requests import RequestsStack
 
 
 def start(config: ClientConfig) -> GeventFetcher:
-    return GeventFetcher(config, Requester)
+    return GeventFetcher(config, RequestsStack)

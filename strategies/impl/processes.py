@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from strategies.base import ClientConfig
 from strategies.shared._processes import ProcessesFetcher
-from strategies.shared._requests import Requester
+from strategies.shared._requests import RequestsStack
 
 
 def start(config: ClientConfig) -> ProcessesFetcher:
-    return ProcessesFetcher(config, Requester)
+    return ProcessesFetcher(config, RequestsStack)

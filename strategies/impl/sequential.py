@@ -13,14 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from strategies.base import ClientConfig, Outcome
-from strategies.shared._requests import Requester
+from strategies.shared._requests import RequestsStack
 
 
 class SequentialFetcher:
     def __init__(self, config: ClientConfig):
         if config.concurrency != 1:
             raise ValueError(f"sequential is C=1 by definition, got C={config.concurrency}")
-        self._request = Requester(config, pool_size=1)
+        self._request = RequestsStack(config, pool_size=1)
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
         return [self._request(url) for url in urls]

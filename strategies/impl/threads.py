@@ -15,9 +15,9 @@ started in ``start``.
 from __future__ import annotations
 
 from strategies.base import ClientConfig
-from strategies.shared._requests import Requester
+from strategies.shared._requests import RequestsStack
 from strategies.shared._threads import ThreadsFetcher
 
 
 def start(config: ClientConfig) -> ThreadsFetcher:
-    return ThreadsFetcher(config, Requester)
+    return ThreadsFetcher(config, RequestsStack)

@@ -1,6 +1,6 @@
 """The codec stack on blocking sockets: each worker of a blocking model makes its requests on a connection of its own.
 
-The counterpart of ``strategies.shared._requests.Requester`` for the models that block a thread, a greenlet or a
+The counterpart of ``strategies.shared._requests.RequestsStack`` for the models that block a thread, a greenlet or a
 process per request (``threads-raw``, ``gevent-raw``, ``processes-raw``): ``CodecStack(config, workers)``,
 and ``stack.worker()`` for each of the model's workers, the callable that worker makes its requests with,
 HTTP through ``strategies.shared._codec`` over a plain ``socket`` instead of requests and urllib3. So a model's two

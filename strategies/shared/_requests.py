@@ -71,8 +71,8 @@ def request_as_written(config: ClientConfig, url: str) -> Outcome:
     return _timed(requests.request, config, url, FORM_HEADERS if config.method == "POST" else {})
 
 
-class Requester:
-    """How a requests-based strategy makes one request under its profile: ``Requester(config, C)(url)``,
+class RequestsStack:
+    """How a requests-based strategy makes one request under its profile: ``RequestsStack(config, C)(url)``,
     the ``strategies.base.Stack`` of the models that block a worker per request.
 
     ``tuned``: ``request`` on one Session whose pool holds ``pool_size`` connections, shared by every
@@ -89,8 +89,8 @@ class Requester:
             return request_as_written(self._config, url)
         return request(self._session, self._config, url)
 
-    def worker(self) -> Requester:
-        """Every worker calls the one Requester: its Session's pool is the library's, shared by all (as
+    def worker(self) -> RequestsStack:
+        """Every worker calls the one RequestsStack: its Session's pool is the library's, shared by all (as
         the recipe shares it); urllib3 checks each pooled connection itself before reusing it."""
         return self
 

@@ -289,7 +289,7 @@ def row_era(name: str) -> dict[str, Any]:
 class EraWorkerProcess(WorkerProcess):
     """A ``WorkerProcess`` for ``S@era``: the era's ``worker.py`` under the era's interpreter, speaking the
     same protocol, except that ``prepare`` sends the URLs (built here, by ``Workload.urls``) and ``measure``
-    answers with raw outcomes, which ``_measured`` verifies and summarises here."""
+    answers with raw outcomes, which ``measurements`` verifies and summarises here."""
 
     def __init__(self, name: str, env: EraEnv, cpus: set[int] | None = None,
                  start_timeout_s: float = START_TIMEOUT_S):
@@ -300,11 +300,11 @@ class EraWorkerProcess(WorkerProcess):
         self._urls: list[str] = []
         super().__init__(name, cpus, start_timeout_s, command=command)
 
-    def _prepare_message(self, workload: Workload) -> dict[str, Any]:
+    def prepare_message(self, workload: Workload) -> dict[str, Any]:
         self._urls = workload.urls()
         return {"cmd": "prepare", "urls": self._urls}
 
-    def _measured(self, reply: dict[str, Any], workload: Workload) -> dict[str, Any]:
+    def measurements(self, reply: dict[str, Any], workload: Workload) -> dict[str, Any]:
         outcomes = [Outcome(status, None if body is None else base64.b64decode(body), error, latency_s)
                     for status, body, error, latency_s in reply["outcomes"]]
         return {"requests": len(self._urls), "wall_s": reply["wall_s"], "cpu_s": reply["cpu_s"],

@@ -21,7 +21,7 @@ Rules this module keeps:
   worker's command line and must exec it in the same process: the pid, the pipes and the kill stay its;
 - ``command`` replaces the worker's command line by another worker speaking the same protocol (an era's,
   ``strategies.eras.EraWorkerProcess``, which also overrides what ``prepare`` sends and what ``measure``
-  makes of the reply: the two hooks ``_prepare_message`` and ``_measured``);
+  makes of the reply: the two public hooks ``prepare_message`` and ``measurements``);
 - server-side figures come from our server's ``/stats`` (reset before the round, read after). Against any
   other server they are None: we never guess.
 """
@@ -171,10 +171,13 @@ class WorkerProcess:
         config = workload.client_config()
         if self.config != config or self.setup_info is None:
             self.setup(config)
-        self._call(self._prepare_message(workload), self.start_timeout_s)
+        self._call(self.prepare_message(workload), self.start_timeout_s)
         self._round = workload
 
-    def _prepare_message(self, workload: Workload) -> dict[str, Any]:
+    def prepare_message(self, workload: Workload) -> dict[str, Any]:
+        """Hook: the ``prepare`` command that readies a round of ``workload``. Today's worker builds the URLs
+        itself from the workload; a worker speaking the protocol another way overrides this (an era's is sent
+        the URLs: ``strategies.eras``), and ``measurements`` with it."""
         return {"cmd": "prepare", "workload": workload.to_dict()}
 
     def fetch_round(self, deadline_s: float | None = None) -> float:
@@ -189,7 +192,7 @@ class WorkerProcess:
         workload, self._round = self._round, None
         if workload is None or self.setup_info is None:
             raise RuntimeError("measure_round without prepare_round")
-        measured = self._measured(self._call({"cmd": "measure"}, self.start_timeout_s), workload)
+        measured = self.measurements(self._call({"cmd": "measure"}, self.start_timeout_s), workload)
         return RoundResult(
             strategy=self.name, concurrency=workload.concurrency, policy=workload.policy,
             profile=workload.profile,
@@ -197,8 +200,11 @@ class WorkerProcess:
             cold_start_s=self.setup_info.cold_start_s, import_s=self.import_s, **measured,
         )
 
-    def _measured(self, reply: dict[str, Any], workload: Workload) -> dict[str, Any]:
-        """The round's measurements (``RoundResult``'s fields from ``requests`` to ``latency_ms``)."""
+    def measurements(self, reply: dict[str, Any], workload: Workload) -> dict[str, Any]:
+        """Hook: the round's measurements (``RoundResult``'s fields from ``requests`` to ``latency_ms``) from
+        the worker's reply to ``measure``. Today's worker has judged the round and answers with them; a worker
+        that answers with raw outcomes overrides this to verify and summarise them (``strategies.eras``), so
+        every row is judged by the one ``strategies.workload.judge``."""
         measured: dict[str, Any] = reply["result"]
         return measured
 

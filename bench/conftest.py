@@ -70,8 +70,9 @@ from bench.sweep.plan import (
     Plan,
 )
 from bench.sweep.target import TargetError
-from strategies import eras, explain
-from strategies.instructions import InstructionsUnavailable, find_valgrind
+from strategies import eras
+from strategies.probes import explain
+from strategies.probes.instructions import InstructionsUnavailable, find_valgrind
 
 PLAN_KEY = pytest.StashKey[Plan]()
 SWEEP_KEY = pytest.StashKey[Sweep]()
@@ -116,7 +117,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "untimed pass after its cell (needs valgrind; ~10-60 s per row)")
     group.addoption("--explain", action="store_true", default=None,
                     help="also run one untimed, profiled round per row after its cell and break its CPU down by "
-                         "category (strategies/explain.py: yappi; the profiled round costs 5-15x the CPU)")
+                         "category (strategies/probes/explain.py: yappi; the profiled round costs 5-15x the CPU)")
     group.addoption("--era", default=None, metavar="NAME",
                     help="also run each selected strategy's recipe in that era (eras/NAME: its interpreter and "
                          "pinned libraries, in a virtualenv built on first use), interleaved with today's; "

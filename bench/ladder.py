@@ -20,8 +20,8 @@ from bench.report.charts.ladder import LADDER_CHART, draw_ladder
 from bench.report.sections.ladder import tables
 from bench.sweep.ladder import INSTRUCTIONS_REQUESTS, LADDER, LEVELS, REQUESTS, ROUNDS, measure
 from strategies import REGISTRY
-from strategies.instructions import InstructionsUnavailable, find_valgrind
-from strategies.runner import WorkerError
+from strategies.probes.instructions import InstructionsUnavailable, find_valgrind
+from strategies.worker.runner import WorkerError
 
 
 def main(argv: list[str] | None = None) -> int:

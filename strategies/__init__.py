@@ -5,7 +5,13 @@ dependencies it imports, the pip extra that installs them, the distributions who
 result, its colour in the charts, and what it cannot do. Modules are imported lazily, so a missing library
 makes its strategy *unavailable* with an install hint, never an ImportError.
 
-Adding a strategy is its module and its entry here. Everything else derives from the entry (the library
+The package in layers (``tests/test_layers.py`` keeps them): here the registry, beside it the CLI
+(``__main__``), the contract (``base``), the workload and its verification (``workload``) and the codecs
+(``http1``, ``select_client``); ``impl/`` one module per strategy and nothing else; ``shared/`` the code they
+share (the models' workers, the stacks' requests); ``worker/`` the worker process and its parent side;
+``probes/`` where the CPU goes; ``eras/`` an era's virtualenv and worker.
+
+Adding a strategy is its module in ``impl/`` and its entry here. Everything else derives from the entry (the library
 versions a run records, the chart colour and line, whether the default sweep runs it, where it sits in the
 model x stack table) or is checked against it by a test that fails when it disagrees (the pyproject extra,
 docs/strategies.md's tables).
@@ -65,8 +71,11 @@ CODEC = "codec"
 @dataclass(frozen=True)
 class StrategySpec:
     name: str
+    #: Its module's dotted path (``strategies.impl.NAME``), imported only when the strategy runs.
     module: str
-    summary: str
+    #: One line saying what it is, as ``python -m strategies list`` prints it (a row's ``summary`` is its
+    #: statistics, a different thing).
+    description: str
     requires: tuple[str, ...] = ()
     extra: str | None = None
     #: Distributions whose versions decide its result: recorded in every run's JSON.
@@ -118,26 +127,26 @@ REGISTRY: dict[str, StrategySpec] = {
     spec.name: spec
     for spec in (
         StrategySpec(
-            "sequential", "strategies.sequential", "one blocking request after another (requests)",
+            "sequential", "strategies.impl.sequential", "one blocking request after another (requests)",
             requires=("requests",), extra="requests",
             max_concurrency=1, max_concurrency_reason="sequential is C=1 by definition",
             libraries=("requests", "urllib3"), colour="#7f7f7f",
             model="sequential", stack="requests",
         ),
         StrategySpec(
-            "threads", "strategies.threads", "C threads + requests, one Session",
+            "threads", "strategies.impl.threads", "C threads + requests, one Session",
             requires=("requests",), extra="requests",
             max_concurrency=REQUESTS_THREADS_MAX, max_concurrency_reason=REQUESTS_THREADS_REASON,
             libraries=("requests", "urllib3"), colour="#1f77b4",
             model="threads", stack="requests",
         ),
         StrategySpec(
-            "threads-raw", "strategies.threads_raw", "C threads + our codec on blocking sockets, a connection each",
+            "threads-raw", "strategies.impl.threads_raw", "C threads + our codec on blocking sockets, a connection each",
             libraries=("httptools",), colour="#08519c",  # threads' blue, darker
             model="threads", stack=CODEC, default=False,
         ),
         StrategySpec(
-            "processes", "strategies.processes", "C child processes + requests, a Session each",
+            "processes", "strategies.impl.processes", "C child processes + requests, a Session each",
             requires=("requests",), extra="requests",
             max_concurrency=PROCESSES_MAX,
             max_concurrency_reason=f"processes: more than {PROCESSES_MAX} interpreters would exhaust memory",
@@ -145,14 +154,14 @@ REGISTRY: dict[str, StrategySpec] = {
             model="processes", stack="requests",
         ),
         StrategySpec(
-            "processes-raw", "strategies.processes_raw", "C child processes + our codec on blocking sockets",
+            "processes-raw", "strategies.impl.processes_raw", "C child processes + our codec on blocking sockets",
             max_concurrency=PROCESSES_MAX,
             max_concurrency_reason=f"processes: more than {PROCESSES_MAX} interpreters would exhaust memory",
             libraries=("httptools",), colour="#6baed6",  # processes' light blue, darker
             model="processes", stack=CODEC, default=False,
         ),
         StrategySpec(
-            "select", "strategies.select_strategy", "our callback-style client on select.select",
+            "select", "strategies.impl.select_strategy", "our callback-style client on select.select",
             max_concurrency=SELECT_MAX,
             max_concurrency_reason=f"select.select cannot watch descriptors >= FD_SETSIZE (1024); "
             f"the select client is limited to {SELECT_MAX} sockets",
@@ -160,35 +169,35 @@ REGISTRY: dict[str, StrategySpec] = {
             model="select", stack=CODEC,
         ),
         StrategySpec(
-            "epoll", "strategies.epoll_strategy", "our callback-style client on select.epoll",
+            "epoll", "strategies.impl.epoll_strategy", "our callback-style client on select.epoll",
             libraries=("httptools",), colour="#c49c94",  # select's brown, lighter: the same client
             model="select", stack=CODEC, default=False,
         ),
         StrategySpec(
-            "gevent", "strategies.gevent_requests", "gevent.monkey.patch_all() + requests, C greenlets",
+            "gevent", "strategies.impl.gevent_requests", "gevent.monkey.patch_all() + requests, C greenlets",
             requires=("gevent", "requests"), extra="gevent",
             libraries=("gevent", "greenlet", "requests", "urllib3"), colour="#2ca02c",
             model="greenlets", stack="requests",
         ),
         StrategySpec(
-            "gevent-raw", "strategies.gevent_raw", "gevent.monkey.patch_all() + our codec, C greenlets",
+            "gevent-raw", "strategies.impl.gevent_raw", "gevent.monkey.patch_all() + our codec, C greenlets",
             requires=("gevent",), extra="gevent",
             libraries=("gevent", "greenlet", "httptools"), colour="#006d2c",  # gevent's green, darker
             model="greenlets", stack=CODEC, default=False,
         ),
         StrategySpec(
-            "grequests", "strategies.grequests_map", "grequests.map(requests, size=C): gevent + requests",
+            "grequests", "strategies.impl.grequests_map", "grequests.map(requests, size=C): gevent + requests",
             requires=("grequests", "gevent", "requests"), extra="grequests",
             libraries=("grequests", "gevent", "greenlet", "requests", "urllib3"), colour="#98df8a",
             model="greenlets", stack="grequests",
         ),
         StrategySpec(
-            "asyncio", "strategies.asyncio_streams", "asyncio.open_connection streams, hand-written HTTP",
+            "asyncio", "strategies.impl.asyncio_streams", "asyncio.open_connection streams, hand-written HTTP",
             libraries=("httptools",), colour="#d62728",
             model="asyncio", stack=CODEC,
         ),
         StrategySpec(
-            "asyncio-executor", "strategies.asyncio_executor",
+            "asyncio-executor", "strategies.impl.asyncio_executor",
             "asyncio + requests in loop.run_in_executor (ThreadPoolExecutor(C))",
             requires=("requests",), extra="requests",
             max_concurrency=REQUESTS_THREADS_MAX, max_concurrency_reason=REQUESTS_THREADS_REASON,
@@ -196,19 +205,19 @@ REGISTRY: dict[str, StrategySpec] = {
             model="asyncio", stack="requests in threads",
         ),
         StrategySpec(
-            "aiohttp", "strategies.aiohttp_client", "aiohttp.ClientSession, TCPConnector(limit=C)",
+            "aiohttp", "strategies.impl.aiohttp_client", "aiohttp.ClientSession, TCPConnector(limit=C)",
             requires=("aiohttp",), extra="aiohttp",
             libraries=("aiohttp",), colour="#e377c2",
             model="asyncio", stack="aiohttp",
         ),
         StrategySpec(
-            "uvloop", "strategies.uvloop_streams", "the asyncio strategy's code on uvloop's event loop",
+            "uvloop", "strategies.impl.uvloop_streams", "the asyncio strategy's code on uvloop's event loop",
             requires=("uvloop",), extra="uvloop",
             libraries=("uvloop", "httptools"), colour="#17becf",  # its own model, so its own hue
             model="uvloop", stack=CODEC, default=False,
         ),
         StrategySpec(
-            "httpx", "strategies.httpx_client", "httpx.AsyncClient, Limits(max_connections=C)",
+            "httpx", "strategies.impl.httpx_client", "httpx.AsyncClient, Limits(max_connections=C)",
             requires=("httpx",), extra="httpx",
             max_concurrency=HTTPX_MAX,
             max_concurrency_reason=f"httpx: httpcore's pool scans every connection for each request added or "
@@ -218,26 +227,26 @@ REGISTRY: dict[str, StrategySpec] = {
             model="asyncio", stack="httpx", default=False,
         ),
         StrategySpec(
-            "twisted", "strategies.twisted_agent", "twisted.web.client.Agent, C worker coroutines",
+            "twisted", "strategies.impl.twisted_agent", "twisted.web.client.Agent, C worker coroutines",
             requires=("twisted",), extra="twisted",
             libraries=("Twisted",), colour="#9467bd",
             model="twisted", stack="Agent",
         ),
         StrategySpec(
-            "twisted-raw", "strategies.twisted_raw",
+            "twisted-raw", "strategies.impl.twisted_raw",
             "our sans-IO HTTP on a Twisted Protocol per connection, C worker coroutines",
             requires=("twisted",), extra="twisted",
             libraries=("Twisted", "httptools"), colour="#c5b0d5",  # twisted's purple, lighter
             model="twisted", stack=CODEC, default=False,
         ),
         StrategySpec(
-            "treq", "strategies.treq_client", "treq.request on HTTPConnectionPool(maxPersistentPerHost=C)",
+            "treq", "strategies.impl.treq_client", "treq.request on HTTPConnectionPool(maxPersistentPerHost=C)",
             requires=("treq", "twisted"), extra="treq",
             libraries=("treq", "Twisted"), colour="#6a3d9a",  # twisted's purple, darker
             model="twisted", stack="treq", default=False, as_written_policy="keepalive",
         ),
         StrategySpec(
-            "tornado", "strategies.tornado_client", "tornado AsyncHTTPClient(max_clients=C)",
+            "tornado", "strategies.impl.tornado_client", "tornado AsyncHTTPClient(max_clients=C)",
             requires=("tornado",), extra="tornado",
             unsupported_policies={
                 "keepalive": "tornado's simple_httpclient opens a new connection per request "
@@ -247,7 +256,7 @@ REGISTRY: dict[str, StrategySpec] = {
             model="tornado", stack="simple_httpclient",
         ),
         StrategySpec(
-            "tornado-raw", "strategies.tornado_raw",
+            "tornado-raw", "strategies.impl.tornado_raw",
             "our sans-IO HTTP on tornado's TCPClient/IOStream, C admission tasks",
             requires=("tornado",), extra="tornado",
             libraries=("tornado", "httptools"), colour="#ffbb78",  # tornado's orange, lighter

@@ -11,9 +11,9 @@
 ``run`` runs the workload in the strategy's worker process for ``--rounds`` rounds, against ``--url`` or,
 without it, against the bundled server it starts (and stops) itself. Output: one line per round, readable,
 or with ``--json`` one JSON object per round (a single object for the default single round).
-``--instructions`` replaces the rounds by the callgrind pass of ``strategies.instructions``: one line, or one
+``--instructions`` replaces the rounds by the callgrind pass of ``strategies.probes.instructions``: one line, or one
 JSON object, with the instructions per request. ``--explain`` adds, after the rounds, the profiled round of
-``strategies.explain`` in the same worker: where the CPU of a request goes, by category (readable lines, or
+``strategies.probes.explain`` in the same worker: where the CPU of a request goes, by category (readable lines, or
 with ``--json`` one more object, ``{"strategy": NAME, "explain": {...}}``). ``NAME@ERA`` runs the recipe of
 NAME in that era (``strategies.eras``: its interpreter and libraries, its virtualenv built on first use);
 neither ``--instructions`` nor ``--explain`` applies to it.
@@ -36,9 +36,10 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from local_server.fdlimit import shortfall
-from strategies import REGISTRY, eras, explain, instructions
+from strategies import REGISTRY, eras
 from strategies.base import POLICIES, PROFILES
-from strategies.runner import RoundResult, WorkerError
+from strategies.probes import explain, instructions
+from strategies.worker.runner import RoundResult, WorkerError
 from strategies.workload import Workload, request_timeout_s
 
 
@@ -159,7 +160,7 @@ def _list() -> int:
     width = max(map(len, REGISTRY))
     for name, spec in REGISTRY.items():
         reason = spec.unavailable_reason()
-        print(f"{name:<{width}}  {'no ' if reason else 'yes'}  {reason or spec.summary}")
+        print(f"{name:<{width}}  {'no ' if reason else 'yes'}  {reason or spec.description}")
     return 0
 
 

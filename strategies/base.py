@@ -7,7 +7,7 @@ A strategy is one module with one entry function::
 ``start`` does all the setup (pools, sessions, event loop, worker processes) so that it stays out of the
 timed region; ``Fetcher.fetch(urls)`` performs the requests, at most ``config.concurrency`` in flight, and
 returns exactly one ``Outcome`` per URL, in the order of ``urls``; ``Fetcher.close()`` releases everything.
-A codec strategy's ``start`` also takes ``features`` (``strategies._codec.Features``, all of them on by
+A codec strategy's ``start`` also takes ``features`` (``strategies.shared._codec.Features``, all of them on by
 default): the model ladder (``python -m bench.ladder``) runs the strategy's own code with some turned off.
 
 Rules a strategy keeps (the comparison is only fair if all of them do):
@@ -44,7 +44,7 @@ PROFILES = ("tuned", "as-written")
 #: the default ``Agent`` pool is not persistent, tornado's simple client and the raw HTTP/1.0 recipes always
 #: close), so reusing connections is a tuning, not the recipe. One exception: ``treq.get``'s global pool is
 #: persistent, so treq's recipe keeps connections alive, and its as-written rows are ``keepalive`` rows
-#: (``StrategySpec.as_written_policy``; ``strategies.treq_client``).
+#: (``StrategySpec.as_written_policy``; ``strategies.impl.treq_client``).
 AS_WRITTEN_KEEPALIVE_REASON = (
     "as-written recipes open a new connection per request (requests.get, grequests and aiohttp.request make "
     "a session per call; Agent's default pool is not persistent): keep-alive is a tuning"
@@ -109,11 +109,11 @@ class Fetcher(Protocol):
 class Stack(Protocol):
     """An HTTP stack for the models that block a worker per request (threads, greenlets, processes).
 
-    The model runs C workers over each round's URLs (``strategies._rounds``); each worker makes its
+    The model runs C workers over each round's URLs (``strategies.shared._rounds``); each worker makes its
     requests with the callable ``stack.worker()`` gave it: ``request(url) -> Outcome``, on the calling
     thread, greenlet or process, never raising. A library that pools connections for every caller returns
-    itself (requests' Session, ``strategies._requests.Requester``: the recipe's idiom, one pool of C); our
-    codec a connection of the worker's own (``strategies._blocking_codec.CodecStack``). ``begin_round()``
+    itself (requests' Session, ``strategies.shared._requests.RequestsStack``: the recipe's idiom, one pool of C); our
+    codec a connection of the worker's own (``strategies.shared._blocking_codec.CodecStack``). ``begin_round()``
     is called before each round's workers start, ``close()`` releases every connection. So a model is
     written once, for both stacks."""
 

@@ -117,7 +117,7 @@ def split_url(url: str) -> tuple[str, int, str]:
     the select strategy's whole request, before this. A run's URLs share their origin, so that part is
     split once (``_origin``); the target is the rest of the URL, the fragment and an empty query dropped.
     A URL that starts with the last origin split, followed by a plain target, is sliced without the
-    pattern (10,800 -> ~2,000 instructions, ``python -m strategies.components split_url``)."""
+    pattern (10,800 -> ~2,000 instructions, ``python -m strategies.probes.components split_url``)."""
     global _last_origin
     origin, host, port = _last_origin
     if origin and url.startswith(origin):  # the origin of the last URL split: most often, every URL's

@@ -20,7 +20,7 @@ result and its timing, for callers that prefer to read results after ``run()``.
 
 Rules this module keeps:
 - a library, not a benchmark adapter: it knows nothing of the suite's workloads (the ``select`` strategy,
-  ``strategies.select_strategy``, adapts it);
+  ``strategies.impl.select_strategy``, adapts it);
 - non-blocking sockets, one wait of the multiplexer per loop turn, no threads; HTTP bytes come from and go
   to the sans-IO ``strategies.http1``;
 - each socket waits for one thing at a time, and the multiplexer is told when that changes: writable while

@@ -115,7 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = os.environ.get(FAULT_ENV)
     if not spec:
         return
-    from strategies.runner import WorkerProcess
+    from strategies.worker.runner import WorkerProcess
 
     kind, _, count = spec.partition(":")
     fault = _Fault(kind, int(count or 1))

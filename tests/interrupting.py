@@ -68,7 +68,7 @@ def pytest_configure(config: pytest.Config) -> None:
     path = os.environ.get(HOLD_FILE_ENV)
     if not path:
         return
-    from strategies.runner import WorkerProcess
+    from strategies.worker.runner import WorkerProcess
 
     hold = _Hold(Path(path))
     config.pluginmanager.register(hold, "concbench-hold")

@@ -1,4 +1,4 @@
-"""``strategies._aio``: ``StreamWorker``, the codec strategies' worker on a stream, and ``LoopRunner``'s
+"""``strategies.shared._aio``: ``StreamWorker``, the codec strategies' worker on a stream, and ``LoopRunner``'s
 admission of C requests at a time.
 
 In memory, with scripted streams: what is written, what comes back, and above all when the connection
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from strategies._aio import READ_BYTES, LoopRunner, StreamFetcher
-from strategies._codec import Key
 from strategies.base import ClientConfig, Outcome
+from strategies.shared._aio import READ_BYTES, LoopRunner, StreamFetcher
+from strategies.shared._codec import Key
 
 URL = "http://h:80/work"
 REQUEST = b"GET /work HTTP/1.1\r\nHost: h\r\nConnection: keep-alive\r\n\r\n"

@@ -1,4 +1,4 @@
-"""``strategies._blocking_codec.CodecStack``, its connections called from the C threads of the threads model,
+"""``strategies.shared._blocking_codec.CodecStack``, its connections called from the C threads of the threads model,
 against the real bundled server.
 
 The generic tests (tests/test_strategies.py) check bodies, faults and peak concurrency for the three
@@ -24,9 +24,9 @@ import pytest
 
 from local_server.api import fetch_stats, reset_stats, running_server
 from local_server.payload import expected_response
-from strategies._blocking_codec import TIMEOUT_SHARE, CodecStack
-from strategies._threads import ThreadsFetcher
 from strategies.base import ClientConfig, Outcome
+from strategies.shared._blocking_codec import TIMEOUT_SHARE, CodecStack
+from strategies.shared._threads import ThreadsFetcher
 
 #: Long enough that the C requests of a wave overlap even on a loaded 2-core machine, so C connections
 #: are needed at once; short enough to keep a round well under a second.

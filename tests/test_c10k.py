@@ -30,7 +30,7 @@ from bench.sweep.plan import C10K_LEVELS, Case, Plan, parse_levels
 from local_server import fdlimit
 from local_server.api import running_server
 from strategies.base import ClientConfig
-from strategies.runner import WorkerError, WorkerProcess
+from strategies.worker.runner import WorkerError, WorkerProcess
 
 pytestmark = pytest.mark.slow  # thousands of connections
 

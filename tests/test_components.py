@@ -1,10 +1,10 @@
-"""``strategies.components``: each piece runs as the count runs it, and the count is the piece's alone."""
+"""``strategies.probes.components``: each piece runs as the count runs it, and the count is the piece's alone."""
 
 from __future__ import annotations
 
 import pytest
 
-from strategies import components
+from strategies.probes import components
 from tests.test_instructions import needs_valgrind
 
 pytestmark = pytest.mark.slow  # callgrind

@@ -1,4 +1,4 @@
-"""Total deadlines: ``strategies._deadlines``' queue on its own, and every codec strategy's deadline against
+"""Total deadlines: ``strategies.shared._deadlines``' queue on its own, and every codec strategy's deadline against
 the real server.
 
 The queue (in memory, with a fake timer): each request's entry is live until its owner ends it; only live
@@ -17,9 +17,9 @@ import pytest
 
 from bench.sweep.ladder import LADDER
 from strategies import REGISTRY
-from strategies._deadlines import Deadlines
 from strategies.base import POLICIES
-from strategies.runner import WorkerProcess
+from strategies.shared._deadlines import Deadlines
+from strategies.worker.runner import WorkerProcess
 from strategies.workload import Workload
 
 #: The request's timeout, and how long the server waits before it answers: ten times that, so that a
@@ -57,7 +57,7 @@ class _Owner:
 
 def test_only_live_requests_past_their_deadline_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [100.0]
-    monkeypatch.setattr("strategies._deadlines.time.perf_counter", lambda: now[0])
+    monkeypatch.setattr("strategies.shared._deadlines.time.perf_counter", lambda: now[0])
     timers = _Timers()
     deadlines = Deadlines(10.0, timers.call_later)
     done, late, young = _Owner(), _Owner(), _Owner()

@@ -26,7 +26,7 @@ from bench.report.charts import eras as era_chart
 from bench.report.sections import eras as era_section
 from bench.sweep.plan import ERA_CONCURRENCY, ERA_WORKLOADS, Case, Plan
 from strategies import eras
-from strategies.runner import WorkerError
+from strategies.worker.runner import WorkerError
 from strategies.workload import Workload
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # slow: the 2017 era's interpreter and virtualenv

@@ -1,4 +1,4 @@
-"""``strategies.explain``: the mapping on known functions, the profiler on known programs (plain code, OS
+"""``strategies.probes.explain``: the mapping on known functions, the profiler on known programs (plain code, OS
 threads, greenlets), the CLI against the bundled server, and ``--explain`` in a sweep."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from strategies import explain
-from strategies.explain import (
+from strategies.http1 import ResponseParser, build_request
+from strategies.probes import explain
+from strategies.probes.explain import (
     GLUE,
     HARNESS,
     HTTP,
@@ -26,7 +27,6 @@ from strategies.explain import (
     categorise,
     function_of,
 )
-from strategies.http1 import ResponseParser, build_request
 
 pytestmark = [pytest.mark.timeout(240),
               pytest.mark.skipif(explain.unavailable_reason() is not None, reason=str(explain.unavailable_reason()))]
@@ -43,7 +43,7 @@ RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\nContent-Type: text/plain\r
     (str(ROOT / "strategies/http1.py"), "ResponseParser.feed", False, HTTP),
     (str(ROOT / "strategies/select_client.py"), "SelectClient._poll", False, LOOP),
     (str(ROOT / "local_server/backends.py"), "SelectBackend.poll", False, LOOP),
-    (str(ROOT / "strategies/threads.py"), "ThreadsFetcher.fetch", False, HARNESS),
+    (str(ROOT / "strategies/impl/threads.py"), "ThreadsFetcher.fetch", False, HARNESS),
     ("/venv/lib/python3.11/site-packages/requests/sessions.py", "Session.send", False, GLUE),
     ("/venv/lib/python3.11/site-packages/aiohttp/http_parser.py", "HttpResponseParser.feed_data", False, HTTP),
     ("/venv/lib/python3.11/site-packages/gevent/hub.py", "Hub.run", False, LOOP),
@@ -118,7 +118,7 @@ KNOWN_CONCURRENT = textwrap.dedent("""
     if mode == "greenlet":  # as the gevent strategies do: patched first
         from gevent import monkey; monkey.patch_all()
         import gevent
-    from strategies import explain
+    from strategies.probes import explain
 
     def single(n, pause):
         x = 0

@@ -29,7 +29,7 @@ from bench.sweep.cells import CaseRun
 from bench.sweep.harness import MAX_SERVER_RESTARTS, Sweep
 from bench.sweep.plan import Case, Plan
 from local_server.api import ServerProcess
-from strategies.runner import WorkerError
+from strategies.worker.runner import WorkerError
 from strategies.workload import Workload
 from tests.faults import DEADLINE_ENV, FAULT_ENV, PIDS_ENV, sweep_command
 

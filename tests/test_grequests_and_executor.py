@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from strategies.base import PROFILES, ClientConfig
-from strategies.runner import RoundResult, WorkerProcess
+from strategies.worker.runner import RoundResult, WorkerProcess
 from strategies.workload import Workload
 from tests.test_strategies import FAULT_PATHS, FAULT_TIMEOUT_S
 

@@ -18,7 +18,7 @@ import asyncio
 import pytest
 
 from strategies import REGISTRY
-from strategies.runner import WorkerProcess
+from strategies.worker.runner import WorkerProcess
 from strategies.workload import Workload
 from tests.test_strategies import expected_peak
 from tests.test_strategy_libs import run_probe, work_paths
@@ -58,7 +58,7 @@ def test_requests_behind_stalled_ones_are_sent(server_url: str) -> None:
 
 
 def test_without_the_semaphore_httpx_fails_them_unsent(server_url: str) -> None:
-    """Why ``strategies._aio`` admits C at a time: httpx's pool, sized to C, queues the rest on a timer.
+    """Why ``strategies.shared._aio`` admits C at a time: httpx's pool, sized to C, queues the rest on a timer.
 
     httpcore 1.0 restarts that timer each time a connection comes back (every waiting request is woken and
     retries), so it fires only when none comes back in time: here, behind the two stalls."""

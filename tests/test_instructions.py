@@ -16,14 +16,14 @@ from pathlib import Path
 import psutil
 import pytest
 
-from strategies.instructions import (
+from strategies.probes.instructions import (
     InstructionCountError,
     InstructionsUnavailable,
     count_instructions,
     find_valgrind,
     parse_callgrind,
 )
-from strategies.runner import WorkerError
+from strategies.worker.runner import WorkerError
 from strategies.workload import Workload
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]  # slow: callgrind

@@ -1,6 +1,6 @@
 """The model ladder (``python -m bench.ladder``: ``bench.sweep.ladder`` measures, ``bench.record.ladder``
 holds, ``bench.analysis.ladder`` judges, ``bench.report`` prints and draws) and what its rungs are made of
-(``strategies._codec``, ``strategies.ladder_worker``), and the one structure every codec strategy shares.
+(``strategies.shared._codec``, ``strategies.probes.ladder_worker``), and the one structure every codec strategy shares.
 
 Behaviour only, never a ratio or a time: the bare codec sends the strategies' bytes and frames what the
 bundled server sends; every rung verifies its responses (a wrong body length is an error of every rung);
@@ -26,12 +26,13 @@ from bench.report.document import make_report
 from bench.report.readme import LADDER_MARKERS, SOURCE_LINE, readme_ladder, update_readme
 from bench.report.sections.ladder import TITLE, tables
 from bench.sweep.ladder import LADDER, rung_command
-from strategies import REGISTRY, components
-from strategies._codec import CHECKED, RUNGS, BareCodec, Features, HTTP1Codec, LengthParser, checked
+from strategies import REGISTRY
 from strategies.base import ClientConfig, Outcome
 from strategies.http1 import ProtocolError
-from strategies.ladder_worker import judge_checked
-from strategies.runner import WorkerProcess
+from strategies.probes import components
+from strategies.probes.ladder_worker import judge_checked
+from strategies.shared._codec import CHECKED, RUNGS, BareCodec, Features, HTTP1Codec, LengthParser, checked
+from strategies.worker.runner import WorkerProcess
 from strategies.workload import Workload
 from tests.test_instructions import needs_valgrind
 from tests.test_report import FIXTURE
@@ -97,7 +98,7 @@ def test_every_rung_verifies_its_responses(name: str, server_url: str) -> None:
     that checks in place (the ``record`` rung's bodies are verified byte for byte, as the strategies')."""
     paths = ["status/500", "work?size=64&id=1", "work?size=100&id=2"]
     for rung, features in RUNGS.items():
-        command = [sys.executable, "-m", "strategies.ladder_worker", name, rung, "64"]
+        command = [sys.executable, "-m", "strategies.probes.ladder_worker", name, rung, "64"]
         with WorkerProcess(name, command=command) as worker:
             result = worker.run_round(Workload.from_paths(server_url, paths, 2), server_stats=False)
         kinds = {"unexpected": 1} if features.record else {"CheckError": 2}
@@ -259,8 +260,8 @@ def test_a_dead_child_leaves_the_round_to_the_others(server_url: str) -> None:
     import os
     import signal
 
-    from strategies._blocking_codec import CodecStack
-    from strategies._processes import ProcessesFetcher
+    from strategies.shared._blocking_codec import CodecStack
+    from strategies.shared._processes import ProcessesFetcher
 
     fetcher = ProcessesFetcher(ClientConfig(3, "keepalive"), CodecStack)
     try:

@@ -18,6 +18,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("local_server", "strategies", "bench")
+#: strategies' sub-packages, each a layer: the strategy modules, their shared code, the worker machinery, the
+#: probes, the eras; the CLI and the components' documented entry point sit above them all.
+STRATEGY_LAYERS = ("strategies.impl", "strategies.shared", "strategies.worker", "strategies.probes",
+                   "strategies.eras", "strategies.__main__", "strategies.components")
 
 
 def _module_name(path: Path) -> str:
@@ -98,6 +102,30 @@ class Rule:
 RULES = (
     Rule("the server imports nothing of the strategies or the sweep", ("local_server",), ("strategies", "bench")),
     Rule("the strategies import nothing of the sweep", ("strategies",), ("bench",)),
+    Rule("the registry, the contract, the workload and the codecs import none of the strategies' layers",
+         ("strategies",), STRATEGY_LAYERS, except_sources=STRATEGY_LAYERS),
+    Rule("a strategy module imports the contract, the shared code and the codecs, nothing else of strategies",
+         ("strategies.impl",), ("strategies",), allowed=("strategies.base", "strategies.shared",
+                                                        "strategies.http1", "strategies.select_client",
+                                                        "strategies.impl")),
+    Rule("a strategy module reaches no worker machinery, probe, era or registry, even indirectly",
+         ("strategies.impl",), ("strategies.worker", "strategies.probes", "strategies.eras", "strategies.__main__",
+                                "strategies.components"), transitive=True),
+    Rule("the shared code imports no strategy module and no machinery above it", ("strategies.shared",),
+         ("strategies",), allowed=("strategies.base", "strategies.shared", "strategies.http1")),
+    Rule("the worker machinery imports no strategy module by name (the host imports the registry's), no era, "
+         "and of the probes only the profiler its explain command runs",
+         ("strategies.worker",), ("strategies.impl", "strategies.shared", "strategies.eras", "strategies.probes",
+                                  "strategies.__main__", "strategies.components"),
+         allowed=("strategies.probes.explain",)),
+    Rule("the profiler the worker runs imports nothing of the project", ("strategies.probes.explain",),
+         PACKAGES, transitive=True),
+    Rule("the eras run today's worker machinery on the registry, never a strategy module or a probe",
+         ("strategies.eras",), ("strategies.impl", "strategies.shared", "strategies.probes", "strategies.__main__",
+                                "strategies.components")),
+    Rule("the sweep and the report read the strategies through the registry, the contract, the worker machinery, "
+         "the probes and the eras, never a strategy module or the shared code by name",
+         ("bench",), ("strategies.impl", "strategies.shared")),
     Rule("sans-IO codecs import no socket", ("local_server.protocol", "strategies.http1"), ("socket",),
          transitive=True),
     Rule("the record layer imports nothing of the layers that make or read it", ("bench.record",),
@@ -153,7 +181,8 @@ def violations(rule: Rule) -> list[str]:
 def test_the_graph_sees_every_package_and_its_layers() -> None:
     assert {name.split(".")[0] for name in MODULES} == set(PACKAGES)
     for layer in ("bench.record", "bench.analysis", "bench.report", "bench.report.charts", "bench.report.sections",
-                  "bench.report.page", "bench.sweep"):
+                  "bench.report.page", "bench.sweep", "strategies.impl", "strategies.shared", "strategies.worker",
+                  "strategies.probes", "strategies.eras"):
         assert layer in MODULES, layer
     assert "bench.record.schema" in GRAPH["bench.record.rows"]
     assert "matplotlib" in GRAPH["bench.report.charts.panels"] or "matplotlib" in GRAPH["bench.report.charts"]
@@ -171,6 +200,8 @@ def test_rules_catch_what_they_forbid() -> None:
     assert violations(Rule("probe", ("bench.report.charts.panels",), ("matplotlib",)))
     assert violations(Rule("probe", ("bench.report.document",), ("matplotlib",), transitive=True))
     assert not violations(Rule("probe", ("bench.report.document",), ("matplotlib",)))
+    # The host imports the profiler inside a function: still an edge.
+    assert violations(Rule("probe", ("strategies.worker.host",), ("strategies.probes",)))
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -227,6 +258,25 @@ def test_no_import_cycles_between_layers() -> None:
         if source is not None:
             graph[source] |= {t for target in targets if (t := layer(target)) not in (None, source)}
     assert _cycles(graph) == [], graph
+
+
+def test_no_import_cycles_between_the_strategies_layers() -> None:
+    """Between strategies' layers the imports go one way: registry and contract <- shared <- impl, worker <-
+    probes, worker <- eras. The profiler (probes.explain) is its own layer: the worker runs it, and it imports
+    nothing of the project."""
+    layers = ("strategies.probes.explain", *STRATEGY_LAYERS[:-2])
+
+    def layer(module: str) -> str:
+        return next((name for name in layers if _within(module, (name,))), "strategies")
+
+    graph: dict[str, set[str]] = {name: set() for name in (*layers, "strategies")}
+    for module, targets in GRAPH.items():
+        if _within(module, ("strategies",)) and not _within(module, STRATEGY_LAYERS[-2:]):
+            source = layer(module)
+            graph[source] |= {t for target in targets if _within(target, ("strategies",))
+                              and (t := layer(target)) != source}
+    assert _cycles(graph) == [], graph
+    assert graph["strategies.impl"] <= {"strategies", "strategies.shared"}, graph["strategies.impl"]
 
 
 def test_the_cycle_checker_finds_a_cycle() -> None:

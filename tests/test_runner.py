@@ -7,7 +7,7 @@ import os
 import pytest
 
 from strategies.base import ClientConfig
-from strategies.runner import WorkerError, WorkerProcess
+from strategies.worker.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload
 
 pytestmark = pytest.mark.timeout(120)

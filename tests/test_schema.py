@@ -13,7 +13,7 @@ import pytest
 from bench.record import schema
 from bench.record.runfile import load_run
 from bench.record.upgrade import READABLE_VERSIONS
-from strategies import instructions
+from strategies.probes import instructions
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "report_fixture.json"
@@ -67,7 +67,7 @@ def test_the_schema_is_documented_from_the_definitions() -> None:
 
 
 def test_the_instruction_count_is_declared_as_the_pass_writes_it() -> None:
-    """Row.instructions is ``strategies.instructions.InstructionCount.to_dict()``: every key declared, so
+    """Row.instructions is ``strategies.probes.instructions.InstructionCount.to_dict()``: every key declared, so
     that a field added there is declared here before a sweep with --instructions can write it."""
     written = {field.name for field in dataclasses.fields(instructions.InstructionCount)} | {"instructions_per_request", "clean"}
     assert set(typing.get_type_hints(schema.InstructionCount)) == written

@@ -1,4 +1,4 @@
-"""The select client's two strategies (``select`` and ``epoll``: ``strategies.select_strategy.SelectFetcher`` on
+"""The select client's two strategies (``select`` and ``epoll``: ``strategies.impl.select_strategy.SelectFetcher`` on
 two multiplexers) through their workers: ``epoll`` past FD_SETSIZE, and the memory both hold for large bodies.
 
 What every strategy must do (bodies, faults, C=50 in flight, both policies and profiles) is in
@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from local_server.api import running_server
-from strategies.runner import WorkerProcess
 from strategies.select_client import FD_SETSIZE
+from strategies.worker.runner import WorkerProcess
 from strategies.workload import Workload
 
 #: Past FD_SETSIZE (1024) with room, so ``select`` could not hold it; small enough for a CI box.

@@ -19,7 +19,7 @@ import pytest
 
 from strategies import REGISTRY, StrategySpec
 from strategies.base import POLICIES, PROFILES
-from strategies.runner import WorkerError, WorkerProcess
+from strategies.worker.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload
 from tests.stdlib_server import stdlib_server
 

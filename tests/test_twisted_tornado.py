@@ -1,4 +1,4 @@
-"""The Twisted strategies (``twisted``, ``twisted-raw``, ``treq``) on the one reactor of ``strategies._twisted``,
+"""The Twisted strategies (``twisted``, ``twisted-raw``, ``treq``) on the one reactor of ``strategies.shared._twisted``,
 and what the codec strategies on Twisted's and Tornado's I/O (``twisted-raw``, ``tornado-raw``) do with
 their connections.
 
@@ -32,7 +32,7 @@ import pytest
 
 from local_server.api import fetch_stats, running_server
 from strategies import REGISTRY
-from strategies.runner import WorkerProcess
+from strategies.worker.runner import WorkerProcess
 from strategies.workload import Workload
 
 pytestmark = pytest.mark.slow  # the strategies through their workers and subprocesses
@@ -71,7 +71,7 @@ print(json.dumps({"steps": steps, "reactors": reactors}))
 TREQ_POOLS = r"""
 import json, sys
 from treq.api import get_global_pool
-from strategies import treq_client
+from strategies.impl import treq_client
 from strategies.base import ClientConfig
 
 base, pools = sys.argv[1], {}
@@ -156,7 +156,7 @@ def test_idle_connections_the_server_closed_are_not_reused(name: str) -> None:
 def test_tornado_raw_resolves_only_host_names() -> None:
     if "tornado-raw" not in _installed(("tornado-raw",)):
         pytest.skip(REGISTRY["tornado-raw"].unavailable_reason() or "")
-    from strategies.tornado_raw import _LiteralResolver
+    from strategies.impl.tornado_raw import _LiteralResolver
 
     async def resolve(host: str) -> tuple[list[tuple[int, object]], int]:
         """The addresses, and how many times the loop's getaddrinfo (its thread pool) was asked."""

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.skipif(REGISTRY["uvloop"].unavailable_reason() is not N
 def test_the_asyncio_fetcher_on_a_uvloop_loop(server_url: str) -> None:
     import uvloop
 
-    from strategies import uvloop_streams
-    from strategies.asyncio_streams import AsyncioFetcher
+    from strategies.impl import uvloop_streams
+    from strategies.impl.asyncio_streams import AsyncioFetcher
 
     fetcher = uvloop_streams.start(ClientConfig(2, "keepalive"))
     try:

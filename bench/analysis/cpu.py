@@ -23,7 +23,7 @@ EXPLAIN_CELL = CellKey("throughput", "tuned", "keepalive", 10)
 
 
 def instruction_count(row: Row) -> InstructionCount | None:
-    """The row's clean callgrind count (``strategies.instructions.InstructionCount.to_dict``), or None."""
+    """The row's clean callgrind count (``strategies.probes.instructions.InstructionCount.to_dict``), or None."""
     found = row.get("instructions")
     if found is None or "clean" not in found:  # told apart by their keys, like the breakdowns below
         return None
@@ -38,7 +38,7 @@ def instruction_error(row: Row) -> str | None:
 
 
 def explanation(row: Row) -> Explain | None:
-    """The row's profiled breakdown (``strategies.explain.explanation``), or None (not run, or failed)."""
+    """The row's profiled breakdown (``strategies.probes.explain.explanation``), or None (not run, or failed)."""
     found = row.get("explain")
     # Told apart by their keys (mypy narrows ``in`` on final TypedDicts only, and the schema's are open).
     return cast(Explain, found) if found is not None and "categories" in found else None

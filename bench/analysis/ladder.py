@@ -26,7 +26,7 @@ CODEC_TARGET = 0.9
 #: Where two bare levels differ by at least this share, the models' strategies must keep their order.
 ORDER_MARGIN = 0.15
 #: select and epoll against a raw client: the repo has no other raw client of the same shape than their bare
-#: rung (C slots on one multiplexer, a bare request and a length parser: ``strategies._codec``'s ``bare``
+#: rung (C slots on one multiplexer, a bare request and a length parser: ``strategies.shared._codec``'s ``bare``
 #: on the select client's own loop), so the bare rung is the reference: at most 1.1x the strategy's req/s.
 REFERENCE_LIMIT = 1.1
 REFERENCE_STRATEGIES = ("select", "epoll")

@@ -244,7 +244,7 @@ def most_telling(record: StepRecord, outcome: str) -> tuple[CellVerdict, Mechani
 
 def step_mechanism(record: StepRecord, outcome: str) -> str | None:
     """The mechanism of the step's ``outcome``, in words, with the cell it was measured in (not
-    ``strategies.explain``'s profiled breakdown: this is read off the rows' measured fields)."""
+    ``strategies.probes.explain``'s profiled breakdown: this is read off the rows' measured fields)."""
     found = most_telling(record, outcome)
     if found is None:
         return None

@@ -34,7 +34,7 @@ SCHEMA = "concbench.model-ladder/1"
 LADDER_FILE = "model_ladder.json"
 
 StepName = Literal["bare", "codec", "deadline", "record", "strategy"]
-#: The ladder's steps, cheapest first: the four rungs of ``strategies._codec.RUNGS``, then the strategy.
+#: The ladder's steps, cheapest first: the four rungs of ``strategies.shared._codec.RUNGS``, then the strategy.
 STEP_NAMES: tuple[StepName, ...] = ("bare", "codec", "deadline", "record", "strategy")
 
 

@@ -64,7 +64,7 @@ class Noise(TypedDict):
     frequency_mhz: float | None
 
 
-#: One measured round: the worker's figures (``strategies.runner.RoundResult``) and the sweep's: its start
+#: One measured round: the worker's figures (``strategies.worker.runner.RoundResult``) and the sweep's: its start
 #: (``started_at``, Unix seconds), its ``pass`` of the cell's schedule (1 = the first measured pass) and its
 #: ``position`` in it (counting every round of the cell, warm-ups included), the cores' noise, and
 #: ``timer_s``, the sweep's own time of the round trip (what pytest-benchmark is given for the row).
@@ -148,7 +148,7 @@ class BenchmarkStats(TypedDict):
 
 
 class InstructionCount(TypedDict):
-    """``--instructions`` (``strategies.instructions.InstructionCount.to_dict``): the untimed callgrind pass's
+    """``--instructions`` (``strategies.probes.instructions.InstructionCount.to_dict``): the untimed callgrind pass's
     instructions over the fetch of N and of 3N requests, the figure per request, and its errors (``clean``:
     none failed, so the figure may be compared)."""
     strategy: str
@@ -183,7 +183,7 @@ class ExplainFunction(TypedDict):
 
 
 class Explain(TypedDict):
-    """``--explain`` (``strategies.explain.explanation``): the profiled round's CPU per request by category,
+    """``--explain`` (``strategies.probes.explain.explanation``): the profiled round's CPU per request by category,
     as profiled (summing, with ``unattributed_us_per_req``, to ``cpu_us_per_req``), beside the same
     process's CPU in an unprofiled round just before (``reference_cpu_us_per_req``) and the overhead."""
     requests: int
@@ -241,7 +241,7 @@ class Row(TypedDict):
     pytest_benchmark_stats: BenchmarkStats | None
     #: A failed or not-run row's cause (null otherwise, and for a failed row of a version before 4).
     cause: NotRequired[Cause | None]
-    #: ``--instructions``: the untimed callgrind pass (``strategies.instructions``).
+    #: ``--instructions``: the untimed callgrind pass (``strategies.probes.instructions``).
     instructions: NotRequired[InstructionCount | InstructionFailure | None]
     #: ``--explain``: the untimed, profiled round's CPU by category, or why it failed.
     explain: NotRequired[Explain | ExplainFailure | None]

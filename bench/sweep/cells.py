@@ -38,7 +38,7 @@ from bench.analysis.comparison import mean_interval
 from bench.record.rows import add_timing
 from bench.sweep.noise import NoiseProbe, disturbance, server_stall
 from local_server.api import ServerError, Stats, fetch_stats, reset_stats
-from strategies.runner import WorkerError, WorkerProcess
+from strategies.worker.runner import WorkerError, WorkerProcess
 from strategies.workload import Workload
 
 #: The precision a case stops at: its 95 % interval on mean log req/s within ±5 % (the issue's goal).

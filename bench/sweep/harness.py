@@ -15,7 +15,7 @@ Rules this module keeps:
 - every case becomes exactly one row (ok, flagged, failed or skipped), appended to the run's row log the
   moment it is finished (``bench.record.runfile``), so an interrupted sweep keeps it;
 - ``--explain`` and ``--instructions``: once a cell's rounds are all done, each row's test runs its untimed
-  pass (the profiled round of ``strategies.explain`` in the row's worker; the callgrind pass in a worker of
+  pass (the profiled round of ``strategies.probes.explain`` in the row's worker; the callgrind pass in a worker of
   its own), one pass per test so that each stays within pytest's timeout. Each is recorded in the row
   apart from its rounds; a failure there is that section's error only (a worker that died of it is
   replaced for the next cell);
@@ -48,8 +48,8 @@ from bench.sweep.plan import WORKLOADS, Case, Plan
 from bench.sweep.target import TargetError, open_target
 from local_server.api import ServerError
 from strategies.eras import row_era, worker_process
-from strategies.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
-from strategies.runner import WorkerError, WorkerProcess
+from strategies.probes.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
+from strategies.worker.runner import WorkerError, WorkerProcess
 
 #: Restarts of the bundled server one session allows before it stops: a server that died four times is
 #: broken (or its machine is), and every further cell would only add failed rows; three survive a rare
@@ -261,7 +261,7 @@ class Sweep:
             return {"error": _tail(str(exc), 500)}
 
     def _explain(self, run: CaseRun) -> dict[str, Any]:
-        """The untimed, profiled round of one case (``strategies.explain``), in its worker after every timed
+        """The untimed, profiled round of one case (``strategies.probes.explain``), in its worker after every timed
         round of its cell, on the row's workload. Its failure is the row's ``explain`` error, nothing more; a
         worker that died of it is replaced for the next cell."""
         assert run.worker is not None

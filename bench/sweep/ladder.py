@@ -3,11 +3,11 @@ strategy adds, in instructions and req/s (``python -m bench.ladder``, which also
 
 For every codec strategy (one per model, ``LADDER``) and every C of the levels, on the throughput workload
 (keep-alive, no delay, 64-byte bodies), five steps, each the strategy's own code: the four rungs of
-``strategies._codec.RUNGS`` (hosted by ``strategies.ladder_worker``), then the registered strategy in its
+``strategies.shared._codec.RUNGS`` (hosted by ``strategies.probes.ladder_worker``), then the registered strategy in its
 own worker (``bench.record.ladder.STEP_NAMES``; ``ADDS`` says what each adds).
 
 Two measures per step:
-- instructions per request: ``strategies.instructions.count_instructions`` on the step's worker under
+- instructions per request: ``strategies.probes.instructions.count_instructions`` on the step's worker under
   callgrind (its fetch of N and 3N counted, (I3N - IN) / 2N), robust to the machine's load;
 - req/s: the bundled server pinned to one CPU and every step's worker to another (``choose_pinning``, the
   sweep's), at one C the workers of every strategy and step alive at once, a warm-up round each, then the
@@ -18,7 +18,7 @@ Two measures per step:
   few seconds, so their order is not one of minutes apart either.
 
 Rules this module keeps:
-- every step verifies every response (``strategies.ladder_worker``); a step with errors is recorded with
+- every step verifies every response (``strategies.probes.ladder_worker``); a step with errors is recorded with
   them, never dropped;
 - the JSON (``bench.record.ladder``) is written after each strategy, so an interrupted run keeps what it
   measured;
@@ -53,8 +53,8 @@ from bench.sweep.harness import choose_pinning, used_cores
 from bench.sweep.noise import NoiseProbe, descendant_pids
 from local_server.api import ServerProcess
 from strategies import REGISTRY
-from strategies.instructions import count_instructions
-from strategies.runner import WorkerProcess
+from strategies.probes.instructions import count_instructions
+from strategies.worker.runner import WorkerProcess
 from strategies.workload import Workload, request_timeout_s
 
 _T = TypeVar("_T")
@@ -80,7 +80,7 @@ REQUESTS = 4000
 #: Rounds per step: an odd number, so the median is a round's; 7 gives a range that one disturbed round
 #: widens but does not move the median.
 ROUNDS = 7
-#: N of the instruction counts, as ``strategies.instructions.DEFAULT_REQUESTS`` (why 150: there).
+#: N of the instruction counts, as ``strategies.probes.instructions.DEFAULT_REQUESTS`` (why 150: there).
 INSTRUCTIONS_REQUESTS = 150
 #: The throughput workload's body (``bench.sweep.plan``): small, so a request's cost is the client's.
 SIZE = 64
@@ -90,7 +90,7 @@ def rung_command(name: str, step: StepName) -> list[str] | None:
     """The worker command of ``name``'s ``step`` (None: the strategy's own worker)."""
     if step == "strategy":
         return None
-    return [sys.executable, "-m", "strategies.ladder_worker", name, step, str(SIZE)]
+    return [sys.executable, "-m", "strategies.probes.ladder_worker", name, step, str(SIZE)]
 
 
 def workload(url: str, requests: int, concurrency: int) -> Workload:

@@ -231,9 +231,9 @@ class Plan:
     results_dir: Path = Path("results")
     #: Seeds the order of each cell's passes (``bench.sweep.cells``); recorded, so a run's schedule can be replayed.
     schedule_seed: int = 0
-    #: ``--instructions``: an untimed callgrind pass per row after its cell (``strategies.instructions``).
+    #: ``--instructions``: an untimed callgrind pass per row after its cell (``strategies.probes.instructions``).
     instructions: bool = False
-    #: ``--explain``: an untimed, profiled round per row after its cell (``strategies.explain``).
+    #: ``--explain``: an untimed, profiled round per row after its cell (``strategies.probes.explain``).
     explain: bool = False
     #: ``--era``: the era whose rows run beside today's (``strategies.eras``), or None.
     era: str | None = None

@@ -1,5 +1,5 @@
 """What the era's asyncio recipes share (``asyncio``, ``asyncio-executor``, ``aiohttp``): today's
-``strategies/_aio.py`` on Python 3.6's asyncio.
+``strategies/shared/_aio.py`` on Python 3.6's asyncio.
 
 - one event loop per fetcher, made in ``start`` (untimed), every ``fetch`` run on it with
   ``run_until_complete`` (3.6 has no ``asyncio.run``; the libraries' pools, bound to the loop, survive from

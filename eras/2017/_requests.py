@@ -1,5 +1,5 @@
 """What the era's requests-based recipes share (``gevent``, ``asyncio-executor``): today's
-``strategies/_requests.py`` on requests 2.18.4 and urllib3 1.22, whose APIs for this are the same.
+``strategies/shared/_requests.py`` on requests 2.18.4 and urllib3 1.22, whose APIs for this are the same.
 
 - tuned: one Session, ``HTTPAdapter(pool_connections=1, pool_maxsize=C, pool_block=True)``; under ``close``
   a ``Connection: close`` header and a urllib3 pool that closes every returned connection (``_OneShotPool``);

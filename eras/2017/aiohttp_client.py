@@ -1,5 +1,5 @@
 """aiohttp (2017): one ``ClientSession`` with a ``TCPConnector`` limited to C, on aiohttp 2.3.10 and Python 3.6;
-today's ``strategies/aiohttp_client.py`` on the old API.
+today's ``strategies/impl/aiohttp_client.py`` on the old API.
 
 As today: C admission tasks in front of the connector (``_aio``); the session made on the fetcher's loop and
 closed before it. tuned: ``TCPConnector(limit=C, limit_per_host=C, force_close=(policy == "close"))``.

@@ -1,5 +1,5 @@
 """asyncio-executor (2017): asyncio + requests 2.18.4 through ``loop.run_in_executor``, on Python 3.6; today's
-``strategies/asyncio_executor.py`` on the old interpreter.
+``strategies/impl/asyncio_executor.py`` on the old interpreter.
 
 As today: C admission tasks (``_aio``); latency from admission to the outcome back on the loop; a thread that
 takes a request more than ``timeout_s`` after its admission fails it unsent (the queue's timeout). tuned: an

@@ -1,5 +1,5 @@
 """asyncio (2017): ``asyncio.open_connection`` streams on Python 3.6, HTTP parsed by httptools 0.0.10; today's
-``strategies/asyncio_streams.py`` on the old interpreter.
+``strategies/impl/asyncio_streams.py`` on the old interpreter.
 
 As today: C admission tasks (``_aio``); under ``keepalive`` a LIFO list of idle connections that only a
 request in flight takes or returns (at most C connections); a request of HTTP/1.1 with ``Connection: close``

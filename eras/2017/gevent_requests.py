@@ -1,4 +1,4 @@
-"""gevent (2017): ``monkey.patch_all()`` + requests, ``gevent.pool.Pool(C)``; today's ``strategies/gevent_requests.py``
+"""gevent (2017): ``monkey.patch_all()`` + requests, ``gevent.pool.Pool(C)``; today's ``strategies/impl/gevent_requests.py``
 on gevent 1.2.2 (greenlet 0.4.12) and requests 2.18.4, the same code.
 
 tuned: one Session shared by the C greenlets, its pool sized to C (``_requests``). as-written:

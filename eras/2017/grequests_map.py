@@ -1,5 +1,5 @@
 """grequests (2017): ``grequests.map(requests, size=C)`` on grequests 0.3.0, gevent 1.2.2 and requests 2.18.4;
-today's ``strategies/grequests_map.py`` on the old API.
+today's ``strategies/impl/grequests_map.py`` on the old API.
 
 As today: ``monkey.patch_all()`` first (grequests' own import then patches with ``thread=False,
 select=False``, a subset, silently in gevent 1.2); a ``_TimedRequest`` times each send; the

@@ -1,5 +1,5 @@
 """tornado (2017): ``AsyncHTTPClient`` (simple_httpclient) on tornado 4.5.3; today's
-``strategies/tornado_client.py`` on the old API.
+``strategies/impl/tornado_client.py`` on the old API.
 
 As today: C admission coroutines in front of the client, each taking the next URL when its request is
 done, ``started`` taken on admission; ``connect_timeout = request_timeout = timeout_s``;

@@ -1,5 +1,5 @@
 """twisted (2017): ``twisted.web.client.Agent``, ``DeferredSemaphore(C)``, on Twisted 17.9.0; today's
-``strategies/twisted_agent.py`` and its reactor (``strategies/_twisted.py``) on the old API, which has every
+``strategies/impl/twisted_agent.py`` and its reactor (``strategies/shared/_twisted.py``) on the old API, which has every
 piece: the reactor run once in a thread (``installSignalHandlers=False``) and called through
 ``blockingCallFromThread``; ``DeferredSemaphore(C)`` admission, ``started`` taken on admission; a
 ``DeferredList`` in URL order; ``Deferred.addTimeout(timeout_s)`` per request (Twisted 16.5+); ``readBody``.

@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter
 from bench.analysis import cpu
 from bench.record.schema import Run
 from bench.report.charts.panels import style
-from strategies import explain
+from strategies.probes import explain
 
 
 def draw_instructions(run: Run, path: Path) -> Path | None:
@@ -44,7 +44,7 @@ def draw_instructions(run: Run, path: Path) -> Path | None:
     return path
 
 
-#: One fixed colour per category of ``strategies.explain.CATEGORIES``, in every run.
+#: One fixed colour per category of ``strategies.probes.explain.CATEGORIES``, in every run.
 CATEGORY_COLOURS = dict(zip(explain.CATEGORIES, ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#b0b0b0"),
                             strict=True))
 

@@ -12,7 +12,7 @@ from bench.record.schema import Run
 from bench.report.sections.markdown import fmt as _fmt
 from bench.report.sections.markdown import table as _table
 from bench.report.sections.markdown import where as _where
-from strategies import explain
+from strategies.probes import explain
 
 
 def instructions_section(run: Run) -> list[str]:
@@ -23,7 +23,7 @@ def instructions_section(run: Run) -> list[str]:
         return []
     lines = ["## Instructions per request (callgrind)", "",
              ("User-space instructions per request, counted by callgrind in an untimed pass after each row's "
-              "rounds (`strategies/instructions.py`: a warm-up round of N, then the fetch of N and of 3N "
+              "rounds (`strategies/probes/instructions.py`: a warm-up round of N, then the fetch of N and of 3N "
               "counted over the worker's whole process tree; the figure is the difference over 2N). They move "
               "far less than CPU seconds with the machine's neighbours: single-threaded clients repeat to "
               "within 0.5 % on a quiet or a loaded machine, while clients with threads (threads, the executor, "
@@ -58,7 +58,7 @@ def explain_section(run: Run) -> list[str]:
         return []
     lines = ["## Where a request's CPU goes (profiled round)", "",
              ("One extra round per row, after its timed rounds and untimed, under the yappi profiler (CPU clock, "
-              "every thread, greenlet-aware; `strategies/explain.py`), each function's self CPU mapped to a "
+              "every thread, greenlet-aware; `strategies/probes/explain.py`), each function's self CPU mapped to a "
               "category by module and function: *event loop / scheduling* (asyncio, selectors, gevent, "
               "Twisted's reactor, Tornado's IOLoop, threading and queue locks, the process pool's messages), "
               "*HTTP parse and build* (our codec, httptools, http.client, URL parsing, the libraries' parsers "

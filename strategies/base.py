@@ -42,15 +42,16 @@ PROFILES = ("tuned", "as-written")
 #: Why ``as-written`` has no keep-alive: every tutorial recipe opens a connection per request by itself
 #: (``requests.get`` and grequests make and close a Session per call, ``aiohttp.request`` a ClientSession,
 #: the default ``Agent`` pool is not persistent, tornado's simple client and the raw HTTP/1.0 recipes always
-#: close), so reusing connections is a tuning, not the recipe. One exception: ``treq.get``'s global pool is
-#: persistent, so treq's recipe keeps connections alive, and its as-written rows are ``keepalive`` rows
-#: (``StrategySpec.as_written_policy``; ``strategies.treq_client``).
+#: close), so reusing connections is a tuning, not the recipe. Two exceptions: ``treq.get``'s global pool is
+#: persistent, and curl-cffi's README shares one ``AsyncSession`` between every request, so their recipes
+#: keep connections alive, and their as-written rows are ``keepalive`` rows
+#: (``StrategySpec.as_written_policy``; ``strategies.treq_client``, ``strategies.curl_cffi_client``).
 AS_WRITTEN_KEEPALIVE_REASON = (
     "as-written recipes open a new connection per request (requests.get, grequests and aiohttp.request make "
     "a session per call; Agent's default pool is not persistent): keep-alive is a tuning"
 )
 #: Why the one recipe that keeps connections alive has no as-written ``close`` row.
-AS_WRITTEN_CLOSE_REASON = ("{}'s recipe keeps connections alive (its library's global pool is persistent): its "
+AS_WRITTEN_CLOSE_REASON = ("{}'s recipe keeps connections alive (one persistent pool for every request): its "
                            "as-written rows are keepalive rows")
 
 

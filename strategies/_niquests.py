@@ -20,7 +20,11 @@ Rules this module keeps:
   2 s completed, as with requests); the defaults (30 s for GET, 120 s for POST) are replaced in both
   profiles, as every recipe here gets the workload's timeout;
 - retries stay 0 (niquests' default too): a failed request is an error in its slot, never re-sent;
-- over plain http, HTTP/1.1 only: niquests speaks HTTP/2 or 3 only after TLS negotiates it (ALPN, Alt-Svc).
+- over plain http, HTTP/1.1 only: niquests speaks HTTP/2 or 3 only after TLS negotiates it (ALPN, Alt-Svc);
+  tuned turns both off (``disable_http2``, ``disable_http3``) so that over https it offers HTTP/1.1 only, as
+  every strategy does; as-written keeps its offer (the bundled server answers HTTP/1.1 either way);
+- over https: ``verify=ca_file`` per request (``send_kwargs``), in both profiles; niquests' own TLS
+  configuration (not ``strategies._tls``' context: it takes a path or PEM), verification on.
 """
 
 from __future__ import annotations
@@ -50,14 +54,26 @@ def tuned(session: Any) -> Any:
     return session
 
 
+# Tuned offers HTTP/1.1 only, as every strategy does (``disable_http2``, ``disable_http3``): niquests negotiates
+# h2 by ALPN and would try HTTP/3 after an Alt-Svc by default (over plain http it speaks HTTP/1.1 regardless).
+
+
 def new_session(pool_size: int) -> niquests.Session:
-    return tuned(niquests.Session(pool_connections=1, pool_maxsize=pool_size, retries=0))
+    return tuned(niquests.Session(pool_connections=1, pool_maxsize=pool_size, retries=0,
+                                  disable_http2=True, disable_http3=True))
 
 
 def new_async_session(pool_size: int) -> niquests.AsyncSession:
-    return tuned(niquests.AsyncSession(pool_connections=1, pool_maxsize=pool_size, retries=0))
+    return tuned(niquests.AsyncSession(pool_connections=1, pool_maxsize=pool_size, retries=0,
+                                       disable_http2=True, disable_http3=True))
 
 
 def send_kwargs(config: ClientConfig) -> dict[str, Any]:
-    """What ``request(method, url, **send_kwargs(config))`` takes, in both profiles and both models."""
-    return {"data": config.body or None, "headers": headers(config) or None, "timeout": config.timeout_s}
+    """What ``request(method, url, **send_kwargs(config))`` takes, in both profiles and both models. Over
+    https with a CA file, ``verify=`` it per request: the recipe's way (``niquests.get(url, verify=CA)``), and
+    never overridden by ``REQUESTS_CA_BUNDLE`` (a session's ``verify=`` is, under ``trust_env``)."""
+    kwargs: dict[str, Any] = {"data": config.body or None, "headers": headers(config) or None,
+                              "timeout": config.timeout_s}
+    if config.tls and config.ca_file:
+        kwargs["verify"] = config.ca_file
+    return kwargs

@@ -15,7 +15,13 @@ Knobs, all explicit:
   libcurl speaks HTTP/1.1 (``CURL_HTTP_VERSION_1_1``). It sends no User-Agent or Accept, only
   ``Accept-Encoding``, which the bundled server ignores;
 - C admission tasks in front (``strategies._aio``); the session is made on the fetcher's loop and closed
-  before it.
+  before it;
+- over https: ``verify=ca_file`` (libcurl's ``CAINFO``; the environment's ``CURL_CA_BUNDLE`` does not override
+  it), verification on as always; tuned offers HTTP/1.1 only (``http_version=V1_1``: libcurl would offer h2
+  by ALPN), as-written keeps libcurl's offer. libcurl's TLS is its own (BoringSSL in curl-impersonate),
+  not ``strategies._tls``' context: made once per session, in ``start``, in both profiles. Its TLS failures
+  are its own ``SSLError`` (``CertificateVerifyError`` ...), not ``ssl``'s, so the strategy gives them the
+  kind ``tls`` itself.
 
 as-written: the README's "More concurrency" recipe, ``async with AsyncSession() as s:`` and
 ``asyncio.gather(*(s.get(url) for url in urls))``: one session for every request, so **the recipe keeps
@@ -30,10 +36,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from curl_cffi import AsyncSession
+from curl_cffi import AsyncSession, CurlHttpVersion
+from curl_cffi.requests.exceptions import SSLError
 
 from strategies._aio import LoopRunner
-from strategies.base import ClientConfig, Outcome
+from strategies.base import TLS_KIND, ClientConfig, Outcome
 
 
 class CurlCffiFetcher:
@@ -48,16 +55,24 @@ class CurlCffiFetcher:
 
     async def _open_session(self) -> AsyncSession[Any]:
         # Made inside the running loop: its multi handle's timers and sockets are registered with it.
-        if self._config.as_written:
-            return AsyncSession(timeout=self._config.timeout_s)  # max_clients=10
-        return AsyncSession(max_clients=self._config.concurrency, timeout=self._config.timeout_s)
+        config = self._config
+        # Over https: libcurl's CAINFO (a path; the environment's CURL_CA_BUNDLE does not override it).
+        tls: dict[str, Any] = {"verify": config.ca_file} if config.tls and config.ca_file else {}
+        if config.as_written:
+            return AsyncSession(timeout=config.timeout_s, **tls)  # max_clients=10
+        # Tuned offers HTTP/1.1 only, as every strategy does (libcurl would offer h2 by ALPN).
+        return AsyncSession(max_clients=config.concurrency, timeout=config.timeout_s,
+                            http_version=CurlHttpVersion.V1_1, **tls)
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
         return self._runner.fetch(urls, self._request)
 
     async def _request(self, url: str, started: float) -> Outcome:
-        response = await self._session.request(self._config.method, url,  # type: ignore[arg-type]
-                                               data=self._config.body or None, headers=self._headers)
+        try:
+            response = await self._session.request(self._config.method, url,  # type: ignore[arg-type]
+                                                   data=self._config.body or None, headers=self._headers)
+        except SSLError as exc:  # libcurl's TLS failures (curl 35, 58, 60 ...): its own type, not ssl's
+            return Outcome.failed(f"{TLS_KIND}: {type(exc).__name__}: {exc}", started)
         return Outcome.ok(response.status_code, response.content, started)
 
     def close(self) -> None:

@@ -13,7 +13,13 @@ Knobs, all explicit:
 - ``close`` sends ``Connection: close``: hyper then closes the connection after the response (measured: 100
   connections for 100 requests);
 - C admission tasks in front (``strategies._aio``), as for aiohttp; the client is built on the fetcher's
-  loop and closed before it.
+  loop and closed before it;
+- over https: the CA file's PEM, read once in ``start``, added with ``add_root_certificate_pem`` (to rustls'
+  built-in roots: pyreqwest takes no ``ssl.SSLContext``, so ``strategies._tls``' context does not apply);
+  verification on; ``http1_only`` makes its ALPN offer ``http/1.1``. The as-written recipe's client per call
+  adds the same PEM per call (the recipe's cost). A refused certificate is a ``ConnectError`` whose causes say
+  ``invalid peer certificate``: pyreqwest has no TLS error type (its errors are reqwest's, as text), so its
+  kind stays ``ConnectError``, not ``tls`` (the kind is read off exception types, never messages).
 
 The I/O is not on asyncio's loop: the client runs on a tokio runtime in a thread of its own (``pyreqwest``
 in ``/proc/self/task``), and asyncio awaits futures that thread completes. In the sweep's pinned worker both
@@ -55,11 +61,20 @@ class PyreqwestFetcher:
         if config.policy == "close" and not config.as_written:
             headers["Connection"] = "close"
         self._headers = headers
+        # Over https with a CA file: its PEM, read once, added to the client's roots (rustls' webpki store).
+        self._ca_pem: bytes | None = None
+        if config.tls and config.ca_file:
+            with open(config.ca_file, "rb") as pem:
+                self._ca_pem = pem.read()
         self._client: Client | None = None if config.as_written else self._runner.run(self._open_client())
+
+    def _builder(self) -> ClientBuilder:
+        builder = ClientBuilder()
+        return builder if self._ca_pem is None else builder.add_root_certificate_pem(self._ca_pem)
 
     async def _open_client(self) -> Client:
         c = self._config.concurrency
-        return (ClientBuilder().max_connections(c).pool_max_idle_per_host(c).timeout(self._timeout)
+        return (self._builder().max_connections(c).pool_max_idle_per_host(c).timeout(self._timeout)
                 .http1_only().build())
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
@@ -67,7 +82,7 @@ class PyreqwestFetcher:
 
     async def _request(self, url: str, started: float) -> Outcome:
         if self._client is None:
-            async with ClientBuilder().error_for_status(True).timeout(self._timeout).build() as client:
+            async with self._builder().error_for_status(True).timeout(self._timeout).build() as client:
                 return await self._send(client, url, started)
         return await self._send(self._client, url, started)
 

@@ -23,6 +23,9 @@ Knobs, all explicit:
 - a total deadline of ``timeout_s`` per request, from when it is issued to its last body byte:
   ``trio.move_on_after`` around the request, trio's own cancel scope (its deadlines are one heap in the run,
   no timer per request); an expired request is reported as ``TimeoutError``, its connection dropped;
+- over https: ``trio.open_ssl_over_tcp_stream`` with ``strategies._tls``' client context, made once in
+  ``start`` (``https_compatible``: an EOF without close_notify ends a response, as over TCP); the idle peek
+  looks at the TCP socket under the TLS stream;
 - errors are reported as the other codec rows report them: trio's ``BrokenResourceError`` as the
   ``OSError`` under it (a reset is ``ConnectionResetError``), a failed connect as the first of its attempts'
   errors (``ConnectionRefusedError``), not trio's wrappers. No retry.
@@ -40,12 +43,13 @@ import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import trio
 
 from strategies._codec import FULL, Features, Key, checked, new_codec
 from strategies._rounds import Round
+from strategies._tls import client_context
 from strategies.base import ClientConfig, Outcome
 
 #: How much one read of a stream asks for: a small response in one call, a 256 KiB body in a few.
@@ -92,6 +96,8 @@ class TrioRawFetcher:
         self.config = config
         self.features = features
         self.codec = new_codec(config, features)
+        #: Over https: the one client context (``strategies._tls``), made here, for every connection.
+        self.context = client_context(config) if config.tls else None
         self._trio = _TrioThread()
         self._workers = [_Worker(self) for _ in range(config.concurrency)]
 
@@ -117,15 +123,17 @@ class TrioRawFetcher:
 class _Worker:
     """One of the C workers: the round's next URL, on its connection, until none is left."""
 
-    __slots__ = ("_fetcher", "_key", "_stream")
+    __slots__ = ("_fetcher", "_key", "_socket", "_stream")
 
     def __init__(self, fetcher: TrioRawFetcher):
         self._fetcher = fetcher
-        self._stream: trio.SocketStream | None = None
+        self._stream: trio.abc.Stream | None = None
+        #: The stream's TCP socket (under TLS, the one under the ``SSLStream``).
+        self._socket: trio.socket.SocketType | None = None
         self._key: Key | None = None
 
     async def drain(self, round_: Round) -> None:
-        if self._stream is not None and not _still_open(self._stream.socket):  # closed by the server while idle
+        if self._socket is not None and not _still_open(self._socket):  # closed by the server while idle
             self.drop()
         slots = round_.slots
         for slot, url in round_.source:
@@ -155,12 +163,13 @@ class _Worker:
         stream = self._stream
         if stream is None or key != self._key:
             self.drop()
-            self._stream = stream = await trio.open_tcp_stream(*key)
+            self._stream = stream = await self._open(key)
             self._key = key
         await stream.send_all(data)
         parser = fetcher.codec.parser()
         while True:
-            chunk = await stream.receive_some(READ_BYTES)
+            # bytes from a SocketStream; an SSLStream's may be a bytearray, which the parsers take alike.
+            chunk = cast(bytes, await stream.receive_some(READ_BYTES))
             if parser.feed(chunk) if chunk else parser.feed_eof():
                 break
         response = parser.response
@@ -172,10 +181,22 @@ class _Worker:
             return Outcome.ok(response.status, response.body, started)
         return checked(fetcher.features, response.status, response.body)
 
+    async def _open(self, key: Key) -> trio.abc.Stream:
+        context = self._fetcher.context
+        if context is None:
+            tcp = await trio.open_tcp_stream(*key)
+            self._socket = tcp.socket
+            return tcp
+        # https_compatible: an EOF without TLS's close_notify ends a response as it does over TCP (a
+        # close-delimited body, the server's close), as browsers and every other client here take it.
+        tls = await trio.open_ssl_over_tcp_stream(*key, ssl_context=context, https_compatible=True)
+        self._socket = cast(trio.SocketStream, tls.transport_stream).socket
+        return tls
+
     def drop(self) -> None:
-        if self._stream is not None:
-            self._stream.socket.close()
-            self._stream = None
+        if self._socket is not None:
+            self._socket.close()
+        self._stream = self._socket = None
 
 
 def _still_open(sock: trio.socket.SocketType) -> bool:

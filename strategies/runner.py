@@ -13,6 +13,9 @@ Stable API (the bench and the CLI use exactly this)::
 Rules this module keeps:
 - every wait on the worker has a deadline: ``start_timeout_s`` for start and setup, ``Workload.deadline_s``
   for a round. Past it, or if the worker dies, it is killed and ``WorkerError`` carries its stderr tail;
+- a worker's exit status is never looked at: once it has answered ``exit`` its rounds stand whatever it exits
+  with (pyreqwest's runtime sometimes aborts the interpreter at finalization, ``strategies.pyreqwest_client``);
+  a worker that dies *before* answering is a ``WorkerError`` of the call it did not answer;
 - the worker's stderr goes to a temporary file, never a pipe: a chatty library cannot fill a pipe and
   deadlock the worker, and the tail is there when something goes wrong;
 - CPU pinning (``cpus``) is applied right after the spawn, before setup, so every thread and process the

@@ -80,8 +80,9 @@ base, report = spec["base"], []
 for step in spec["steps"]:
     fetcher = strategy.start(ClientConfig(step["concurrency"], step["policy"], timeout_s=10.0,
                                           profile=step.get("profile", "tuned")))
-    client = getattr(fetcher, "_client", None)
-    result = {"max_clients": getattr(client, "max_clients", None), "rounds": []}
+    # Read, not kept: a reference held here would keep a client alive past close (pyreqwest's pool closes
+    # its connections only when the client is dropped).
+    result = {"max_clients": getattr(getattr(fetcher, "_client", None), "max_clients", None), "rounds": []}
     for _ in range(step["rounds"]):
         urls = [base + path for path in step["paths"]]
         reset_stats(base)

@@ -57,13 +57,19 @@ REQUESTS_THREADS_REASON = (
 #: C=10 000 the round had not ended after 65 s (its deadline then). Rows above are skipped with this reason.
 HTTPX_MAX = 3000
 
+#: niquests' urllib3-future, installed from its wheel, copies itself over urllib3 at every interpreter start (a
+#: .pth hook), so requests and every strategy on it would run on the fork. Built from source with this
+#: variable it installs as ``urllib3_future`` only, beside urllib3 (its README's "cohabitation mode").
+NIQUESTS_INSTALL = "URLLIB3_NO_OVERRIDE=1 pip install --no-binary=urllib3-future 'concbench[niquests]'"
+
 #: ``select.select`` cannot watch a descriptor >= FD_SETSIZE (1024). A worker holds ~20 descriptors of its
 #: own (stdio, pipes, the interpreter's), so the select client can keep at most this many sockets open.
 SELECT_MAX = 1000
 
 
 #: How requests wait, in the order the charts and tables list them.
-MODELS = ("sequential", "threads", "processes", "select", "greenlets", "asyncio", "uvloop", "twisted", "tornado")
+MODELS = ("sequential", "threads", "processes", "select", "greenlets", "asyncio", "uvloop", "trio", "twisted",
+          "tornado")
 #: The stack of strategies that speak HTTP through ``strategies.http1`` over the model's own sockets.
 CODEC = "codec"
 
@@ -82,7 +88,9 @@ class StrategySpec:
     libraries: tuple[str, ...] = ()
     #: Its colour in every chart, fixed here so adding a strategy recolours no other; a family of models
     #: shares a hue (greens: greenlets, reds: asyncio's loop, blues: OS threads and processes, purples:
-    #: Twisted's reactor, oranges: Tornado's loop, cyan: uvloop's, browns: our select/epoll loop).
+    #: Twisted's reactor, oranges: Tornado's loop, cyan: uvloop's, browns: our select/epoll loop, olive:
+    #: trio's). A library on another's model takes that model's hue (niquests: threads' blue; niquests-async,
+    #: pyreqwest, curl-cffi and httpx2: asyncio's reds and pinks).
     colour: str = "#000000"
     #: policy -> why this strategy cannot run it honestly.
     unsupported_policies: dict[str, str] = field(default_factory=dict)
@@ -97,6 +105,8 @@ class StrategySpec:
     #: The connection policy its as-written recipe really has: ``close`` for every recipe but one (see
     #: ``strategies.base.AS_WRITTEN_KEEPALIVE_REASON``), so an as-written row is labelled with what it did.
     as_written_policy: str = "close"
+    #: How to install what it imports, where ``pip install 'concbench[EXTRA]'`` is not the way.
+    install_hint: str = ""
 
     def missing(self) -> list[str]:
         return [mod for mod in self.requires if importlib.util.find_spec(mod) is None]
@@ -105,7 +115,8 @@ class StrategySpec:
         missing = self.missing()
         if not missing:
             return None
-        return f"missing {', '.join(missing)}: pip install 'concbench[{self.extra}]'"
+        hint = self.install_hint or f"pip install 'concbench[{self.extra}]'"
+        return f"missing {', '.join(missing)}: {hint}"
 
     def skip_reason(self, concurrency: int, policy: str, profile: str = "tuned") -> str | None:
         """Why this strategy cannot run at (concurrency, policy, profile), or None when it can."""
@@ -144,6 +155,13 @@ REGISTRY: dict[str, StrategySpec] = {
             "threads-raw", "strategies.impl.threads_raw", "C threads + our codec on blocking sockets, a connection each",
             libraries=("httptools",), colour="#08519c",  # threads' blue, darker
             model="threads", stack=CODEC, default=False,
+        ),
+        StrategySpec(
+            "niquests", "strategies.impl.niquests_threads", "C threads + niquests, one Session(pool_maxsize=C)",
+            requires=("niquests",), extra="niquests", install_hint=NIQUESTS_INSTALL,
+            max_concurrency=REQUESTS_THREADS_MAX, max_concurrency_reason=REQUESTS_THREADS_REASON,
+            libraries=("niquests", "urllib3-future"), colour="#9ecae1",  # threads' blue, pale
+            model="threads", stack="niquests", default=False,
         ),
         StrategySpec(
             "processes", "strategies.impl.processes", "C child processes + requests, a Session each",
@@ -227,6 +245,37 @@ REGISTRY: dict[str, StrategySpec] = {
             model="asyncio", stack="httpx", default=False,
         ),
         StrategySpec(
+            "httpx2", "strategies.impl.httpx2_client", "httpx2.AsyncClient (httpx's fork), Limits(max_connections=C)",
+            requires=("httpx2",), extra="httpx2",
+            libraries=("httpx2", "httpcore2", "h11", "anyio"), colour="#843c39",  # httpx's red, darker
+            model="asyncio", stack="httpx2", default=False,
+        ),
+        StrategySpec(
+            "niquests-async", "strategies.impl.niquests_async", "niquests.AsyncSession(pool_maxsize=C)",
+            requires=("niquests",), extra="niquests", install_hint=NIQUESTS_INSTALL,
+            libraries=("niquests", "urllib3-future"), colour="#f7b6d2",  # aiohttp's pink, lighter
+            model="asyncio", stack="niquests", default=False,
+        ),
+        StrategySpec(
+            "pyreqwest", "strategies.impl.pyreqwest_client",
+            "pyreqwest's async Client (Rust reqwest/hyper), max_connections=C",
+            requires=("pyreqwest",), extra="pyreqwest",
+            libraries=("pyreqwest",), colour="#e7969c",  # asyncio's red, pale
+            model="asyncio", stack="pyreqwest", default=False,
+        ),
+        StrategySpec(
+            "curl-cffi", "strategies.impl.curl_cffi_client", "curl_cffi.AsyncSession(max_clients=C) (libcurl)",
+            requires=("curl_cffi",), extra="curl-cffi",
+            libraries=("curl_cffi",), colour="#7b4173",  # aiohttp's pink, dark
+            model="asyncio", stack="curl-cffi", default=False, as_written_policy="keepalive",
+        ),
+        StrategySpec(
+            "trio-raw", "strategies.impl.trio_raw", "our sans-IO codec on trio's streams, C tasks, a connection each",
+            requires=("trio",), extra="trio",
+            libraries=("trio", "httptools"), colour="#bcbd22",  # its own model, so its own hue
+            model="trio", stack=CODEC, default=False,
+        ),
+        StrategySpec(
             "twisted", "strategies.impl.twisted_agent", "twisted.web.client.Agent, C worker coroutines",
             requires=("twisted",), extra="twisted",
             libraries=("Twisted",), colour="#9467bd",
@@ -267,5 +316,9 @@ REGISTRY: dict[str, StrategySpec] = {
 
 #: The strategies ``pytest bench/ --benchmark-only`` runs (the tuned profile) when ``--strategies`` is not given.
 DEFAULT_STRATEGIES = tuple(name for name, spec in REGISTRY.items() if spec.default)
-#: Names ``--strategies`` accepts for a set: ``default`` as above, ``all`` every registered strategy.
-STRATEGY_SETS = {"default": DEFAULT_STRATEGIES, "all": tuple(REGISTRY)}
+#: The choices of 2026 (issue 19): trio, today's fast clients and httpx's fork. Opt-in: ``--strategies 2026``
+#: (their rows beside the default ones: ``--strategies default,2026``).
+STRATEGIES_2026 = ("trio-raw", "niquests", "niquests-async", "pyreqwest", "curl-cffi", "httpx2")
+#: Names ``--strategies`` accepts for a set: ``default`` as above, ``all`` every registered strategy,
+#: ``2026`` the choices of 2026.
+STRATEGY_SETS = {"default": DEFAULT_STRATEGIES, "all": tuple(REGISTRY), "2026": STRATEGIES_2026}

@@ -51,10 +51,31 @@ def test_its_extra_installs_what_it_imports(name: str) -> None:
     assert {module.lower() for module in spec.requires} <= installed, (name, EXTRAS[spec.extra])
 
 
+#: Extras ``all`` must not name, and why (pyproject.toml says it too).
+NOT_IN_ALL = {
+    # niquests requires urllib3-future, whose wheel installs a .pth startup hook that copies urllib3-future
+    # over the installed urllib3 package: every requests-based strategy would then run on the fork.
+    "niquests": "urllib3-future's wheel replaces urllib3 under requests",
+}
+
+
 def test_all_extra_installs_every_strategy() -> None:
     (everything,) = EXTRAS["all"]
     named = set(everything.split("[", 1)[1].rstrip("]").split(","))
-    assert {spec.extra for spec in REGISTRY.values() if spec.extra} <= named
+    assert {spec.extra for spec in REGISTRY.values() if spec.extra} - set(NOT_IN_ALL) <= named
+    assert not named & set(NOT_IN_ALL)
+
+
+def test_requests_runs_on_urllib3_itself() -> None:
+    """The urllib3 that requests imports is the distribution the runs record: not urllib3-future copied over it
+    (niquests' dependency, installed from its wheel: docs/strategies.md, "niquests and urllib3")."""
+    if importlib.util.find_spec("urllib3") is None:
+        pytest.skip("urllib3 is not installed")
+    import urllib3
+
+    assert urllib3.__version__ == metadata.version("urllib3"), (
+        f"import urllib3 is {urllib3.__version__}, the installed urllib3 is {metadata.version('urllib3')}: "
+        "urllib3-future has replaced it; reinstall urllib3 and install niquests as docs/strategies.md says")
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

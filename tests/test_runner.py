@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 
 import pytest
 
@@ -91,3 +93,15 @@ def test_a_round_in_three_steps_times_only_the_fetch(server_url: str) -> None:
             worker._call({"cmd": "fetch"}, 10.0)  # the worker checks the order too, and lives on
         assert caught.value.alive
         assert worker.run_round(workload).ok == 30
+
+
+def test_a_worker_that_aborts_after_exit_keeps_its_rounds(server_url: str) -> None:
+    """What the worker's exit status decides: nothing, once it has answered ``exit``. pyreqwest's runtime
+    sometimes aborts the interpreter at finalization after a failed connection (strategies.impl.pyreqwest_client);
+    the rounds it answered stand, and closing it raises nothing."""
+    script = "import os; from strategies import worker; worker.main(['worker', 'select']); os.abort()"
+    worker = WorkerProcess("select", command=[sys.executable, "-c", script])
+    with worker:
+        result = worker.run_round(Workload(server_url, 20, 2))
+    assert (result.ok, result.errors) == (20, 0)
+    assert worker.popen.returncode == -signal.SIGABRT  # it did abort, after its answers

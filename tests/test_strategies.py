@@ -49,6 +49,7 @@ POOL_SHORTFALL = {"httpx": 0.0}
 
 AS_WRITTEN_CAPS = {
     "tornado": 10,  # SimpleAsyncHTTPClient's default max_clients
+    "curl-cffi": 10,  # AsyncSession's default max_clients: 10 curl handles
     # loop.run_in_executor(None, ...): the loop's default ThreadPoolExecutor() has this many workers.
     "asyncio-executor": min(32, (os.cpu_count() or 1) + 4),
 }

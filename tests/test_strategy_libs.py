@@ -12,7 +12,7 @@ end delimits.
 Each check runs the strategy in a fresh subprocess (gevent patches the process, the reactor runs once),
 through ``PROBE``, which counts the TCP sockets the strategy creates while it fetches. The strategies come
 from ``strategies.REGISTRY``, so a new one is checked without a line of change here; only the socket count
-leaves out the models whose sockets the probe cannot see (``UNCOUNTED_MODELS``).
+leaves out the models and stacks whose sockets the probe cannot see (``UNCOUNTED_MODELS``, ``UNCOUNTED_STACKS``).
 """
 
 from __future__ import annotations
@@ -41,9 +41,15 @@ UNCOUNTED_MODELS = {
     "processes": "its sockets are made in the pool's child processes",
     "uvloop": "libuv makes its sockets in C, never through socket.socket",
 }
+#: Stacks whose sockets ``PROBE`` cannot count, for the same reason.
+UNCOUNTED_STACKS = {
+    "pyreqwest": "hyper makes its sockets in Rust, on tokio's thread",
+    "curl-cffi": "libcurl makes its sockets in C",
+}
 #: Every registered strategy; the ones ``PROBE`` can count sockets of.
 NAMES = tuple(REGISTRY)
-COUNTED = tuple(name for name in NAMES if REGISTRY[name].model not in UNCOUNTED_MODELS)
+COUNTED = tuple(name for name in NAMES if REGISTRY[name].model not in UNCOUNTED_MODELS
+                and REGISTRY[name].stack not in UNCOUNTED_STACKS)
 #: Long enough that all C requests of a wave overlap even on a loaded 2-core machine (every client then
 #: needs C connections at once), short enough to keep a round under a second.
 DELAY_MS = 100
@@ -74,8 +80,9 @@ base, report = spec["base"], []
 for step in spec["steps"]:
     fetcher = strategy.start(ClientConfig(step["concurrency"], step["policy"], timeout_s=10.0,
                                           profile=step.get("profile", "tuned")))
-    client = getattr(fetcher, "_client", None)
-    result = {"max_clients": getattr(client, "max_clients", None), "rounds": []}
+    # Read, not kept: a reference held here would keep a client alive past close (pyreqwest's pool closes
+    # its connections only when the client is dropped).
+    result = {"max_clients": getattr(getattr(fetcher, "_client", None), "max_clients", None), "rounds": []}
     for _ in range(step["rounds"]):
         urls = [base + path for path in step["paths"]]
         reset_stats(base)

@@ -60,8 +60,8 @@ from strategies.workload import Workload, request_timeout_s
 _T = TypeVar("_T")
 
 #: The codec strategy of each model, in the order the table lists them: the models the ladder climbs.
-LADDER = ("threads-raw", "processes-raw", "gevent-raw", "asyncio", "uvloop", "tornado-raw", "twisted-raw",
-          "select", "epoll")
+LADDER = ("threads-raw", "processes-raw", "gevent-raw", "asyncio", "uvloop", "trio-raw", "tornado-raw",
+          "twisted-raw", "select", "epoll")
 #: What each step adds, recorded in the JSON for the table's readers.
 ADDS: dict[str, str] = {
     "bare": "C workers of the model, each sending the request on a connection of its own and reading a "

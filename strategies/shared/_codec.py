@@ -1,7 +1,7 @@
 """How a codec strategy turns a URL into request bytes and bytes into a response, and what else it adds.
 
 Every codec strategy (``threads-raw``, ``gevent-raw``, ``processes-raw``, ``asyncio``, ``uvloop``,
-``tornado-raw``, ``twisted-raw``, ``select``, ``epoll``) makes its requests with a ``Codec`` from here and
+``trio-raw``, ``tornado-raw``, ``twisted-raw``, ``select``, ``epoll``) makes its requests with a ``Codec`` from here and
 records them as its ``Features`` say, so two of them differ only in their model. The features are the rungs
 of the model ladder (``python -m bench.ladder``): each codec strategy's ``start(config, features)`` runs the
 strategy's own code with some of them turned off, and ``FULL``, every one on, *is* the strategy.

@@ -35,26 +35,31 @@ from strategies.base import AS_WRITTEN_CLOSE_REASON, AS_WRITTEN_KEEPALIVE_REASON
 PROCESSES_MAX = 100
 
 #: Above this, C threads each running requests in one interpreter spend the core handing the GIL around
-#: instead of waiting on the network. Measured (c10k workload: N = C, close, the worker pinned to one core as
-#: in the sweep): at C=10 000 (5 s delay) the ``threads`` round had not ended after 65 s (its deadline then) and
-#: ``asyncio-executor``'s took 59 s with 2 642 requests timed out in its queue (3.6 ms of CPU per request,
-#: at most 6 719 in flight); unpinned, ``threads`` took 48 s with a 3 s delay, 6.8 ms of CPU per request
-#: against 0.76 ms at C=1000, never more than 5 302 in flight; at C=3000 (1 s) 3.5 ms and 1 186. The model
-#: itself holds 10 000: ``threads-raw`` (our codec in the same pool, 256 KiB stacks) had all 10 000 in flight,
-#: 0 errors, 6.8 s for the 5 s ideal, 267 MiB. Rows above are skipped with this reason, not run for minutes.
+#: instead of waiting on the network. The historical reason for the cap, measured on 2026-11-24 (commit
+#: 65cb9e7, before the cap existed; no run makes these rows now: they are skipped) on the c10k workload (N = C,
+#: close, the worker pinned to one core as in the sweep): at C=10 000 (5 s delay) the ``threads`` round had not
+#: ended after 65 s (its deadline then) and ``asyncio-executor``'s took 59 s with 2 642 requests timed out in
+#: its queue (3.6 ms of CPU per request, at most 6 719 in flight); unpinned, ``threads`` took 48 s with a 3 s
+#: delay, 6.8 ms of CPU per request against 0.76 ms at C=1000, never more than 5 302 in flight; at C=3000
+#: (1 s) 3.5 ms and 1 186. The model itself holds 10 000: ``threads-raw`` (our codec in the same pool,
+#: 256 KiB stacks) had all 10 000 in flight, 0 errors, 6.8 s for the 5 s ideal, 267 MiB. Today's figures at
+#: and below the cap, and threads-raw's at 10 000, are made by the c10k run (``--workloads c10k``:
+#: results/c10k/REPORT.md). Rows above are skipped with this reason, not run for minutes.
 REQUESTS_THREADS_MAX = 1000
 REQUESTS_THREADS_REASON = (
     f"C threads running requests: above C={REQUESTS_THREADS_MAX} they hand the GIL around instead of waiting "
-    "(measured at C=10 000, N=C, 5 s delay, pinned: threads had not finished after 65 s, "
+    "(measured on 2026-11-24 at C=10 000, N=C, 5 s delay, pinned: threads had not finished after 65 s, "
     "asyncio-executor took 59 s with 2 642 requests timed out in its queue and at most 6 719 in flight; at "
     "C=3000, 3.5 ms of CPU per request against 0.76 ms at 1000); threads-raw, the same pool on our codec, "
     "holds 10 000"
 )
 
 #: httpx's pool (httpcore 1.0.9's ``AsyncConnectionPool._assign_requests_to_connections``) scans every
-#: connection each time a request is added or removed, so its CPU per request grows with C: measured on the
-#: c10k workload (N = C, close, pinned), 1.9 ms at C=1000 and 3.6 ms at 3000 (0.9-1.1 ms at C=10), and at
-#: C=10 000 the round had not ended after 65 s (its deadline then). Rows above are skipped with this reason.
+#: connection each time a request is added or removed, so its CPU per request grows with C. The historical
+#: reason for the cap, measured on 2026-11-24 (commit 88d586e) on the c10k workload (N = C, close, pinned):
+#: 1.9 ms at C=1000 and 3.6 ms at 3000 (0.9-1.1 ms at C=10), and at C=10 000 the round had not ended after
+#: 65 s (its deadline then). httpx is opt-in: ``--strategies all --workloads c10k`` makes today's rows at and
+#: below the cap. Rows above are skipped with this reason.
 HTTPX_MAX = 3000
 
 #: niquests' urllib3-future, installed from its wheel, copies itself over urllib3 at every interpreter start (a
@@ -239,8 +244,8 @@ REGISTRY: dict[str, StrategySpec] = {
             requires=("httpx",), extra="httpx",
             max_concurrency=HTTPX_MAX,
             max_concurrency_reason=f"httpx: httpcore's pool scans every connection for each request added or "
-            f"removed, so CPU per request grows with C (1.9 ms at C=1000, 3.6 ms at 3000; at 10 000 the round "
-            f"had not ended after 65 s); at most C={HTTPX_MAX}",
+            f"removed, so CPU per request grows with C (measured on 2026-11-24: 1.9 ms at C=1000, 3.6 ms at "
+            f"3000; at 10 000 the round had not ended after 65 s); at most C={HTTPX_MAX}",
             libraries=("httpx", "httpcore", "h11", "anyio"), colour="#ad494a",
             model="asyncio", stack="httpx", default=False,
         ),

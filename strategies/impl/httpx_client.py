@@ -24,7 +24,7 @@ Knobs, all explicit:
   back to back, so this never closes a pooled connection between rounds;
 - the client is made on the fetcher's loop and closed before it, so no connection outlives the loop.
 
-What keep-alive costs (httpcore 1.0.9; measured in docs/strategies.md, "httpx's keep-alive"). This is httpx as pip
+What keep-alive costs (httpcore 1.0.9; measured on 2026-11-24, docs/strategies.md, "httpx's keep-alive"). This is httpx as pip
 installs it, and none of it is worked around here:
 - when a connection comes back, the pool hands that one idle connection to *every* waiting request. All
   but one wake, fail with ``ConnectionNotAvailable`` and scan the pool again, polling each idle socket.

@@ -11,7 +11,7 @@ fork server count too; the server is not under valgrind) and, in that one worker
 3. instructions per request = (I(3N) - I(N)) / 2N, the Ir counts of the dumps summed over the tree: what is
    paid once per fetch (the command, a loop's start, a per-round task) cancels.
 
-The figures below were measured to choose the method, before the shared per-request path was made lean
+The figures below were measured on 2026-11-24 to choose the method, before the shared per-request path was made lean
 (select 117k -> 57k, asyncio 243k -> 123k; docs/methodology.md, "What the shared code costs per request"): they compare
 methods on one code base, and the comparisons stand.
 

@@ -15,8 +15,8 @@ Rules this module keeps:
   out without ever being sent. The ``as-written`` profile keeps them too: they are the harness's
   admission, not a tuning; what a library's defaults then hold back (tornado's ``max_clients=10``) is the
   result that profile measures;
-- why C tasks taking turns and not the recipe's task per URL behind ``asyncio.Semaphore(C)``: that costs
-  ~65,000 instructions more per request (N tasks made at once, each waiting on the semaphore and woken,
+- why C tasks taking turns and not the recipe's task per URL behind ``asyncio.Semaphore(C)``: that cost
+  ~65,000 instructions more per request when measured on 2026-11-24 (N tasks made at once, each waiting on the semaphore and woken,
   and a gather of N), a third of the ``asyncio`` strategy's request, all of it the harness's and none of it
   the library's (docs/methodology.md, "What the shared code costs per request");
 - a library strategy's ``request(url, started)`` (``LoopRunner.fetch``) gets ``started`` taken when its
@@ -27,7 +27,8 @@ Rules this module keeps:
   next ones under ``keepalive``, dropped when a request on it fails or the response does not leave it
   reusable; a connection per request under ``close``. They differ only in ``open``, how a connection is made
   and read (asyncio's streams or tornado's ``IOStream``). Their deadline is ``strategies.shared._deadlines``' queue
-  (``asyncio.timeout`` per request cost 40,100 instructions per request here, the queue 3,400): an expired
+  (``asyncio.timeout`` per request cost 40,100 instructions, the queue 3,400, measured on 2026-12-07:
+  see the deadlines' module): an expired
   request's task is cancelled, the cancellation taken back (``Task.uncancel``) and reported as
   ``TimeoutError``. A connection left idle between rounds that the server closed (its idle timeout) is seen
   by the loop, which gets one turn before the round (its EOF), and dropped by the worker before its first

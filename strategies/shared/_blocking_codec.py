@@ -25,8 +25,8 @@ Rules this module keeps:
   request) waits again, for what is left; ``send``, not ``sendall``, so that a timed-out call has sent
   nothing and may be made again. Where a worker's waits can be interrupted (greenlets: ``Expiry``), the
   sockets have no timeout and the deadlines' queue of ``strategies.shared._deadlines`` throws ``TimeoutError`` into
-  an expired request's greenlet, wherever it waits. Measured against the ladder's ``codec`` rung (no
-  deadline; callgrind, keep-alive, C=10, N=150, per request, the candidates swapped in by a throwaway
+  an expired request's greenlet, wherever it waits. The historical reason, measured on 2026-12-07 (commit 1d9bb22) against the ladder's
+  ``codec`` rung (no deadline; callgrind, keep-alive, C=10, N=150, per request, the candidates swapped in by a throwaway
   script): threads, this rule 3,100-3,800 instructions (a clock read per call, and CPython's ``poll``
   before each call on a socket with a timeout), ``settimeout`` before every call 8,900-9,900; greenlets,
   ``gevent.Timeout`` around each request 16,000-20,000, the queue and a socket timeout within the counts'

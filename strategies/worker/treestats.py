@@ -25,7 +25,7 @@ import psutil
 class ProcessTree:
     """The calling process and its descendants, as they were at the last ``refresh`` (or creation).
 
-    Finding the descendants scans every process of the machine (``/proc/*/stat``, about 2 ms here), so a
+    Finding the descendants scans every process of the machine (``/proc/*/stat``, about 2 ms here, measured on 2026-11-24), so a
     round takes the snapshot twice, at its start and at its end, instead of once per figure.
     """
 

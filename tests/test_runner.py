@@ -99,7 +99,7 @@ def test_a_worker_that_aborts_after_exit_keeps_its_rounds(server_url: str) -> No
     """What the worker's exit status decides: nothing, once it has answered ``exit``. pyreqwest's runtime
     sometimes aborts the interpreter at finalization after a failed connection (strategies.impl.pyreqwest_client);
     the rounds it answered stand, and closing it raises nothing."""
-    script = "import os; from strategies import worker; worker.main(['worker', 'select']); os.abort()"
+    script = "import os; from strategies.worker import host; host.main(['worker', 'select']); os.abort()"
     worker = WorkerProcess("select", command=[sys.executable, "-c", script])
     with worker:
         result = worker.run_round(Workload(server_url, 20, 2))

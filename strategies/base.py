@@ -131,17 +131,18 @@ class Outcome:
         known (a TLS failure's text starts with ``tls:``, see the HTTPS rules above)."""
         text = (error if isinstance(error, str) else f"{type(error).__name__}: {error}") or "unknown error"
         cause = cause if isinstance(error, str) else error
-        if cause is not None and _is_tls_failure(cause):
-            text = f"tls: {text}"  # strategies.tls.TLS_KIND, not imported here: see _is_tls_failure
+        if cause is not None:
+            text = _marked_if_tls(text, cause)
         return cls(None, None, text, time.perf_counter() - started)
 
 
-def _is_tls_failure(error: BaseException) -> bool:
+def _marked_if_tls(text: str, error: BaseException) -> str:
+    """``text`` under the kind ``tls`` when ``error`` is a TLS failure (``strategies.tls``)."""
     # Imported on the first failure only: ssl must not be loaded when the registry imports this module
     # (gevent's patch_all, at a strategy's import, comes first).
-    from strategies.tls import is_tls_failure
+    from strategies.tls import TLS_KIND, is_tls_failure
 
-    return is_tls_failure(error)
+    return f"{TLS_KIND}: {text}" if is_tls_failure(error) else text
 
 
 class Fetcher(Protocol):

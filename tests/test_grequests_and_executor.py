@@ -84,7 +84,7 @@ def test_failures_name_their_exception(name: str, profile: str, server_url: str)
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_executor_close_leaves_no_thread(profile: str, server_url: str) -> None:
-    from strategies import asyncio_executor  # requests and asyncio only: safe to import in this process
+    from strategies.impl import asyncio_executor  # requests and asyncio only: safe to import in this process
 
     before = set(threading.enumerate())
     fetcher = asyncio_executor.start(ClientConfig(4, policy="close", profile=profile))

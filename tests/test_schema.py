@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.record import schema
+from bench.record.ladder import LADDER_FILE, load_ladder
 from bench.record.runfile import load_run
 from bench.record.upgrade import READABLE_VERSIONS
 from strategies.probes import instructions
@@ -19,7 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "data" / "report_fixture.json"
 
 
-COMMITTED = sorted((ROOT / "results").rglob("*.json"))
+#: The committed runs; a folder's model ladder (``bench.record.ladder``) is another document, checked below.
+COMMITTED = sorted(p for p in (ROOT / "results").rglob("*.json") if p.name != LADDER_FILE)
+LADDERS = sorted((ROOT / "results").rglob(LADDER_FILE))
 
 
 @pytest.mark.slow  # reads every committed run (up to 9 MB of JSON each)
@@ -33,6 +36,12 @@ def test_every_committed_run_validates_and_is_read_in_todays_shape(path: Path) -
     assert read["schema_version"] == schema.SCHEMA_VERSION and schema.validate(read) == []
     assert read["server_restarts"] == [] and read["options"]["stopped"] is None  # none before version 4
     assert all(row["cause"] is None for row in read["rows"]) and not read["partial"]
+
+
+@pytest.mark.parametrize("path", LADDERS, ids=[str(p.relative_to(ROOT)) for p in LADDERS])
+def test_every_committed_ladder_validates(path: Path) -> None:
+    ladder = load_ladder(path)  # ValueError naming the departure if it does not
+    assert ladder["steps"]
 
 
 def test_the_validator_names_each_departure() -> None:

@@ -22,7 +22,8 @@ Optional keys added since, readable by any version-3 reader that ignores them: `
 reached it), a failed or not-run row says its ``cause``, a round the server's loop lag (``server_loop_lag_s``)
 and whether it stalled (``server_stalled``), a summary its ``stalled_rounds``, the run its ``server_restarts``
 and ``options.stopped``; every key it adds is optional, so a version-3 file is a valid version-4 file but
-for its number (``bench.record.upgrade`` fills the defaults).
+for its number (``bench.record.upgrade`` fills the defaults). Since 4, optional: each round's ``scheme`` and an
+HTTPS round's handshakes at the server (``tls``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ Stopped = Literal["precise", "max_rounds", "budget", "failed"]
 #: answering; ``harness``, the sweep itself failed the row (an error of its own, pytest's timeout);
 #: ``interrupted``, the sweep was stopped (Ctrl-C, SIGTERM, pytest's --maxfail) before the row ended.
 Cause = Literal["strategy", "worker", "server", "harness", "interrupted"]
+#: What a round fetched over: plain HTTP, or HTTPS (``strategies run --tls``).
+Scheme = Literal["http", "https"]
 #: bundled (started by the sweep), external (--server-url) or link (--link: bundled, in a namespace).
 ServerKind = Literal["bundled", "external", "link"]
 
@@ -53,6 +56,16 @@ class Flag(TypedDict):
     """A flag (the row is not clean) or a note (a remark that leaves it clean): a code and its numbers."""
     code: str
     detail: str
+
+
+class RoundTls(TypedDict):
+    """What an HTTPS round's handshakes negotiated, as the server counted them
+    (``strategies.worker.runner.round_tls``): its one protocol version, the completed handshakes by cipher
+    suite, full and resumed."""
+    version: str
+    ciphers: dict[str, int]
+    full: int
+    resumed: int
 
 
 class Noise(TypedDict):
@@ -106,6 +119,10 @@ Round = TypedDict("Round", {
     "server_loop_lag_s": NotRequired[float | None],
     #: Why the round counts as run on a stalled server (``bench.sweep.noise.server_stall``), or null.
     "server_stalled": NotRequired[str | None],
+    #: ``http`` or ``https`` (``strategies.worker.runner.RoundResult.scheme``).
+    "scheme": NotRequired[Scheme],
+    #: An HTTPS round's handshakes at the server; null over HTTP, or when the server could not be read after it.
+    "tls": NotRequired[RoundTls | None],
 })
 
 

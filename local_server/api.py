@@ -98,6 +98,8 @@ class Stats(TypedDict):
     #: the server does not speak), "eof" (closed mid-handshake), "reset", "timeout" (the handshake
     #: timeout), "fd_setsize" (select's limit), or OpenSSL's reason in lower case for anything else.
     tls_handshake_failures: NotRequired[dict[str, int]]
+    #: Completed handshakes by the cipher suite negotiated (OpenSSL's name, e.g. "TLS_AES_256_GCM_SHA384").
+    tls_ciphers: NotRequired[dict[str, int]]
 
 
 #: The keys every ``/stats`` answer has, in ``Stats``'s order (a ``--tls`` server's add the ``NotRequired``

@@ -212,6 +212,7 @@ class TlsServer(Server):
         self.handshakes: TlsHandshakes = {"full": 0, "resumed": 0, "full_cpu_s": 0.0, "resumed_cpu_s": 0.0,
                                           "failed_cpu_s": 0.0}
         self.failures: collections.Counter[str] = collections.Counter()
+        self.ciphers: collections.Counter[str] = collections.Counter()
 
     def stats(self) -> Stats:
         stats = super().stats()
@@ -224,6 +225,7 @@ class TlsServer(Server):
             "failed_cpu_s": round(handshakes["failed_cpu_s"], 6),
         }
         stats["tls_handshake_failures"] = dict(sorted(self.failures.items()))
+        stats["tls_ciphers"] = dict(sorted(self.ciphers.items()))
         return stats
 
     # Accepting and handshakes ------------------------------------------------------------------------
@@ -268,6 +270,8 @@ class TlsServer(Server):
             return
         tls.cpu_s += time.thread_time() - started
         tls.established = True
+        cipher = tls.sock.cipher()
+        self.ciphers[cipher[0] if cipher else "unknown"] += 1
         if tls.sock.session_reused:
             self.handshakes["resumed"] += 1
             self.handshakes["resumed_cpu_s"] += tls.cpu_s

@@ -7,6 +7,8 @@
     python -m strategies run asyncio -n 150 -c 10 --instructions
     python -m strategies run asyncio -n 500 -c 10 --explain
     python -m strategies run asyncio@2017 -n 1000 -c 10 --policy close   # the recipe in the 2017 era
+    python -m strategies run aiohttp --tls -n 2000 -c 10                 # over HTTPS, the bundled server's CA
+    python -m strategies run httpx --url https://127.0.0.1:8443/ --ca-file ca.pem -n 500 -c 10
 
 ``run`` runs the workload in the strategy's worker process for ``--rounds`` rounds, against ``--url`` or,
 without it, against the bundled server it starts (and stops) itself. Output: one line per round, readable,
@@ -17,6 +19,10 @@ JSON object, with the instructions per request. ``--explain`` adds, after the ro
 with ``--json`` one more object, ``{"strategy": NAME, "explain": {...}}``). ``NAME@ERA`` runs the recipe of
 NAME in that era (``strategies.eras``: its interpreter and libraries, its virtualenv built on first use);
 neither ``--instructions`` nor ``--explain`` applies to it.
+HTTPS: ``--url https://...`` with ``--ca-file CA`` (the PEM the strategy verifies the server against;
+without it, the system's store), or ``--tls``: the bundled server serves HTTPS with a test CA made at its
+start, written to a temporary file passed on as the CA file. Every strategy verifies the certificate and the
+host name; a refused one is an error of kind ``tls`` in the round. An era's recipe runs over http only.
 
 Exit codes: 0 all rounds clean; 1 a round had errors or the worker failed (the message says which);
 2 a bad argument, including a strategy that cannot run as asked: unknown name, a library that is not
@@ -75,13 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--explain does not apply to --instructions: run them apart")
     if args.explain and explain.unavailable_reason():
         parser.error(f"--explain: {explain.unavailable_reason()}")
-    with _server(args.url, args.backend, args.cpus) as url:
+    _check_tls_arguments(parser, args, era)
+    with _server(args.url, args.backend, args.cpus, args.tls) as (url, server_ca_file):
         try:
             workload = Workload(url, args.requests, args.concurrency, policy=args.policy,
                                 delay_ms=args.delay_ms, size=args.size, method=args.method,
                                 timeout_s=request_timeout_s(args.concurrency) if args.timeout is None
                                 else args.timeout,
-                                profile=args.profile)
+                                profile=args.profile, ca_file=args.ca_file or server_ca_file)
         except ValueError as exc:
             parser.error(str(exc))
         if args.instructions:
@@ -114,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--rounds", type=_positive, help="rounds in the same worker (default 1)")
     run.add_argument("--timeout", type=float, default=None,
                      help="per-request timeout, seconds (default: the sweep's, 10 s or C x 5 ms, the longer)")
+    run.add_argument("--tls", action="store_true",
+                     help="the bundled server serves HTTPS (its test CA passed on as --ca-file); not with --url")
+    run.add_argument("--ca-file", metavar="PEM",
+                     help="with an https --url: the CA certificate(s) to verify the server against "
+                     "(default: the system's store)")
     run.add_argument("--backend", choices=("select", "poll", "epoll"), default="epoll",
                      help="backend of the bundled server (ignored with --url)")
     run.add_argument("--cpus", type=_cpu_set, help="pin the worker to these CPUs, e.g. 1 or 2,3; a bundled "
@@ -163,16 +175,36 @@ def _list() -> int:
     return 0
 
 
+def _check_tls_arguments(parser: argparse.ArgumentParser, args: argparse.Namespace, era: str | None) -> None:
+    """--tls and --ca-file make sense only together with what they describe; a bad one is one line."""
+    if args.tls and args.url is not None:
+        parser.error("--tls starts the bundled server with TLS; with --url give an https URL and --ca-file")
+    if args.ca_file is not None:
+        if args.url is None or not args.url.lower().startswith("https://"):
+            parser.error("--ca-file applies to an https --url (--tls passes the bundled server's CA itself)")
+        if not os.path.isfile(args.ca_file):
+            parser.error(f"--ca-file {args.ca_file}: no such file")
+    if era is not None and (args.tls or (args.url or "").lower().startswith("https://")):
+        parser.error(f"{args.name}: an era's recipe runs over http only")
+    if args.tls:
+        import importlib.util
+
+        if importlib.util.find_spec("trustme") is None:
+            parser.error("--tls: the bundled server's test CA needs trustme: pip install 'concbench[tls]'")
+
+
 @contextlib.contextmanager
-def _server(url: str | None, backend: str, worker_cpus: set[int] | None) -> Iterator[str]:
+def _server(url: str | None, backend: str, worker_cpus: set[int] | None,
+            tls: bool = False) -> Iterator[tuple[str, str | None]]:
+    """The base URL to fetch and the CA file that verifies it (None: given by the user, or plain http)."""
     if url is not None:
-        yield url
+        yield url, None
         return
     from local_server.api import ServerProcess  # only when we start the server ourselves
 
     server_cpus = sorted(os.sched_getaffinity(0) - worker_cpus) if worker_cpus else None
-    with ServerProcess(backend=backend, cpus=server_cpus or None) as server:
-        yield server.url
+    with ServerProcess(backend=backend, cpus=server_cpus or None, tls=tls) as server:
+        yield server.url, server.ca_file
 
 
 def _run(name: str, workload: Workload, rounds: int, as_json: bool, cpus: set[int] | None,

@@ -25,6 +25,25 @@ Rules a strategy keeps (the comparison is only fair if all of them do):
   asks for, and the server's ``peak_in_flight`` shows what the library really sent;
 - ``latency_s`` is measured by the strategy from just before the request is issued (or queued in the
   library) to when its full body is received or its error is known.
+
+HTTPS (``ClientConfig.scheme == "https"``, the workload's URLs are ``https://``):
+- every strategy verifies the server's certificate and host name against ``ClientConfig.ca_file`` (the
+  system's store when None) in its library's own idiom (requests' ``verify=``, aiohttp's ``ssl=``, httpx's
+  ``verify=``, Twisted's ``optionsForClientTLS``, Tornado's ``ssl_options``, an ``ssl.SSLContext`` for the
+  codec strategies); never ``verify=False``. The context, where the strategy makes one, is
+  ``strategies._tls.client_context(config)``: TLS >= 1.2, ALPN ``http/1.1``;
+- ``tuned`` makes its context (or its library's TLS configuration) once, in ``start``; ``as-written`` keeps
+  its recipe's own way, per call where the recipe makes a client per call (``requests.get(url,
+  verify=CA)``, ``aiohttp.request``): that cost is the recipe's. Each module's docstring says where its
+  context is made and why;
+- a refused certificate (another CA, another host name, expired), a failed handshake or any other TLS
+  error is the slot's ``Outcome.failed`` with the exception (or, for an error described as text, its
+  ``cause``): its text then starts with ``tls:``, the row's error kind ``tls``
+  (``strategies._tls.is_tls_failure`` reads the exception chain). A connection that only ends inside TLS
+  (an EOF, a reset: Python's ``ssl`` reports a reset after TLS records as an EOF) keeps its plain kind;
+- what was negotiated is recorded per row from the server's side, the same for every library
+  (``strategies.runner.RoundResult.tls``: the server's one protocol version, the ciphers of the round's
+  handshakes, and how many were full and how many resumed): a strategy reports nothing more.
 """
 
 from __future__ import annotations
@@ -38,6 +57,7 @@ POLICIES = ("close", "keepalive")
 #: ``tuned``: every hidden cap set to C (the fair comparison of models). ``as-written``: the recipe the
 #: tutorials write, library defaults kept (the comparison their readers made).
 PROFILES = ("tuned", "as-written")
+SCHEMES = ("http", "https")
 
 #: Why ``as-written`` has no keep-alive: every tutorial recipe opens a connection per request by itself
 #: (``requests.get`` and grequests make and close a Session per call, ``aiohttp.request`` a ClientSession,
@@ -65,6 +85,10 @@ class ClientConfig:
     #: Request body for POST (sent as application/x-www-form-urlencoded); empty for GET.
     body: bytes = b""
     profile: str = "tuned"
+    #: ``http`` or ``https``: the scheme of every URL the strategy will be given.
+    scheme: str = "http"
+    #: PEM file of the CA(s) to verify the server's certificate against over https; None: the system's store.
+    ca_file: str | None = None
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -75,10 +99,16 @@ class ClientConfig:
             raise ValueError(f"method must be GET or POST, got {self.method!r}")
         if self.profile not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.profile!r}")
+        if self.scheme not in SCHEMES:
+            raise ValueError(f"scheme must be one of {SCHEMES}, got {self.scheme!r}")
 
     @property
     def as_written(self) -> bool:
         return self.profile == "as-written"
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "https"
 
 
 @dataclass
@@ -95,9 +125,26 @@ class Outcome:
         return cls(status, body, None, time.perf_counter() - started)
 
     @classmethod
-    def failed(cls, error: BaseException | str, started: float) -> Outcome:
-        text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
-        return cls(None, None, text or "unknown error", time.perf_counter() - started)
+    def failed(cls, error: BaseException | str, started: float, cause: BaseException | None = None) -> Outcome:
+        """A failed request. ``cause``: the exception that a text ``error`` describes, so that its kind is
+        known (a TLS failure's text starts with ``tls:``, see the HTTPS rules above)."""
+        text = (error if isinstance(error, str) else f"{type(error).__name__}: {error}") or "unknown error"
+        cause = cause if isinstance(error, str) else error
+        if cause is not None and _is_tls_failure(cause):
+            text = f"{TLS_KIND}: {text}"
+        return cls(None, None, text, time.perf_counter() - started)
+
+
+#: The error kind of a TLS failure (``strategies._tls``); kept here too so that base imports no ssl.
+TLS_KIND = "tls"
+
+
+def _is_tls_failure(error: BaseException) -> bool:
+    # Imported on the first failure only: ssl must not be loaded when the registry imports this module
+    # (gevent's patch_all, at a strategy's import, comes first).
+    from strategies._tls import is_tls_failure
+
+    return is_tls_failure(error)
 
 
 class Fetcher(Protocol):

@@ -22,8 +22,13 @@ Rules this module keeps:
 - ``command`` replaces the worker's command line by another worker speaking the same protocol (an era's,
   ``strategies.eras.EraWorkerProcess``, which also overrides what ``prepare`` sends and what ``measure``
   makes of the reply: the two hooks ``_prepare_message`` and ``_measured``);
-- server-side figures come from our server's ``/stats`` (reset before the round, read after). Against any
-  other server they are None: we never guess.
+- server-side figures come from our server's ``/stats`` (reset before the round, read after; over https
+  verified against the workload's ``ca_file``). Against any other server they are None: we never guess;
+- over https, what the round negotiated (``RoundResult.tls``) is the server's count, the same for every
+  library: its one protocol version, the round's handshakes by cipher, full and resumed apart. The
+  ``/stats`` request after the round makes a full handshake of its own, counted with the round's; a
+  second ``/stats`` right after counts exactly one such handshake, so the round's are the first reading
+  less the difference between the two (``round_tls``).
 """
 
 from __future__ import annotations
@@ -101,6 +106,11 @@ class RoundResult:
     peak_in_flight: int | None = None
     server_cpu_s: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: ``http`` or ``https``.
+    scheme: str = "http"
+    #: Over https against our server: ``{"version": "TLSv1.3", "ciphers": {name: handshakes}, "full": n,
+    #: "resumed": n}``, the round's handshakes only (see the module's rules); None otherwise.
+    tls: dict[str, Any] | None = None
 
     @property
     def req_per_s(self) -> float | None:
@@ -155,13 +165,16 @@ class WorkerProcess:
     ) -> RoundResult:
         """One round in the worker; sets the strategy up first if ``workload`` needs another config."""
         self.prepare_round(workload)
-        before = _server_stats(workload.base_url, reset=True) if server_stats else None
+        ca_file = workload.ca_file
+        before = _server_stats(workload.base_url, reset=True, ca_file=ca_file) if server_stats else None
         self.fetch_round(deadline_s)
-        after = _server_stats(workload.base_url) if before is not None else None
+        after = _server_stats(workload.base_url, ca_file=ca_file) if before is not None else None
+        again = _server_stats(workload.base_url, ca_file=ca_file) if after and "tls" in after else None
         result = self.measure_round()
         if after and before:
             result.peak_in_flight = after["peak_in_flight"]
             result.server_cpu_s = after["cpu_s"] - before["cpu_s"]
+            result.tls = round_tls(after, again)
         return result
 
     # A round in three steps, for a harness that times the round trip itself (pytest-benchmark): only
@@ -192,7 +205,7 @@ class WorkerProcess:
         measured = self._measured(self._call({"cmd": "measure"}, self.start_timeout_s), workload)
         return RoundResult(
             strategy=self.name, concurrency=workload.concurrency, policy=workload.policy,
-            profile=workload.profile,
+            profile=workload.profile, scheme=workload.scheme,
             delay_ms=workload.delay_ms, size=workload.size, method=workload.method,
             cold_start_s=self.setup_info.cold_start_s, import_s=self.import_s, **measured,
         )
@@ -314,14 +327,28 @@ class WorkerProcess:
         return WorkerError(message, self.stderr_tail())
 
 
-def _server_stats(base_url: str, reset: bool = False) -> Stats | None:
+def _server_stats(base_url: str, reset: bool = False, ca_file: str | None = None) -> Stats | None:
     """Our server's /stats (after POST /stats/reset when ``reset``), or None when the server is not ours."""
     try:
         if reset:
-            reset_stats(base_url, STATS_TIMEOUT_S)
-        data = fetch_stats(base_url, STATS_TIMEOUT_S)
+            reset_stats(base_url, STATS_TIMEOUT_S, ca_file)
+        data = fetch_stats(base_url, STATS_TIMEOUT_S, ca_file)
     except (OSError, ValueError, http.client.HTTPException, ServerError):
         return None
     if not isinstance(data, dict) or not data.keys() >= set(STATS_KEYS):
         return None
     return data
+
+
+def round_tls(after: Stats, again: Stats | None) -> dict[str, Any] | None:
+    """The round's handshakes: ``after``'s counts less those of one ``/stats`` request (``again`` less
+    ``after``: exactly the second reading's own handshake). None for a plain server."""
+    if "tls" not in after or again is None:
+        return None
+    full, resumed = after["tls_handshakes"]["full"], after["tls_handshakes"]["resumed"]
+    own_full = again["tls_handshakes"]["full"] - full
+    own_resumed = again["tls_handshakes"]["resumed"] - resumed
+    first, second = after.get("tls_ciphers", {}), again.get("tls_ciphers", {})
+    ciphers = {name: count - (second.get(name, 0) - count) for name, count in first.items()}
+    return {"version": after["tls"]["version"], "ciphers": {name: n for name, n in ciphers.items() if n > 0},
+            "full": full - own_full, "resumed": resumed - own_resumed}

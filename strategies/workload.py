@@ -67,6 +67,9 @@ class Workload:
     profile: str = "tuned"
     #: Pace every body at this many kbit/s (the server's ``rate_kbps``, ``local_server.pacing``); 0: at once.
     rate_kbps: int = 0
+    #: Over https: the CA file the strategy verifies the server against (``ClientConfig.ca_file``), and the
+    #: one the runner's ``/stats`` requests use; None: the system's store.
+    ca_file: str | None = None
 
     def __post_init__(self) -> None:
         if not self.base_url.endswith("/"):
@@ -98,7 +101,13 @@ class Workload:
             method=self.method,
             body=POST_BODY if self.method == "POST" else b"",
             profile=self.profile,
+            scheme=self.scheme,
+            ca_file=self.ca_file,
         )
+
+    @property
+    def scheme(self) -> str:
+        return self.base_url.split(":", 1)[0].lower()
 
     def deadline_s(self, margin_s: float = 30.0) -> float:
         """A bound no healthy round can reach: every batch of C requests hitting its timeout, plus a margin
@@ -120,8 +129,9 @@ class Workload:
 class Verification:
     ok: int
     errors: int
-    #: error kind -> count; kinds: the exception type a strategy reported, "status", "body", "unexpected"
-    #: (a URL that promises no response), "missing" (no outcome for a URL), "extra" (outcome for no URL).
+    #: error kind -> count; kinds: the exception type a strategy reported, "tls" (a refused certificate or
+    #: another TLS failure: ``strategies.base``'s HTTPS rules), "status", "body", "unexpected" (a URL that
+    #: promises no response), "missing" (no outcome for a URL), "extra" (outcome for no URL).
     error_kinds: dict[str, int]
     error_samples: list[str]
 

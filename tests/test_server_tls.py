@@ -266,7 +266,7 @@ def test_stats_keep_every_plain_key_and_add_the_tls_ones(tls: Tls) -> None:
     stats = fetch_stats(tls.url, ca_file=tls.ca_file)
     assert set(stats) == {"backend", "requests", "open_connections", "in_flight", "peak_in_flight",
                           "bad_requests", "status_counts", "pid", "cpu_s", "uptime_s", "loop_lag_max_s", "tls",
-                          "tls_handshakes", "tls_handshake_failures"}
+                          "tls_handshakes", "tls_handshake_failures", "tls_ciphers"}
     assert stats["requests"] == 2 and stats["status_counts"] == {"200": 1, "404": 1}
     assert stats["tls"] == {"version": "TLSv1.3", "tickets": True, "alpn": ["http/1.1"],
                             "handshake_timeout_s": 5.0}  # at most the idle timeout
@@ -274,6 +274,7 @@ def test_stats_keep_every_plain_key_and_add_the_tls_ones(tls: Tls) -> None:
     assert handshakes["full"] == 3 and handshakes["resumed"] == 0  # the two GETs and this fetch
     assert handshakes["full_cpu_s"] > 0 and handshakes["resumed_cpu_s"] == 0
     assert stats["tls_handshake_failures"] == {}
+    assert sum(stats["tls_ciphers"].values()) == 3 and all(name.startswith("TLS_") for name in stats["tls_ciphers"])
 
 
 # Handshake settings ------------------------------------------------------------------------------------

@@ -88,6 +88,9 @@ class StrategySpec:
     #: The connection policy its as-written recipe really has: ``close`` for every recipe but one (see
     #: ``strategies.base.AS_WRITTEN_KEEPALIVE_REASON``), so an as-written row is labelled with what it did.
     as_written_policy: str = "close"
+    #: It fetches over HTTPS (``strategies.base``'s HTTPS rules); False: the sweep skips its HTTPS rows with
+    #: one line (``bench.sweep.plan.tls_skip_reason``) until it does.
+    tls: bool = True
 
     def missing(self) -> list[str]:
         return [mod for mod in self.requires if importlib.util.find_spec(mod) is None]

@@ -87,27 +87,27 @@ def twin_pairs(run: Run) -> list[TwinPair]:
 
 def handshakes_per_request(row: Row) -> float | None:
     """Completed handshakes (full and resumed) the server counted per request over the row's rounds."""
-    counted = [(r["requests"], h) for r in row["rounds"] if (h := r.get("tls_handshakes"))]
+    counted = [(r["requests"], t) for r in row["rounds"] if (t := r.get("tls"))]
     requests = sum(n for n, _ in counted)
-    return sum(h["full"] + h["resumed"] for _, h in counted) / requests if requests else None
+    return sum(t["full"] + t["resumed"] for _, t in counted) / requests if requests else None
 
 
 def server_us_per_handshake(row: Row) -> float | None:
-    """The server's CPU µs per completed handshake over the row's rounds (its /stats ``tls_handshakes``)."""
-    counted = [h for r in row["rounds"] if (h := r.get("tls_handshakes"))]
-    done = sum(h["full"] + h["resumed"] for h in counted)
-    return 1e6 * sum(h["full_cpu_s"] + h["resumed_cpu_s"] for h in counted) / done if done else None
+    """The server's CPU µs per completed handshake over the row's rounds (its /stats, ``tls_cpu``)."""
+    counted = [(t, c) for r in row["rounds"] if (t := r.get("tls")) and (c := r.get("tls_cpu"))]
+    done = sum(t["full"] + t["resumed"] for t, _ in counted)
+    return 1e6 * sum(c["full_cpu_s"] + c["resumed_cpu_s"] for _, c in counted) / done if done else None
 
 
 def completed_handshakes(rows: list[Row]) -> int:
     """The handshakes (full and resumed) the server completed over the rows' rounds."""
-    return sum(h["full"] + h["resumed"] for row in rows for r in row["rounds"] if (h := r.get("tls_handshakes")))
+    return sum(t["full"] + t["resumed"] for row in rows for r in row["rounds"] if (t := r.get("tls")))
 
 
 def resumed_share(rows: list[Row]) -> float | None:
     """The share of the rows' handshakes (at the server) that resumed a session, or None without any."""
     done = completed_handshakes(rows)
-    resumed = sum(h["resumed"] for row in rows for r in row["rounds"] if (h := r.get("tls_handshakes")))
+    resumed = sum(t["resumed"] for row in rows for r in row["rounds"] if (t := r.get("tls")))
     return resumed / done if done else None
 
 
@@ -173,11 +173,14 @@ def claim_by_scheme(run: Run) -> tuple[list[SchemeVerdicts], list[verdict.CellVe
     out = []
     for profile in dict.fromkeys(v.profile for v in over_tls):
         for reading in READINGS:
-            def counts(verdicts: list[verdict.CellVerdict]) -> dict[str, int]:
-                mine = [v for v in verdicts if v.profile == profile and v.reading == reading]
-                return {word: sum(v.verdict == word for v in mine) for word in VERDICT_WORDS}
-            out.append(SchemeVerdicts(profile, reading, counts(plain), counts(over_tls)))
+            out.append(SchemeVerdicts(profile, reading, _counts(plain, profile, reading),
+                                      _counts(over_tls, profile, reading)))
     return out, over_tls
+
+
+def _counts(verdicts: list[verdict.CellVerdict], profile: str, reading: tuple[str, ...]) -> dict[str, int]:
+    mine = [v for v in verdicts if v.profile == profile and v.reading == reading]
+    return {word: sum(v.verdict == word for v in mine) for word in VERDICT_WORDS}
 
 
 def median_ratio(pairs: list[TwinPair]) -> float | None:

@@ -24,7 +24,7 @@ and whether it stalled (``server_stalled``), a summary its ``stalled_rounds``, t
 and ``options.stopped``; every key it adds is optional, so a version-3 file is a valid version-4 file but
 for its number (``bench.record.upgrade`` fills the defaults). 5 adds HTTPS: a row's ``scheme`` (every row
 before it fetched over plain HTTP), what its handshakes negotiated (``tls_version``, ``tls_cipher``,
-``tls_resumed``) and each HTTPS round's handshakes at the server (``tls_handshakes``); the run's
+``tls_resumed``) and each round's ``scheme`` and an HTTPS round's handshakes at the server (``tls``, ``tls_cpu``); the run's
 ``tls_server`` and ``options.schemes``; all optional, filled for older runs by ``bench.record.upgrade``.
 """
 
@@ -60,12 +60,19 @@ class Flag(TypedDict):
     detail: str
 
 
-class RoundHandshakes(TypedDict):
-    """An HTTPS round's TLS handshakes at the server (its /stats ``tls_handshakes``, reset before the round and
-    read after it, less the one full handshake of the sweep's own read): completed ``full`` and ``resumed``,
-    and the server's CPU seconds in ``do_handshake`` for each kind."""
+class RoundTls(TypedDict):
+    """What an HTTPS round's handshakes negotiated, as the server counted them (``strategies.runner.round_tls``:
+    its /stats reset before the round and read after it, less the sweep's own read): its one protocol
+    version, the completed handshakes by cipher suite, full and resumed."""
+    version: str
+    ciphers: dict[str, int]
     full: int
     resumed: int
+
+
+class TlsCpu(TypedDict):
+    """The server's CPU seconds in ``do_handshake`` for an HTTPS round's full and resumed handshakes
+    (``bench.sweep.cells``: the counted window's CPU per handshake times the round's handshakes)."""
     full_cpu_s: float
     resumed_cpu_s: float
 
@@ -121,8 +128,12 @@ Round = TypedDict("Round", {
     "server_loop_lag_s": NotRequired[float | None],
     #: Why the round counts as run on a stalled server (``bench.sweep.noise.server_stall``), or null.
     "server_stalled": NotRequired[str | None],
-    #: An HTTPS round's handshakes at the server; null when the server could not be read after it.
-    "tls_handshakes": NotRequired[RoundHandshakes | None],
+    #: ``http`` or ``https`` (``strategies.runner.RoundResult.scheme``).
+    "scheme": NotRequired[Scheme],
+    #: An HTTPS round's handshakes at the server; null over HTTP, or when the server could not be read after it.
+    "tls": NotRequired[RoundTls | None],
+    #: The server's CPU in an HTTPS round's handshakes (absent over HTTP; null when the server was not read).
+    "tls_cpu": NotRequired[TlsCpu | None],
 })
 
 

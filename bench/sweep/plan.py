@@ -34,10 +34,10 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.analysis.claim import MEANINGS
-from bench.record.schema import Options
+from bench.record.schema import Options, Scheme
 from bench.record.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.sweep import netns
 from local_server import fdlimit
@@ -256,7 +256,6 @@ class Case:
     policy: str
     concurrency: int
 
-    @property
     #: ``http`` or ``https`` (``SCHEMES``): an HTTPS case's id ends in ``-https``, an HTTP case's id is unchanged.
     scheme: str = "http"
 
@@ -422,7 +421,7 @@ class Plan:
                 "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
                 "server_backend": self.server_backend, "server_url": self.server_url, "link": self.link,
-                "schemes": None if self.schemes is None else list(self.schemes)}
+                "schemes": None if self.schemes is None else [cast(Scheme, s) for s in self.schemes]}
 
 
 def plan_of_run(options: Options, results_dir: Path) -> Plan:
@@ -440,6 +439,13 @@ def plan_of_run(options: Options, results_dir: Path) -> Plan:
                 instructions=bool(options.get("instructions")), explain=bool(options.get("explain")),
                 server_url=options.get("server_url"), link=options.get("link"),
                 era=options.get("era"), schemes=listed(options.get("schemes")))
+
+
+def tls_skip_reason(name: str) -> str | None:
+    """Why strategy ``name`` cannot fetch over HTTPS yet (its registry entry's ``tls``), or None."""
+    if not REGISTRY[eras.split(name)[0]].tls:
+        return f"{name} does not fetch over HTTPS yet (strategies/__init__.py: tls=False)"
+    return None
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

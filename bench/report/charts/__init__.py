@@ -21,8 +21,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display: the sweep runs headless (CI, ssh); before any pyplot import
 
-from bench.record.schema import Run
 from bench.record.rows import of_scheme
+from bench.record.schema import Run
 from bench.report.charts import c10k, claim, cpu, eras, metrics, models, tls
 from bench.report.charts.panels import METRICS, WEB_P99, drawable
 

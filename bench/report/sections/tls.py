@@ -91,11 +91,12 @@ def claim_lines(run: Run) -> list[str]:
     words = tls.VERDICT_WORDS
     lines = ["### The claim over TLS", "",
              ("Cells in which each reading holds, is contradicted or is not shown, over HTTP and over HTTPS, "
-              "counted over the cells measured in both schemes (the same rule: "
-              f"{verdict.RULE})"), ""]
+              "counted over the cells measured in both schemes (readings judged in none left out), by the same "
+              f"rule. {verdict.RULE}"), ""]
     header = ["profile", "reading", *(f"http {w}" for w in words), *(f"https {w}" for w in words)]
     lines += table(header, [[c.profile, reading_name(c.reading), *(str(c.http[w]) for w in words),
-                             *(str(c.https[w]) for w in words)] for c in counts]) + [""]
+                             *(str(c.https[w]) for w in words)]
+                            for c in counts if any(c.http.values()) or any(c.https.values())]) + [""]
     for profile in dict.fromkeys(v.profile for v in over_tls):
         records = verdict.step_records(over_tls, profile)
         if records:

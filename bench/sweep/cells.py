@@ -201,11 +201,6 @@ class Cell:
             return None, f"{what} at {url}: {type(exc).__name__}: {exc}"
 
 
-#: The sweep's own ``/stats`` reads inside an HTTPS round's counted window: the read after the round (the
-#: reset's handshake comes before the reset).
-OWN_READS = 1
-
-
 def _handshake_cpu(after: Stats, counted: dict[str, Any] | None) -> dict[str, float] | None:
     """The server's CPU in the round's handshakes: the window's CPU per handshake of each kind (the sweep's
     own read included, a handshake like the others) times the round's handshakes of that kind."""

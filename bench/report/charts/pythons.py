@@ -19,9 +19,9 @@ from bench.report.charts.panels import PLAIN, hex_colour
 
 #: One marker per interpreter, in version order.
 _MARKERS = ("o", "s", "D", "^", "v", "P")
-#: Where each interpreter's points sit around their strategy's tick, and how far a strategy's cells spread.
-_OFFSET = 0.22
-_JITTER = 0.05
+#: The width around a strategy's tick its points share: each interpreter a slot of it, its cells spread
+#: across the slot (side by side, so that intervals do not hide each other).
+_WIDTH = 0.8
 
 
 def draw(run: Run, path: Path) -> Path | None:
@@ -35,12 +35,13 @@ def draw(run: Run, path: Path) -> Path | None:
     now = today_python(run)
     fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 0.9 * len(names) + 5.0), 4.8), squeeze=False)
     for ax, (which, label) in zip(axes[0], (("rate", "req/s"), ("cpu", "CPU µs per request"))):
+        slot = _WIDTH / len(tags)
         for t, tag in enumerate(tags):
-            shift = (t - (len(tags) - 1) / 2) * _OFFSET
             for s, name in enumerate(names):
                 mine = [p for p in found if p.strategy == name and p.tag == tag]
+                start = s - _WIDTH / 2 + t * slot
                 for c, p in enumerate(mine):
-                    _point(ax, p, which, s + shift + (c - (len(mine) - 1) / 2) * _JITTER, _MARKERS[t % len(_MARKERS)])
+                    _point(ax, p, which, start + (c + 0.5) * slot / len(mine), _MARKERS[t % len(_MARKERS)])
         ax.axhline(1.0, color="grey", linewidth=1, linestyle="--")
         ax.set_yscale("log")
         ax.yaxis.set_major_formatter(PLAIN)
@@ -53,9 +54,12 @@ def draw(run: Run, path: Path) -> Path | None:
     versions = interpreters(run)
     handles = [Line2D([], [], color="black", linestyle="none", marker=_MARKERS[t % len(_MARKERS)],
                       label=f"{tag} (Python {versions[tag]['version']})") for t, tag in enumerate(tags)]
-    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, frameon=False)
-    fig.suptitle(f"The same recipe on {len(tags) + 1} interpreters: ÷ Python {now}", y=0.99, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    handles.append(Line2D([], [], color="black", linestyle="none", marker="o", markerfacecolor="white",
+                          label="hollow: no decisive change (< 5 % or not significant)"))
+    fig.suptitle(f"The same recipe on {len(tags) + 1} interpreters: ÷ Python {now}", y=0.98, fontsize=11)
+    fig.legend(handles=handles, loc="upper center", ncol=len(handles), fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, 0.93))
+    fig.tight_layout(rect=(0, 0, 1, 0.86))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -25,6 +25,7 @@ from bench.report.charts import pythons as python_chart
 from bench.report.sections import pythons as python_section
 from bench.sweep.options import plan_from_options
 from bench.sweep.plan import Case, Plan
+from local_server.api import ServerProcess
 from strategies import eras, pythons, variants
 from strategies.venvs import Interpreter
 from strategies.worker.runner import WorkerError
@@ -66,6 +67,25 @@ def test_asyncio_on_python_3_13_verifies_every_body_and_records_its_version(serv
     assert record["digest"] == prepared.digest and record["libraries"] == {"httptools": prepared.libraries["httptools"]}
     assert pythons.skip_reason("gevent@py3.13", 10, "keepalive", "tuned") is None
     assert prepared.python.parent.parent.is_relative_to(pythons.cache_root())  # outside the checkout
+
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)  # the 3.13 virtualenv: built by the test above, or here the first time
+def test_a_row_on_python_3_13_speaks_https_as_todays_worker_does() -> None:
+    """The interpreter's worker is today's: the workload's scheme and CA file reach it, and it verifies the
+    bundled server's certificate against that CA."""
+    pytest.importorskip("trustme", reason="the bundled server's test CA needs trustme: pip install 'concbench[tls]'")
+    prepared = pythons.prepare("py3.13")
+    if isinstance(prepared, str):
+        pytest.skip(prepared)
+    with ServerProcess(backend="epoll", tls=True) as server:
+        workload = Workload(server.url, 40, 4, policy="keepalive", ca_file=server.ca_file)
+        assert workload.scheme == "https"
+        with variants.worker_process("httpx@py3.13") as worker:
+            result = worker.run_round(workload)
+    assert result.ok == 40 and result.errors == 0, result.error_kinds  # every body verified, over https
+    assert result.scheme == "https" and result.tls is not None and result.tls["full"] >= 1
 
 
 def test_a_missing_interpreter_is_one_line_saying_how_to_get_it(fresh: Path) -> None:

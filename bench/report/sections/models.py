@@ -6,6 +6,7 @@ Rules this module keeps: every figure is the analysis's; the section is empty wi
 
 from __future__ import annotations
 
+from bench.analysis.claim import CLAIM
 from bench.analysis.cpu import explained_cell, instruction_rows
 from bench.analysis.models import model_cells
 from bench.record.schema import Run
@@ -151,7 +152,32 @@ def instructions_summary(run: Run) -> list[str]:
     if over:
         name, most = max(over, key=lambda o: o[1])
         text += f"; a library adds up to {most:.0f}× its model's codec row (`{name}`)"
-    return [text + "."]
+    return [text + ".", *_first_step(dict(rows), per_model)]
+
+
+def _first_step(counts: dict[str, float], per_model: dict[str, float]) -> list[str]:
+    """The claim's first step in instructions: how much of gevent+requests' and Twisted's Agent's count per
+    request their models account for (each model's cheapest codec row), and how much their stacks."""
+    first, second = CLAIM[:2]
+    shares = []
+    for name in (first, second):
+        model = REGISTRY[name].model
+        if name not in counts or model not in per_model:
+            return []
+        shares.append((name, model, counts[name], per_model[model]))
+    (a, a_model, a_all, a_model_n), (b, b_model, b_all, b_model_n) = shares
+    return ["", (f"The claim's first step, {a} > {b}, in these counts: {a} ({REGISTRY[a].stack} on {a_model}) "
+                 f"costs {_count(a_all)} per request, of which its model with our codec {_count(a_model_n)} "
+                 f"({a_model_n / a_all:.0%}); {b} ({REGISTRY[b].stack} on {b_model}) {_count(b_all)}, of which its "
+                 f"model {_count(b_model_n)} ({b_model_n / b_all:.0%}). {a_model.capitalize()} cost "
+                 f"{a_model_n / b_model_n:.2f}× {_of(b_model)} instructions per request; {_of(REGISTRY[a].stack)} "
+                 f"stack {(a_all - a_model_n) / (b_all - b_model_n):.1f}× {_of(REGISTRY[b].stack)}. So {a} > {b} can only "
+                 f"come from the model or from waiting, never from its HTTP code.")]
+
+
+def _of(name: str) -> str:
+    """English's possessive of a name: requests', Twisted's."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def _count(instructions: float) -> str:

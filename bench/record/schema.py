@@ -22,7 +22,8 @@ Optional keys added since, readable by any version-3 reader that ignores them: `
 reached it), a failed or not-run row says its ``cause``, a round the server's loop lag (``server_loop_lag_s``)
 and whether it stalled (``server_stalled``), a summary its ``stalled_rounds``, the run its ``server_restarts``
 and ``options.stopped``; every key it adds is optional, so a version-3 file is a valid version-4 file but
-for its number (``bench.record.upgrade`` fills the defaults). 5 adds HTTPS: a row's ``scheme`` (every row
+for its number (``bench.record.upgrade`` fills the defaults). Since 4, optional: a row's interpreter
+(``python``) and the run's ``options.pythons`` (``--python``). 5 adds HTTPS: a row's ``scheme`` (every row
 before it fetched over plain HTTP), what its handshakes negotiated (``tls_version``, ``tls_cipher``,
 ``tls_resumed``) and each round's ``scheme`` and an HTTPS round's handshakes at the server (``tls``, ``tls_cpu``); the run's
 ``tls_server`` and ``options.schemes``; all optional, filled for older runs by ``bench.record.upgrade``.
@@ -245,6 +246,19 @@ class EraRecord(TypedDict):
     libraries: dict[str, str | None]
 
 
+class PythonRecord(TypedDict):
+    """The interpreter an ``S@py3.13`` row ran on (``strategies.pythons``): today's worker and libraries in a
+    virtualenv of that interpreter. ``version`` and ``digest`` are null when it could not be had here (the
+    row is skipped); ``gil_enabled`` is ``sys._is_gil_enabled()`` in the worker once its strategy started
+    (null before 3.13, or when no worker started)."""
+    tag: str
+    version: str | None
+    free_threaded: bool
+    gil_enabled: bool | None
+    digest: str | None
+    libraries: dict[str, str | None]
+
+
 class Row(TypedDict):
     """One row of the sweep: a case (strategy, profile, policy, C) on one workload, whatever became of it."""
     id: str
@@ -291,6 +305,8 @@ class Row(TypedDict):
     #: HTTPS: the share of the row's handshakes (all its rounds, at the server) that resumed a session, 0 to 1;
     #: null when none completed (every request failed) or the counts are unknown.
     tls_resumed: NotRequired[float | None]
+    #: ``--python``: the interpreter of an ``S@py3.13`` row (today's rows: the run's ``machine``).
+    python: NotRequired[PythonRecord]
 
 
 class Pinning(TypedDict):
@@ -334,6 +350,8 @@ class Options(TypedDict):
     era: NotRequired[str | None]
     #: ``--schemes`` as given; null: HTTP, and HTTPS where the default sweep adds it (``bench.sweep.plan.HTTPS_SCOPE``).
     schemes: NotRequired[list[Scheme] | None]
+    #: ``--python``: the interpreters whose rows ran beside today's, as given (versions or paths).
+    pythons: NotRequired[list[str]]
     wall_s: NotRequired[float]
     #: The signal that stopped the sweep ("SIGINT", "SIGTERM"), or null when it ran to the end.
     interrupted: NotRequired[str | None]

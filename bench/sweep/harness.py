@@ -53,8 +53,8 @@ from bench.sweep.noise import NoiseProbe, descendant_pids
 from bench.sweep.plan import WORKLOADS, Case, Plan
 from bench.sweep.target import Target, TargetError, open_target
 from local_server.api import ServerError
-from strategies.eras import row_era, worker_process
 from strategies.probes.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
+from strategies.variants import record, worker_process
 from strategies.worker.runner import WorkerError, WorkerProcess
 
 #: Restarts of the bundled server one session allows before it stops: a server that died four times is
@@ -176,7 +176,7 @@ class Sweep:
         key = (case.strategy, case.scheme)
         if key not in self.workers:
             cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
-            self.workers[key] = worker_process(case.strategy, cpus=cpus)  # today's, or an era's for ``S@era``
+            self.workers[key] = worker_process(case.strategy, cpus=cpus)  # today's, an era's, an interpreter's
         return self.workers[key]
 
     def _enter_group(self, group: tuple[str, str, str]) -> None:
@@ -326,7 +326,7 @@ class Sweep:
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
                 "cause": None, "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
                 "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded(),
-                **row_era(case.strategy), "scheme": case.scheme,
+                **record(case.strategy), "scheme": case.scheme,
                 **({"tls_version": None, "tls_cipher": None, "tls_resumed": None} if case.scheme == "https" else {})}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
@@ -364,7 +364,9 @@ class Sweep:
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
         if case.scheme == "https":
             row.update(negotiated(run.rounds))
-        server_up = not self.server_down and self.stop_reason is None
+        if "python" in row and run.worker is not None:  # as the worker read it, its strategy started
+            row["python"]["gil_enabled"] = run.worker.gil_enabled
+        server_up = self.server_down is None and self.stop_reason is None
         if self.plan.instructions:  # in the row's own test: one callgrind pass per test, within its timeout
             row["instructions"] = self._count_instructions(run) if run.rounds and server_up else None
         if self.plan.explain:  # likewise: one profiled round per test

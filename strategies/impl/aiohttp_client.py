@@ -23,6 +23,7 @@ the only cap. Only the default ``ClientTimeout`` (300 s total) is replaced, by `
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
@@ -48,10 +49,9 @@ class AiohttpFetcher:
 
     async def _open_session(self) -> aiohttp.ClientSession:
         # Made inside the running loop: aiohttp binds session and connector to it.
-        tls = {"ssl": client_context(self._config)} if self._config.tls else {}
         connector = aiohttp.TCPConnector(
             limit=self._config.concurrency, limit_per_host=self._config.concurrency,
-            force_close=self._config.policy == "close", **tls,
+            force_close=self._config.policy == "close", ssl=self._ssl(),
         )
         return aiohttp.ClientSession(connector=connector)
 
@@ -59,16 +59,17 @@ class AiohttpFetcher:
         return self._runner.fetch(urls, self._request)
 
     async def _request(self, url: str, started: float) -> Outcome:
-        if self._session is None:  # the recipe: a session per call, and so a context per call over https
-            send: Send = aiohttp.request
-            tls = {"ssl": client_context(self._config)} if self._config.tls else {}
-        else:
-            send, tls = self._session.request, {}
+        # The recipe: a session per call, and so a context per call over https; tuned: the connector's.
+        send: Send = aiohttp.request if self._session is None else self._session.request
         async with send(
             self._config.method, url, data=self._config.body or None, headers=self._headers,
-            timeout=self._timeout, **tls,
+            timeout=self._timeout, ssl=self._ssl() if self._session is None else True,
         ) as response:
             return Outcome.ok(response.status, await response.read(), started)
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        """A new verifying context over https; aiohttp's default otherwise (``True``: its own, verifying)."""
+        return client_context(self._config) if self._config.tls else True
 
     def close(self) -> None:
         # ClientSession.close awaits the connector closing its transports, so none outlives the loop.

@@ -51,6 +51,7 @@ deadline kept (the harness's admission and the workload's timeout). Defaults kep
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import treq
 from treq.api import default_pool, get_global_pool
@@ -76,11 +77,9 @@ class TreqFetcher:
         self._headers = FORM if config.method == "POST" else None
         self._body = config.body if config.method == "POST" else None
         #: Over https, treq's way to a CA: an agent of one's own (on the fetcher's pool, or the recipe's global one).
-        self._agent: dict[str, Agent] = {}
-        if config.tls:
-            self._agent = {"agent": self._runner.call(self._open_agent)}
+        self._agent: Any = self._runner.call(self._open_agent) if config.tls else None
 
-    def _open_agent(self) -> Agent:
+    def _open_agent(self) -> Any:  # an IAgent: Twisted types it as a zope interface
         if self._pool is None:
             policy = BrowserLikePolicyForHTTPS(trustRoot=trust_root(self._config))
             return Agent(reactor, contextFactory=policy, pool=default_pool(reactor, None, None))
@@ -92,15 +91,12 @@ class TreqFetcher:
     def _request(self, url: str, started: float) -> Deferred[Outcome]:
         if self._pool is None:  # as-written: the recipe, treq's global pool
             if self._config.method == "POST":
-                response = treq.post(url, data=self._body, headers=self._headers, **self._agent)
+                response = treq.post(url, data=self._body, headers=self._headers, agent=self._agent)
             else:
-                response = treq.get(url, **self._agent)
-        elif self._agent:
+                response = treq.get(url, agent=self._agent)
+        else:  # an agent (https) has the pool already: treq then takes no pool of its own
             response = treq.request(self._config.method, url, data=self._body, headers=self._headers,
-                                    **self._agent)
-        else:
-            response = treq.request(self._config.method, url, data=self._body, headers=self._headers,
-                                    pool=self._pool)
+                                    pool=self._pool, agent=self._agent)
         return response.addCallback(_read_response, started)
 
     def close(self) -> None:

@@ -33,7 +33,14 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from strategies.base import ClientConfig, Outcome
-from strategies.http1 import ProtocolError, ResponseParser, build_request, default_port, host_header, split_url
+from strategies.http1 import (
+    ProtocolError,
+    ResponseParser,
+    build_request,
+    default_port,
+    host_header,
+    split_url,
+)
 
 Key = tuple[str, int]
 

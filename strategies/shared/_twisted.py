@@ -171,7 +171,7 @@ class OncePerHost:
         self._root = root
         self._options: dict[bytes, Any] = {}
 
-    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:  # noqa: N802 - Twisted's interface
+    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
         options = self._options.get(hostname)
         if options is None:
             options = self._options[hostname] = optionsForClientTLS(

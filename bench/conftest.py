@@ -4,6 +4,7 @@
     pytest bench/ --benchmark-only --quick               # ~2 min
     pytest bench/test_sweep.py --benchmark-disable --requests=20 --concurrency=1,5 --results-dir=/tmp/r
     pytest bench/test_sweep.py --benchmark-only --era 2017 --results-dir results/eras   # and the 2017 era's
+    pytest bench/ --benchmark-only --python 3.12,3.13 --results-dir results/pythons   # and on 3.12, 3.13
 
 Rules this file keeps:
 - only the sweep's tests (those taking the ``case`` fixture) are parametrized or touched here; other bench
@@ -30,7 +31,8 @@ Rules this file keeps:
   namespace lives as long as the ``sweep`` fixture and goes with it (SIGTERM is turned into
   KeyboardInterrupt before it is made).
 - ``--era NAME``: the era's virtualenv is made ready (``strategies.eras.prepare``, one line on the terminal)
-  before the cells are formed, so that its rows run, or are skipped with its reason, never fail the sweep.
+  before the cells are formed, so that its rows run, or are skipped with its reason, never fail the sweep;
+  ``--python``'s interpreters likewise (``strategies.pythons.prepare``, one line each).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ from bench.sweep.plan import (
     Plan,
 )
 from bench.sweep.target import TargetError
-from strategies import eras
+from strategies import eras, pythons
 from strategies.probes import explain
 from strategies.probes.instructions import InstructionsUnavailable, find_valgrind
 
@@ -123,6 +125,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "pinned libraries, in a virtualenv built on first use), interleaved with today's; "
                          "by default the claim's strategies, C=10,100, the latency, claim and throughput "
                          f"workloads (known: {', '.join(eras.names()) or 'none'})")
+    group.addoption("--python", default=None, metavar="VERSIONS",
+                    help="also run each selected strategy on these interpreters (pyenv version names such as "
+                         "3.12,3.13, or interpreter paths), today's worker and libraries in a virtualenv of "
+                         "each built on first use, interleaved with today's rows (S@py3.13)")
     group.addoption("--resume", default=None, metavar="RUN",
                     help="finish an interrupted run: RUN is its results/runs/*.json or *.jsonl; runs only the "
                          "rows it lacks, with its recorded options (give no other sweep option)")
@@ -219,6 +225,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if plan.era is not None:  # its rows' skip reasons depend on it: made ready (or not) before the cells
         eras.prepare(plan.era, reporter.write_line if reporter is not None else None)
+    for tag in plan.python_tags:  # likewise
+        pythons.prepare(tag, reporter.write_line if reporter is not None else None)
     cells: dict[CellKey, list[Case]] = {}
     first_items: dict[CellKey, pytest.Item] = {}
     planned = session.config.stash[PLANNED_KEY] = []

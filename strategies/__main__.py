@@ -7,6 +7,7 @@
     python -m strategies run asyncio -n 150 -c 10 --instructions
     python -m strategies run asyncio -n 500 -c 10 --explain
     python -m strategies run asyncio@2017 -n 1000 -c 10 --policy close   # the recipe in the 2017 era
+    python -m strategies run asyncio@py3.13 -n 1000 -c 10                # today's recipe on Python 3.13
     python -m strategies run aiohttp --tls -n 2000 -c 10                 # over HTTPS, the bundled server's CA
     python -m strategies run httpx --url https://127.0.0.1:8443/ --ca-file ca.pem -n 500 -c 10
 
@@ -18,11 +19,14 @@ JSON object, with the instructions per request. ``--explain`` adds, after the ro
 ``strategies.probes.explain`` in the same worker: where the CPU of a request goes, by category (readable lines, or
 with ``--json`` one more object, ``{"strategy": NAME, "explain": {...}}``). ``NAME@ERA`` runs the recipe of
 NAME in that era (``strategies.eras``: its interpreter and libraries, its virtualenv built on first use);
-neither ``--instructions`` nor ``--explain`` applies to it.
+``NAME@py3.13`` runs today's NAME on that interpreter (``strategies.pythons``: pyenv's 3.13, today's
+libraries in a virtualenv of its own built on first use; a missing interpreter is one line saying how to
+get it). Neither ``--instructions`` nor ``--explain`` applies to either.
 HTTPS: ``--url https://...`` with ``--ca-file CA`` (the PEM the strategy verifies the server against;
 without it, the system's store), or ``--tls``: the bundled server serves HTTPS with a test CA made at its
 start, written to a temporary file passed on as the CA file. Every strategy verifies the certificate and the
-host name; a refused one is an error of kind ``tls`` in the round. An era's recipe runs over http only.
+host name; a refused one is an error of kind ``tls`` in the round. An era's recipe runs over http only; an
+interpreter's row is today's worker, so it speaks HTTPS as today's does.
 
 Exit codes: 0 all rounds clean; 1 a round had errors or the worker failed (the message says which);
 2 a bad argument, including a strategy that cannot run as asked: unknown name, a library that is not
@@ -42,7 +46,7 @@ from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from local_server.fdlimit import shortfall
-from strategies import REGISTRY, eras
+from strategies import REGISTRY, eras, pythons, variants
 from strategies.base import POLICIES, PROFILES
 from strategies.probes import explain, instructions
 from strategies.worker.runner import RoundResult, WorkerError
@@ -54,19 +58,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "list":
         return _list()
-    strategy, era = eras.split(args.name)
+    strategy, tag = eras.split(args.name)
     spec = REGISTRY.get(strategy)
     if spec is None:
         parser.error(f"unknown strategy {args.name!r}; known: {', '.join(REGISTRY)}")
-    if era is not None:
-        if args.instructions or args.explain:
-            parser.error(f"{args.name}: --instructions and --explain measure today's workers only")
-        try:
-            reason = eras.skip_reason(args.name, args.concurrency, args.policy, args.profile)
-        except ValueError as exc:  # an unknown era
-            parser.error(str(exc))
-    else:
-        reason = spec.skip_reason(args.concurrency, args.policy, args.profile)
+    if tag is not None and (args.instructions or args.explain):
+        parser.error(f"{args.name}: --instructions and --explain measure today's workers only")
+    if variants.kind(args.name) == "python":  # its build's progress on stderr; its failure is the error below
+        pythons.prepare(tag or "", lambda line: None if pythons.SKIPPED in line else print(line, file=sys.stderr))
+    try:
+        reason = variants.skip_reason(args.name, args.concurrency, args.policy, args.profile)
+    except ValueError as exc:  # an unknown era
+        parser.error(str(exc))
     reason = reason or shortfall(args.concurrency)
     if reason:
         parser.error(f"{args.name} cannot run -c {args.concurrency} --policy {args.policy} "
@@ -82,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--explain does not apply to --instructions: run them apart")
     if args.explain and explain.unavailable_reason():
         parser.error(f"--explain: {explain.unavailable_reason()}")
-    _check_tls_arguments(parser, args, era)
+    _check_tls_arguments(parser, args, tag if variants.kind(args.name) == "era" else None)
     with _server(args.url, args.backend, args.cpus, args.tls) as (url, server_ca_file):
         try:
             workload = Workload(url, args.requests, args.concurrency, policy=args.policy,
@@ -212,7 +215,7 @@ def _run(name: str, workload: Workload, rounds: int, as_json: bool, cpus: set[in
          explained: bool = False) -> int:
     clean = True
     try:
-        with eras.worker_process(name, cpus=cpus) as worker:
+        with variants.worker_process(name, cpus=cpus) as worker:
             for number in range(1, rounds + 1):
                 result = worker.run_round(workload)
                 clean = clean and result.errors == 0

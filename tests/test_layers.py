@@ -19,9 +19,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("local_server", "strategies", "bench")
 #: strategies' sub-packages, each a layer: the strategy modules, their shared code, the worker machinery, the
-#: probes, the eras; the CLI and the components' documented entry point sit above them all.
+#: probes, the eras, the interpreters, and what a row name runs on (variants: today's, an era's or an
+#: interpreter's); the CLI and the components' documented entry point sit above them all.
 STRATEGY_LAYERS = ("strategies.impl", "strategies.shared", "strategies.worker", "strategies.probes",
-                   "strategies.eras", "strategies.__main__", "strategies.components")
+                   "strategies.eras", "strategies.pythons", "strategies.variants", "strategies.__main__",
+                   "strategies.components")
 
 
 def _module_name(path: Path) -> str:
@@ -102,28 +104,42 @@ class Rule:
 RULES = (
     Rule("the server imports nothing of the strategies or the sweep", ("local_server",), ("strategies", "bench")),
     Rule("the strategies import nothing of the sweep", ("strategies",), ("bench",)),
-    Rule("the registry, the contract, the workload and the codecs import none of the strategies' layers",
+    Rule("the registry, the contract, the workload, the codecs and the virtualenv builder import none of the "
+         "strategies' layers",
          ("strategies",), STRATEGY_LAYERS, except_sources=STRATEGY_LAYERS),
     Rule("a strategy module imports the contract (its TLS context included), the shared code and the codecs, "
          "nothing else of strategies",
          ("strategies.impl",), ("strategies",), allowed=("strategies.base", "strategies.tls", "strategies.shared",
                                                         "strategies.http1", "strategies.select_client",
                                                         "strategies.impl")),
-    Rule("a strategy module reaches no worker machinery, probe, era or registry, even indirectly",
-         ("strategies.impl",), ("strategies.worker", "strategies.probes", "strategies.eras", "strategies.__main__",
+    Rule("a strategy module reaches no worker machinery, probe, era, interpreter or registry, even indirectly",
+         ("strategies.impl",), ("strategies.worker", "strategies.probes", "strategies.eras", "strategies.pythons",
+                                "strategies.variants", "strategies.venvs", "strategies.__main__",
                                 "strategies.components"), transitive=True),
     Rule("the shared code imports no strategy module and no machinery above it", ("strategies.shared",),
          ("strategies",), allowed=("strategies.base", "strategies.tls", "strategies.shared", "strategies.http1")),
-    Rule("the worker machinery imports no strategy module by name (the host imports the registry's), no era, "
-         "and of the probes only the profiler its explain command runs",
-         ("strategies.worker",), ("strategies.impl", "strategies.shared", "strategies.eras", "strategies.probes",
+    Rule("the worker machinery imports no strategy module by name (the host imports the registry's), no era or "
+         "interpreter, and of the probes only the profiler its explain command runs",
+         ("strategies.worker",), ("strategies.impl", "strategies.shared", "strategies.eras", "strategies.pythons",
+                                  "strategies.variants", "strategies.venvs", "strategies.probes",
                                   "strategies.__main__", "strategies.components"),
          allowed=("strategies.probes.explain",)),
     Rule("the profiler the worker runs imports nothing of the project", ("strategies.probes.explain",),
          PACKAGES, transitive=True),
-    Rule("the eras run today's worker machinery on the registry, never a strategy module or a probe",
-         ("strategies.eras",), ("strategies.impl", "strategies.shared", "strategies.probes", "strategies.__main__",
-                                "strategies.components")),
+    Rule("the eras run today's worker machinery on the registry, never a strategy module, a probe or an "
+         "interpreter's rows",
+         ("strategies.eras",), ("strategies.impl", "strategies.shared", "strategies.probes", "strategies.pythons",
+                                "strategies.variants", "strategies.__main__", "strategies.components")),
+    Rule("the interpreters run today's worker on the registry, naming rows as the eras do (eras.split), never a "
+         "strategy module or a probe",
+         ("strategies.pythons",), ("strategies.impl", "strategies.shared", "strategies.probes",
+                                   "strategies.variants", "strategies.__main__", "strategies.components")),
+    Rule("what a row name runs on is the registry's, an era's or an interpreter's worker, never a strategy "
+         "module or a probe",
+         ("strategies.variants",), ("strategies.impl", "strategies.shared", "strategies.probes",
+                                    "strategies.__main__", "strategies.components")),
+    Rule("the virtualenv builder the eras and the interpreters share imports nothing of the project",
+         ("strategies.venvs",), PACKAGES, transitive=True),
     Rule("the sweep and the report read the strategies through the registry, the contract, the worker machinery, "
          "the probes and the eras, never a strategy module or the shared code by name",
          ("bench",), ("strategies.impl", "strategies.shared")),
@@ -183,7 +199,8 @@ def test_the_graph_sees_every_package_and_its_layers() -> None:
     assert {name.split(".")[0] for name in MODULES} == set(PACKAGES)
     for layer in ("bench.record", "bench.analysis", "bench.report", "bench.report.charts", "bench.report.sections",
                   "bench.report.page", "bench.sweep", "strategies.impl", "strategies.shared", "strategies.worker",
-                  "strategies.probes", "strategies.eras"):
+                  "strategies.probes", "strategies.eras", "strategies.pythons", "strategies.variants",
+                  "strategies.venvs"):
         assert layer in MODULES, layer
     assert "bench.record.schema" in GRAPH["bench.record.rows"]
     assert "matplotlib" in GRAPH["bench.report.charts.panels"] or "matplotlib" in GRAPH["bench.report.charts"]
@@ -263,7 +280,7 @@ def test_no_import_cycles_between_layers() -> None:
 
 def test_no_import_cycles_between_the_strategies_layers() -> None:
     """Between strategies' layers the imports go one way: registry and contract <- shared <- impl, worker <-
-    probes, worker <- eras. The profiler (probes.explain) is its own layer: the worker runs it, and it imports
+    probes, worker <- eras <- pythons, eras and pythons <- variants. The profiler (probes.explain) is its own layer: the worker runs it, and it imports
     nothing of the project."""
     layers = ("strategies.probes.explain", *STRATEGY_LAYERS[:-2])
 

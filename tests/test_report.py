@@ -29,8 +29,16 @@ from bench.analysis.comparison import compare, holm
 from bench.record.rows import finish_row
 from bench.record.runfile import load_run
 from bench.report.document import make_report
-from bench.report.readme import SOURCE_LINE, WHY_MARKERS, readme_why, update_readme
+from bench.report.readme import (
+    INSTRUCTIONS_MARKERS,
+    MODELS_MARKERS,
+    SOURCE_LINE,
+    WHY_MARKERS,
+    readme_why,
+    update_readme,
+)
 from bench.report.sections.claim import WHY_TITLE
+from bench.report.sections.models import instructions_summary, summary
 
 FIXTURE = Path(__file__).parent / "data" / "report_fixture.json"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -306,6 +314,31 @@ def test_readme_quotes_the_committed_run_it_names() -> None:
     assert quoted.strip() == readme_why(load_run(root / source), "results/claim.png"), (
         f"README.md's generated section is stale: python -m bench.report {source} --out results "
         "--readme README.md")
+
+
+@pytest.mark.parametrize(("markers", "quote"), [(MODELS_MARKERS, summary), (INSTRUCTIONS_MARKERS, instructions_summary)],
+                         ids=["models", "instructions"])
+def test_docs_results_quotes_the_committed_runs_it_names(markers: tuple[str, str], quote: Any) -> None:
+    """docs/results.md's generated sections are what ``--readme docs/results.md`` makes of the committed runs
+    they name (the models run's table, the instructions run's line), to the letter."""
+    root = FIXTURE.parent.parent.parent
+    doc = root / "docs" / "results.md"
+    begin, end = markers
+    source_line, quoted = doc.read_text().split(begin, 1)[1].split(end, 1)[0].strip().split("\n", 1)
+    source = source_line.removeprefix("<!-- source: ").removesuffix(" -->")
+    run = (doc.parent / source).resolve()
+    assert run.is_relative_to(root / "results") and "/runs/" in source, source_line
+    assert quoted.strip() == "\n".join(quote(load_run(run))), (
+        f"docs/results.md's section {begin!r} is stale: python -m bench.report {run.relative_to(root)} "
+        f"--out {run.parent.parent.relative_to(root)} --readme docs/results.md")
+
+
+def test_a_run_without_a_sections_data_keeps_it(tmp_path: Path) -> None:
+    begin, end = INSTRUCTIONS_MARKERS
+    doc = tmp_path / "results.md"
+    doc.write_text(f"# top\n{begin}\nkept\n{end}\n")
+    kept = update_readme(doc, load_run(FIXTURE), "claim.png", "runs/x.json")
+    assert "kept" in doc.read_text() and len(kept) == 1 and "has no instruction counts" in kept[0]
 
 
 def test_readme_rewrite_keeps_the_rest(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ reached it), a failed or not-run row says its ``cause``, a round the server's lo
 and whether it stalled (``server_stalled``), a summary its ``stalled_rounds``, the run its ``server_restarts``
 and ``options.stopped``; every key it adds is optional, so a version-3 file is a valid version-4 file but
 for its number (``bench.record.upgrade`` fills the defaults). Since 4, optional: each round's ``scheme`` and an
-HTTPS round's handshakes at the server (``tls``).
+HTTPS round's handshakes at the server (``tls``), a row's interpreter (``python``) and the run's
+``options.pythons`` (``--python``).
 """
 
 from __future__ import annotations
@@ -234,6 +235,19 @@ class EraRecord(TypedDict):
     libraries: dict[str, str | None]
 
 
+class PythonRecord(TypedDict):
+    """The interpreter an ``S@py3.13`` row ran on (``strategies.pythons``): today's worker and libraries in a
+    virtualenv of that interpreter. ``version`` and ``digest`` are null when it could not be had here (the
+    row is skipped); ``gil_enabled`` is ``sys._is_gil_enabled()`` in the worker once its strategy started
+    (null before 3.13, or when no worker started)."""
+    tag: str
+    version: str | None
+    free_threaded: bool
+    gil_enabled: bool | None
+    digest: str | None
+    libraries: dict[str, str | None]
+
+
 class Row(TypedDict):
     """One row of the sweep: a case (strategy, profile, policy, C) on one workload, whatever became of it."""
     id: str
@@ -269,6 +283,8 @@ class Row(TypedDict):
     rate_kbps: NotRequired[int]
     #: ``--era``: the era of an ``S@era`` row (today's rows have none: the run's ``machine`` and ``libraries``).
     era: NotRequired[EraRecord]
+    #: ``--python``: the interpreter of an ``S@py3.13`` row (today's rows: the run's ``machine``).
+    python: NotRequired[PythonRecord]
 
 
 class Pinning(TypedDict):
@@ -310,6 +326,8 @@ class Options(TypedDict):
     link: NotRequired[str | None]
     #: ``--era``: the era whose rows ran beside today's (``strategies.eras``), or null.
     era: NotRequired[str | None]
+    #: ``--python``: the interpreters whose rows ran beside today's, as given (versions or paths).
+    pythons: NotRequired[list[str]]
     wall_s: NotRequired[float]
     #: The signal that stopped the sweep ("SIGINT", "SIGTERM"), or null when it ran to the end.
     interrupted: NotRequired[str | None]

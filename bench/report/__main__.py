@@ -1,8 +1,9 @@
 """``python -m bench.report RUN.json [--out DIR] [--readme README.md]``: REPORT.md and the charts of a run,
 remade from its JSON alone (``bench.report.document``), and the results page over every run of the results
 folder and this one (``bench.report.page``: ``results/index.html`` for ``results/c10k/latest.json``); with
-``--readme``, also the README's generated sections (``bench.report.readme``; the model ladder's when the
-report's folder holds a ``model_ladder.json``)."""
+``--readme FILE``, also the generated sections FILE holds (``bench.report.readme``: README.md's claim and,
+when the report's folder holds a ``model_ladder.json``, the model ladder; docs/results.md's models and
+instructions, from the runs that have them)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("json", type=Path, help="results JSON written by the sweep, e.g. results/latest.json")
     parser.add_argument("--out", type=Path, default=None, help="directory for REPORT.md and the PNGs")
     parser.add_argument("--readme", type=Path, default=None,
-                        help="also rewrite this README's generated section from the run")
+                        help="also rewrite the generated sections this file holds (README.md, docs/results.md) "
+                             "from the run")
     args = parser.parse_args(argv)
     try:
         report = make_report(args.json, args.out)
@@ -39,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
             found = ladder_in(folder)
             ladder = None if found is None else (found, os.path.relpath(folder / LADDER_CHART, home),
                                                  os.path.relpath(folder / LADDER_FILE, home))
-            update_readme(args.readme, load_run(args.json), chart, os.path.relpath(args.json.resolve(), home),
-                          ladder)
+            for line in update_readme(args.readme, load_run(args.json), chart,
+                                      os.path.relpath(args.json.resolve(), home), ladder):
+                print(line, file=sys.stderr)
     except (OSError, ValueError, KeyError) as exc:
         print(f"bench.report: {exc}", file=sys.stderr)
         return 1

@@ -21,7 +21,7 @@ from bench.record.schema import Run
 from bench.record.upgrade import UNFINISHED
 from bench.report import charts
 from bench.report.charts.ladder import LADDER_CHART, draw_ladder
-from bench.report.sections import c10k, costs, cpu, eras, ladder, models, ranking
+from bench.report.sections import c10k, costs, cpu, eras, ladder, models, pythons, ranking
 from bench.report.sections.claim import verdict_section, why_section
 from bench.report.sections.run import (
     faults_warning,
@@ -52,7 +52,8 @@ def render(run: Run, chart_files: list[Path], source: str, model_ladder: Ladder 
     if images:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
     verdicts = verdict.judge_run(run)
-    body = why_section(run, verdicts) + verdict_section(run, verdicts) + eras.section(run) + machine_section(run)
+    body = why_section(run, verdicts) + verdict_section(run, verdicts) + eras.section(run) + pythons.section(run)
+    body += machine_section(run)
     body += ranking.section(run) + c10k.section(run) + models.section(run) + ladder.section(model_ladder)
     body += costs.section(run)
     body += noise_section(run) + cpu.instructions_section(run) + cpu.explain_section(run) + tables_section(run)

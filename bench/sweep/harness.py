@@ -47,8 +47,8 @@ from bench.sweep.noise import NoiseProbe, descendant_pids
 from bench.sweep.plan import WORKLOADS, Case, Plan
 from bench.sweep.target import TargetError, open_target
 from local_server.api import ServerError
-from strategies.eras import row_era, worker_process
 from strategies.probes.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
+from strategies.variants import record, worker_process
 from strategies.worker.runner import WorkerError, WorkerProcess
 
 #: Restarts of the bundled server one session allows before it stops: a server that died four times is
@@ -141,7 +141,7 @@ class Sweep:
     def _worker(self, name: str) -> WorkerProcess:
         if name not in self.workers:
             cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
-            self.workers[name] = worker_process(name, cpus=cpus)  # today's, or an era's for ``S@era``
+            self.workers[name] = worker_process(name, cpus=cpus)  # today's, an era's, an interpreter's
         return self.workers[name]
 
     def _enter_group(self, group: tuple[str, str, str]) -> None:
@@ -286,7 +286,7 @@ class Sweep:
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
                 "cause": None, "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
                 "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded(),
-                **row_era(case.strategy)}
+                **record(case.strategy)}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
         row = self._row(workload_name, case)
@@ -321,6 +321,8 @@ class Sweep:
         run = self.measured[cell_key(workload_name, case)].pop(case)
         row = self._row(workload_name, case)
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
+        if "python" in row and run.worker is not None:  # as the worker read it, its strategy started
+            row["python"]["gil_enabled"] = run.worker.gil_enabled
         server_up = self.server_down is None and self.stop_reason is None
         if self.plan.instructions:  # in the row's own test: one callgrind pass per test, within its timeout
             row["instructions"] = self._count_instructions(run) if run.rounds and server_up else None

@@ -38,7 +38,7 @@ from bench.sweep.plan import (
     plan_of_run,
 )
 from bench.sweep.target import TargetError, check_server, parse_server_url
-from strategies import eras
+from strategies import eras, pythons
 from strategies.base import POLICIES, PROFILES
 
 #: pytest's ``config.getoption``: an option's value by its destination name (and a default).
@@ -47,7 +47,7 @@ Option = Callable[..., Any]
 #: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
 PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
                 "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain", "link",
-                "era")
+                "era", "python")
 
 
 def plan_from_options(option: Option, rootpath: Path) -> tuple[Plan, tuple[Path, Run] | None]:
@@ -90,6 +90,15 @@ def plan_from_options(option: Option, rootpath: Path) -> tuple[Plan, tuple[Path,
         eras.load(era)  # an unknown era is a usage error, here
         if option("instructions") or option("explain"):
             raise ValueError("--era: --instructions and --explain measure today's workers only; run them apart")
+    python = option("python")
+    specs = parse_list(python, None, "python") if python else ()
+    if specs:
+        if era is not None:
+            raise ValueError("--python and --era: an era has its own interpreter; run them apart")
+        if option("instructions") or option("explain"):
+            raise ValueError("--python: --instructions and --explain measure today's workers only; run them apart")
+        for spec in specs:
+            pythons.tag_of(spec)  # a value that names no interpreter is a usage error, here
     return Plan(
         concurrency=parse_levels(levels) if levels else None,
         strategies=parse_strategies(strategies) if strategies else None,
@@ -110,6 +119,7 @@ def plan_from_options(option: Option, rootpath: Path) -> tuple[Plan, tuple[Path,
         server_url=parse_server_url(server_url) if server_url else None,
         link=_link(link) if link else None,
         era=era,
+        pythons=specs,
     ), None
 
 

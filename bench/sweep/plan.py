@@ -19,6 +19,9 @@ Rules this module keeps:
   the same recipe on the era's interpreter and libraries) to the same cells, so the two are measured
   interleaved; by default it selects the claim's strategies in both profiles, at ``ERA_CONCURRENCY``, on
   ``ERA_WORKLOADS``;
+- ``--python 3.12,3.13`` (``strategies.pythons``) adds, beside each selected strategy, its row on each of those
+  interpreters (``S@py3.12``, today's worker and libraries in a virtualenv of that interpreter) to the same
+  cells, measured interleaved with today's; levels, workloads and strategies stay the sweep's own;
 - no pytest import: the plan is plain data, built from the command-line options by ``bench/conftest.py``.
 """
 
@@ -35,7 +38,7 @@ from bench.record.schema import Options
 from bench.record.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.sweep import netns
 from local_server import fdlimit
-from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras
+from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras, pythons, variants
 from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload, request_timeout_s
 
@@ -237,6 +240,8 @@ class Plan:
     explain: bool = False
     #: ``--era``: the era whose rows run beside today's (``strategies.eras``), or None.
     era: str | None = None
+    #: ``--python``: the interpreters whose rows run beside today's, as given (versions or paths).
+    pythons: tuple[str, ...] = ()
     #: ``--server-url``: an external server's normalized URL (``bench.sweep.target``); None: the sweep starts one.
     server_url: str | None = None
     #: ``--link``: the server behind a veth pair shaped to this rate (tc's units, ``bench.sweep.netns``).
@@ -254,13 +259,20 @@ class Plan:
             levels = tuple(c for c in levels if c in ERA_CONCURRENCY)
         return tuple(c for c in levels if profile == "tuned" or c <= AS_WRITTEN_MAX_C)
 
+    @property
+    def python_tags(self) -> tuple[str, ...]:
+        """``--python``'s interpreters as their rows' tags (``py3.13``), each once."""
+        return tuple(dict.fromkeys(pythons.tag_of(spec) for spec in self.pythons))
+
     def strategy_names(self, profile: str) -> tuple[str, ...]:
         if self.era is not None:
             names = self.strategies if self.strategies is not None else CLAIM_STRATEGIES
             return names + eras.twins(names, self.era)
         if self.strategies is not None:
-            return self.strategies
-        return DEFAULT_STRATEGIES if profile == "tuned" else CLAIM_STRATEGIES
+            names = self.strategies
+        else:
+            names = DEFAULT_STRATEGIES if profile == "tuned" else CLAIM_STRATEGIES
+        return names + tuple(eras.twin(name, tag) for tag in self.python_tags for name in names)
 
     @property
     def workload_names(self) -> tuple[str, ...]:
@@ -277,10 +289,10 @@ class Plan:
         for profile in (p for p in self.profiles if p in WORKLOADS[workload].profiles):
             names = self.strategy_names(profile)
             for policy in (p for p in self.policies if p in WORKLOADS[workload].policies):
-                if "sequential" in names:
-                    out.append(Case("sequential", profile, policy, 1))  # the reference, whatever the levels
+                once = [name for name in names if eras.split(name)[0] == "sequential"]
+                out += [Case(name, profile, policy, 1) for name in once]  # the reference, whatever the levels
                 for c in self.levels(workload, profile):
-                    out += [Case(name, profile, policy, c) for name in names if name != "sequential"]
+                    out += [Case(name, profile, policy, c) for name in names if name not in once]
         return out
 
     def requests_per_round(self, name: str, case: Case) -> int:
@@ -327,10 +339,9 @@ class Plan:
 
     @staticmethod
     def _strategy_skip_reason(name: str, case: Case) -> str | None:
-        """Why strategy ``name`` (today's or an era's) cannot run at the case's C, policy and profile."""
-        if eras.split(name)[1] is not None:
-            return eras.skip_reason(name, case.concurrency, case.policy, case.profile)
-        return REGISTRY[name].skip_reason(case.concurrency, case.policy, case.profile)
+        """Why strategy ``name`` (today's, an era's, an interpreter's) cannot run at the case's C, policy and
+        profile."""
+        return variants.skip_reason(name, case.concurrency, case.policy, case.profile)
 
     def options(self) -> Options:
         """The plan as recorded in the results JSON (``None``: the per-profile defaults applied)."""
@@ -340,6 +351,7 @@ class Plan:
                 "profiles": list(self.profiles), "rounds": self.rounds, "max_rounds": self.max_rounds,
                 "warmup_rounds": self.warmup_rounds, "schedule_seed": self.schedule_seed,
                 "instructions": self.instructions, "explain": self.explain, "era": self.era,
+                "pythons": list(self.pythons),
                 "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
                 "server_backend": self.server_backend, "server_url": self.server_url, "link": self.link}
@@ -359,7 +371,7 @@ def plan_of_run(options: Options, results_dir: Path) -> Plan:
                 results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0,
                 instructions=bool(options.get("instructions")), explain=bool(options.get("explain")),
                 server_url=options.get("server_url"), link=options.get("link"),
-                era=options.get("era"))
+                era=options.get("era"), pythons=tuple(options.get("pythons") or ()))
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ Rules this module keeps:
   PATH, or ``CONCBENCH_ERA_PYTHON``; the exact version is required, since it is part of the era;
 - the virtualenv lives in ``$CONCBENCH_CACHE`` (default ``~/.cache/concbench``) under ``eras/<name>-py<version>``;
   a build is made in place under a lock and counts only once its marker is written last, so an interrupted
-  build is redone, never used, and two sweeps never build one era at once;
+  build is redone, never used, and two sweeps never build one era at once (``strategies.venvs``, shared
+  with ``strategies.pythons``);
 - an era's row runs where today's strategy of that name could run (its ``StrategySpec.limit_reason``), in
   the profiles its recipe has, with the era's interpreter and libraries recorded in the row (``row_era``).
 """
@@ -28,7 +29,6 @@ Rules this module keeps:
 from __future__ import annotations
 
 import base64
-import fcntl
 import functools
 import hashlib
 import json
@@ -41,10 +41,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from strategies import REGISTRY
 from strategies.base import Outcome
+from strategies.venvs import (
+    Unavailable,
+    build_log,
+    cache_root,
+    describe,
+    freeze,
+    locked,
+    pip_install,
+    read_marker,
+    run_step,
+    write_marker,
+)
 from strategies.worker.runner import START_TIMEOUT_S, WorkerError, WorkerProcess
 from strategies.workload import Workload, judge
 
@@ -54,11 +66,6 @@ ERAS_DIR = Path(__file__).resolve().parents[2] / "eras"
 SEPARATOR = "@"
 #: The file a complete build writes last; holds the digest it was built from and what it installed.
 MARKER = "concbench-era.json"
-#: Bound on one pip step: the first build took 40 s here; ten minutes means the network is stuck.
-STEP_TIMEOUT_S = 600.0
-#: pip's own per-connection timeout and retries for the build: fail within a minute when offline, rather
-#: than after pip's default of five retries.
-PIP_NETWORK = ("--timeout", "30", "--retries", "1")
 
 Say = Callable[[str], None]
 
@@ -142,20 +149,12 @@ def twins(strategies: Sequence[str], era: str) -> tuple[str, ...]:
 
 # -- the virtualenv --------------------------------------------------------------------------------------
 
-def cache_root() -> Path:
-    return Path(os.environ.get("CONCBENCH_CACHE") or Path.home() / ".cache" / "concbench")
-
-
 def venv_dir(era: Era) -> Path:
     return cache_root() / "eras" / f"{era.name}-py{era.python}"
 
 
-class EraUnavailable(Exception):
-    """Why an era cannot run here: one line, the skip reason of its rows."""
-
-
 def find_interpreter(era: Era) -> Path:
-    """The era's interpreter, or ``EraUnavailable`` saying how to get it."""
+    """The era's interpreter, or ``Unavailable`` saying how to get it."""
     override = os.environ.get("CONCBENCH_ERA_PYTHON")
     short = ".".join(era.python.split(".")[:2])
     candidates = [Path(override)] if override else [
@@ -167,67 +166,39 @@ def find_interpreter(era: Era) -> Path:
         if _version(candidate) == era.python:
             return candidate
     where = f"CONCBENCH_ERA_PYTHON={override} is not it" if override else "not in pyenv's versions nor on PATH"
-    raise EraUnavailable(f"the {era.name} era needs Python {era.python} ({where}): {era.pyenv_hint}")
+    raise Unavailable(f"the {era.name} era needs Python {era.python} ({where}): {era.pyenv_hint}")
 
 
 def _version(python: Path) -> str | None:
-    try:
-        done = subprocess.run([str(python), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-                              capture_output=True, text=True, timeout=30, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip()
+    found = describe(python)
+    return found.version if found else None
 
 
 def _built(era: Era, target: Path) -> EraEnv | None:
     """The venv at ``target`` when a complete build of these constraints is there."""
-    try:
-        marker = json.loads((target / MARKER).read_text())
-    except (OSError, ValueError):
+    marker = read_marker(target, MARKER, era.digest)
+    if marker is None:
         return None
-    python = target / "bin" / "python"
-    if marker.get("digest") != era.digest or not python.exists():
-        return None
-    return EraEnv(era, python, marker["python"], marker["libraries"])
+    return EraEnv(era, target / "bin" / "python", marker["python"], marker["libraries"])
 
 
 def _build(era: Era, interpreter: Path, target: Path, say: Say) -> EraEnv:
     say(f"era {era.name}: building its virtualenv in {target} with {interpreter} (one-time, about a minute)")
     shutil.rmtree(target, ignore_errors=True)
-    log = target.parent / f"{target.name}.log"
+    log = build_log(target)
     with log.open("w") as out:
-        _run([str(interpreter), "-m", "venv", str(target)], out, "python -m venv", log)
+        run_step([str(interpreter), "-m", "venv", str(target)], out, "building the era: python -m venv", log)
         python = target / "bin" / "python"
         for number, step in enumerate(era.steps, 1):
-            _run([str(python), "-m", "pip", "install", "--no-input", *PIP_NETWORK, *step.options, *step.packages],
-                 out, f"pip step {number} of {len(era.steps)} ({', '.join(step.packages[:3])}…)", log)
-        freeze = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
-                                timeout=STEP_TIMEOUT_S, check=True).stdout
-    libraries = dict(line.split("==", 1) for line in freeze.split() if "==" in line)
+            pip_install(python, [*step.options, *step.packages], out,
+                        f"building the era: pip step {number} of {len(era.steps)} ({', '.join(step.packages[:3])}…)",
+                        log)
+        libraries = freeze(python)
     version = _version(python) or era.python
     marker = {"digest": era.digest, "python": version, "libraries": libraries,
               "built": datetime.now(UTC).isoformat(timespec="seconds")}
-    (target / MARKER).write_text(json.dumps(marker, indent=1) + "\n")  # last: the build is now complete
+    write_marker(target, MARKER, marker)  # last: the build is now complete
     return EraEnv(era, python, version, libraries)
-
-
-def _run(command: list[str], out: IO[str], what: str, log: Path) -> None:
-    """One build command, its output appended to ``log``; its failure is an ``EraUnavailable`` naming the
-    step and pip's last error line."""
-    out.write(f"$ {' '.join(command)}\n")
-    out.flush()
-    try:
-        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=STEP_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
-        raise EraUnavailable(f"building the era: {what} took over {STEP_TIMEOUT_S:.0f} s (log: {log})") from None
-    if done.returncode:
-        raise EraUnavailable(f"building the era: {what} failed: {_last_error(log)} (log: {log})")
-
-
-def _last_error(log: Path) -> str:
-    lines = [line.strip() for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    errors = [line for line in lines if line.startswith("ERROR")]
-    return (errors or lines or ["no output"])[-1][:200]
 
 
 _PREPARED: dict[str, EraEnv | str] = {}
@@ -242,14 +213,12 @@ def prepare(name: str, say: Say | None = None) -> EraEnv | str:
     era = load(name)
     target = venv_dir(era)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with (target.parent / f"{target.name}.lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another sweep building the same era: wait for its build
+        with locked(target):  # another sweep building the same era: wait for its build
             env = _built(era, target) or _build(era, find_interpreter(era), target, say)
         say(f"era {name}: Python {env.version}, its virtualenv {target}")
         _PREPARED[name] = env
-    except (EraUnavailable, OSError, subprocess.SubprocessError) as exc:
-        reason = str(exc) if isinstance(exc, EraUnavailable) else f"building the {name} era failed: {exc}"
+    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
+        reason = str(exc) if isinstance(exc, Unavailable) else f"building the {name} era failed: {exc}"
         say(f"era {name}: its rows are skipped: {reason}")
         _PREPARED[name] = reason
     return _PREPARED[name]

@@ -4,8 +4,10 @@ Protocol: JSON lines. The runner writes one command per line on stdin; the worke
 line on the protocol channel (the original stdout, duplicated; fd 1 itself is pointed at stderr so a chatty
 library can never corrupt the channel). Every reply has ``"ok"``; failures carry ``"error"`` (a traceback).
 
-    <- {"ok": true, "ready": true, "import_s": 0.21, "pid": 1234}        first line, unasked
-    -> {"cmd": "setup", "config": {ClientConfig fields}}   <- {"ok": true, "cold_start_s": 0.01}
+    <- {"ok": true, "ready": true, "import_s": 0.21, "pid": 1234,       first line, unasked
+        "python": "3.13.0", "free_threaded": false}
+    -> {"cmd": "setup", "config": {ClientConfig fields}}   <- {"ok": true, "cold_start_s": 0.01,
+                                                               "gil_enabled": true}
     -> {"cmd": "round", "workload": {Workload fields}}     <- {"ok": true, "result": {measurements}}
     -> {"cmd": "prepare", "workload": {Workload fields}}   <- {"ok": true}
     -> {"cmd": "fetch"}                                    <- {"ok": true, "wall_s": 0.52}
@@ -14,7 +16,9 @@ library can never corrupt the channel). Every reply has ``"ok"``; failures carry
     -> {"cmd": "teardown"}                                 <- {"ok": true}
     -> {"cmd": "exit"}                                     <- {"ok": true}, then the process exits
 
-``setup`` may be sent again at any time (it tears the previous fetcher down first), so one worker serves
+``gil_enabled`` is ``sys._is_gil_enabled()`` read after the strategy started (null before 3.13): an extension
+imported by the strategy may turn a free-threaded build's GIL back on, and the row must show it
+(``strategies.pythons``). ``setup`` may be sent again at any time (it tears the previous fetcher down first), so one worker serves
 many configurations. A strategy exception in setup or round is an error reply; the worker lives on.
 ``round`` is ``prepare`` + ``fetch`` + ``measure`` in one exchange; a harness that times the round trip
 itself (pytest-benchmark) sends the three apart, so that only ``fetch`` is inside its timer.
@@ -66,10 +70,14 @@ def main(argv: list[str]) -> int:
 
 def serve(channel: IO[str], host: Host, import_s: float) -> int:
     """Answer the runner's commands on ``channel`` with ``host`` until ``exit`` or the end of stdin."""
+    import sysconfig  # after the strategy's import (gevent's patching first): it loads no socket module
+
     from strategies.base import ClientConfig
     from strategies.workload import Workload, config_from_dict
 
-    send(channel, {"ok": True, "ready": True, "import_s": import_s, "pid": os.getpid()})
+    send(channel, {"ok": True, "ready": True, "import_s": import_s, "pid": os.getpid(),
+                   "python": ".".join(map(str, sys.version_info[:3])),
+                   "free_threaded": bool(sysconfig.get_config_var("Py_GIL_DISABLED"))})
     for line in sys.stdin.buffer:
         command = None
         try:
@@ -77,7 +85,7 @@ def serve(channel: IO[str], host: Host, import_s: float) -> int:
             command = message.get("cmd")
             if command == "setup":
                 config: ClientConfig = config_from_dict(message["config"])
-                reply: dict[str, Any] = {"cold_start_s": host.setup(config)}
+                reply: dict[str, Any] = {"cold_start_s": host.setup(config), "gil_enabled": gil_enabled()}
             elif command == "round":
                 host.prepare(Workload.from_dict(message["workload"]))
                 host.fetch()
@@ -104,6 +112,12 @@ def serve(channel: IO[str], host: Host, import_s: float) -> int:
             return 0
     host.teardown()
     return 0
+
+
+def gil_enabled() -> bool | None:
+    """Whether the GIL is on now: always on before 3.13 (None: the interpreter cannot say)."""
+    is_enabled = getattr(sys, "_is_gil_enabled", None)
+    return bool(is_enabled()) if is_enabled is not None else None
 
 
 def claim_stdout() -> IO[str]:

@@ -24,7 +24,8 @@ Rules this module keeps:
   worker's command line and must exec it in the same process: the pid, the pipes and the kill stay its;
 - ``command`` replaces the worker's command line by another worker speaking the same protocol (an era's,
   ``strategies.eras.EraWorkerProcess``, which also overrides what ``prepare`` sends and what ``measure``
-  makes of the reply: the two hooks ``prepare_message`` and ``measurements``);
+  makes of the reply: the two hooks ``prepare_message`` and ``measurements``), or today's worker under another
+  interpreter (``strategies.pythons.PythonWorkerProcess``);
 - server-side figures come from our server's ``/stats`` (reset before the round, read after; over https
   verified against the workload's ``ca_file``). Against any other server they are None: we never guess;
 - over https, what the round negotiated (``RoundResult.tls``) is the server's count, the same for every
@@ -137,6 +138,8 @@ class WorkerProcess:
         self.start_timeout_s = start_timeout_s
         self.config: ClientConfig | None = None
         self.setup_info: SetupInfo | None = None
+        #: ``sys._is_gil_enabled()`` in the worker after its last setup (None: before 3.13, or not set up).
+        self.gil_enabled: bool | None = None
         self._round: Workload | None = None  # between prepare_round and measure_round
         self._buffer = b""
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the worker
@@ -161,6 +164,7 @@ class WorkerProcess:
     def setup(self, config: ClientConfig) -> SetupInfo:
         reply = self._call({"cmd": "setup", "config": config_to_dict(config)}, self.start_timeout_s)
         self.config = config
+        self.gil_enabled = reply.get("gil_enabled")  # an era's worker does not say
         self.setup_info = SetupInfo(self.name, self.pid, self.import_s, reply["cold_start_s"])
         return self.setup_info
 

@@ -3,7 +3,7 @@ module family that imports matplotlib (``tests/test_layers.py``).
 
 - ``panels``: what every chart is made of, and each strategy's look;
 - ``metrics``: one PNG per metric (throughput, CPU, memory, p99; the headline; the web p99);
-- ``claim``, ``eras``, ``c10k``, ``models``, ``cpu``: the charts of those analyses; ``ladder``: the model
+- ``claim``, ``eras``, ``pythons``, ``c10k``, ``models``, ``cpu``: the charts of those analyses; ``ladder``: the model
   ladder's (``bench.record.ladder``, a run of its own), drawn by ``bench.report.document`` when the report's
   folder holds one.
 
@@ -21,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display: the sweep runs headless (CI, ssh); before any pyplot import
 
 from bench.record.schema import Run
-from bench.report.charts import c10k, claim, cpu, eras, metrics, models
+from bench.report.charts import c10k, claim, cpu, eras, metrics, models, pythons
 from bench.report.charts.panels import METRICS, WEB_P99, drawable
 
 
@@ -43,6 +43,7 @@ def _draw_all(run: Run, out_dir: Path) -> list[Path]:
     tuned = any(r["profile"] == "tuned" for r in run["rows"])  # none: no panel to draw
     paths = [metrics.draw_metric(run, metric, out_dir / f"{metric[0]}.png") for metric in METRICS] if tuned else []
     for extra in (claim.draw_claim(run, out_dir / "claim.png"), eras.draw(run, out_dir / "eras.png"),
+                  pythons.draw(run, out_dir / "pythons.png"),
                   cpu.draw_instructions(run, out_dir / "instructions_per_request.png"),
                   models.draw_model_vs_library(run, out_dir / "model_vs_library.png"),
                   cpu.draw_cpu_breakdown(run, out_dir / "cpu_breakdown.png"),

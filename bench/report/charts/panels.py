@@ -4,7 +4,8 @@ Rules this module keeps:
 - a strategy has the same colour and marker in every chart and run, whatever is added to the registry: the
   colour is its registry entry's (a model's strategies share a hue), the marker a function of its name, the
   line dash-dotted for a strategy on our codec (``stack == "codec"``) and solid for one on an HTTP library;
-  an era's row of it (``S@era``, ``strategies.eras``) has its colour and marker, half-filled, dotted;
+  an era's row of it (``S@era``, ``strategies.eras``) or another interpreter's (``S@py3.13``,
+  ``strategies.pythons``) has its colour and marker, half-filled, dotted;
 - a panel is x = the concurrency C on a log axis, one line per strategy; only measured rows are drawn
   (``bench.record.rows.is_measured``: failed and skipped rows are not, REPORT.md lists them), and a flagged
   row is never drawn as a clean number: its marker is hollow, and the legend says so;

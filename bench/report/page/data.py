@@ -60,7 +60,7 @@ SYMBOLS = {"o": "circle", "s": "square", "D": "diamond", "^": "triangle-up", "v"
 DASHES = {"-": "solid", "-.": "dashdot", ":": "dot"}
 
 #: The dimensions a run may vary besides the cell, each a set of checkboxes on the page when a run has two
-#: values of it: the era, with its interpreter (``--era``).
+#: values of it: the era, with its interpreter (``--era``; ``--python``: today's recipes on another interpreter).
 FACETS = {"era": "era (interpreter)"}
 
 
@@ -220,8 +220,8 @@ def metric_values(row: Row, metric: Metric) -> list[float | None] | None:
 
 
 def _facets(row: Row, run: Run) -> dict[str, str]:
-    era = row.get("era")
-    python = era["python"] if era else run["machine"]["python"]
+    era, other = row.get("era"), row.get("python")
+    python = era["python"] if era else other["version"] or other["tag"] if other else run["machine"]["python"]
     return {"era": f"{era['name'] if era else 'today'} (Python {python})"}
 
 

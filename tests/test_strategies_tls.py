@@ -32,9 +32,16 @@ from local_server.payload import expected_response
 from strategies import REGISTRY
 from strategies.base import POLICIES, PROFILES
 from strategies.select_client import RequestError, Response, SelectClient
-from strategies.tls import TLS_KIND
+from strategies.tls import TLS_KIND, is_tls_failure
 from strategies.workload import Workload
-from tests.test_strategies import _runnable_policy, _skip_unless_runnable, _Workers, expected_peak
+from tests.test_strategies import (
+    FAULT_PATHS,
+    FAULT_TIMEOUT_S,
+    _runnable_policy,
+    _skip_unless_runnable,
+    _Workers,
+    expected_peak,
+)
 
 trustme = pytest.importorskip("trustme", reason="the TLS tests need trustme: pip install 'concbench[tls]'")
 pytestmark = pytest.mark.timeout(120)
@@ -110,6 +117,32 @@ def _select_fetch(url: str, context: ssl.SSLContext, backend: str, keepalive: bo
     return [handle.result for handle in handles]
 
 
+def _chained(outer: BaseException, inner: BaseException) -> BaseException:
+    outer.__context__ = inner
+    return outer
+
+
+@pytest.mark.parametrize(("error", "tls"), [
+    (ssl.SSLCertVerificationError(1, "certificate verify failed"), True),
+    (_chained(ConnectionError("wrapped"), ssl.SSLError(1, "tlsv1 alert protocol version")), True),
+    (ssl.SSLEOFError(8, "EOF occurred in violation of protocol"), False),  # an ending, the plain kind
+    (_chained(TimeoutError(), ssl.SSLWantReadError(2, "read")), False),  # a wait that a timeout cut short
+    (_chained(ConnectionResetError(104, "reset"), ssl.SSLWantWriteError(3, "write")), False),
+])
+def test_what_counts_as_a_tls_failure(error: BaseException, tls: bool) -> None:
+    assert is_tls_failure(error) is tls
+
+
+def test_pyreqwest_refusals_are_tls_failures() -> None:
+    """pyreqwest gives a refusal no type of its own: rustls' texts in its ConnectError's causes say it."""
+    exceptions = pytest.importorskip("pyreqwest.exceptions", reason="pip install 'concbench[pyreqwest]'")
+    refused = exceptions.ConnectError("connection error", {"causes": [
+        {"message": "client error (Connect)"}, {"message": "invalid peer certificate: UnknownIssuer"}]})
+    refused_connect = exceptions.ConnectError("connection error", {"causes": [
+        {"message": "tcp connect error"}, {"message": "Connection refused (os error 111)"}]})
+    assert is_tls_failure(refused) and not is_tls_failure(refused_connect)
+
+
 @pytest.mark.parametrize("keepalive", [True, False])
 @pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_select_client_over_tls_on_each_backend(backend: str, keepalive: bool) -> None:
@@ -153,6 +186,27 @@ def test_every_body_verified_over_tls(name: str, policy: str, profile: str, tls_
             assert handshakes == N if policy == "close" else handshakes <= concurrency, result.tls
     finally:
         workers.release(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("name", NAMES)
+def test_faults_over_tls_are_errors_in_their_slots(name: str, profile: str, tls_server: ServerProcess,
+                                                   workers: _Workers) -> None:
+    """Each fault inside the TLS stream is one error in its slot, its neighbours unharmed; none is a TLS
+    failure (a reset after TLS records reads as an EOF in Python's ssl: the connection's kind, not ``tls``)."""
+    concurrency = 1 if name == "sequential" else C
+    policy = _runnable_policy(REGISTRY[name], concurrency, profile)
+    work = [f"work?size=64&id={k}" for k in range(12)]
+    paths = [path for pair in zip(work, FAULT_PATHS + [""] * len(work)) for path in pair if path]
+    workload = Workload.from_paths(tls_server.url, paths, concurrency, policy=policy, timeout_s=FAULT_TIMEOUT_S,
+                                   profile=profile, ca_file=tls_server.ca_file)
+    try:
+        result = workers.get(name).run_round(workload)
+    finally:
+        workers.release(name)
+    assert (result.ok, result.errors) == (len(work), len(FAULT_PATHS)), result.error_kinds
+    assert "missing" not in result.error_kinds and TLS_KIND not in result.error_kinds, result.error_samples
 
 
 @pytest.mark.slow

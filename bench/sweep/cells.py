@@ -185,7 +185,7 @@ class Cell:
                     disturbed=disturbance(noise) if noise else None, server_loop_lag_s=lag,
                     server_stalled=server_stall(lag, data["wall_s"]))
         if case.workload.scheme == "https":
-            data["tls"] = round_tls(after, again) if after else None
+            data["tls"] = round_tls(after, again, SWEEP_CONTROL_REQUESTS) if after else None
             data["tls_cpu"] = _handshake_cpu(after, data["tls"]) if after else None
         if after is None:
             raise ServerGone(failed or "", add_timing(data, timer_s), url)
@@ -199,6 +199,11 @@ class Cell:
             return call(url, STATS_TIMEOUT_S, ca_file), None
         except (OSError, http.client.HTTPException, ServerError, ValueError) as exc:
             return None, f"{what} at {url}: {type(exc).__name__}: {exc}"
+
+
+#: The sweep's own ``/stats`` requests inside an HTTPS round's counted window: the reading after the round
+#: (the reset's handshake comes before the reset, and its reply is the snapshot before it).
+SWEEP_CONTROL_REQUESTS = 1
 
 
 def _handshake_cpu(after: Stats, counted: dict[str, Any] | None) -> dict[str, float] | None:

@@ -354,21 +354,22 @@ def _server_stats(base_url: str, reset: bool = False, ca_file: str | None = None
     return data
 
 
-#: The ``/stats`` requests counted in the reading after a round: the one after the reset, and the reading.
+#: The ``/stats`` requests this runner's reading after a round counts: the one after the reset (its
+#: ``_server_stats(reset=True)`` reads the zeroed counters), and the reading itself.
 CONTROL_REQUESTS = 2
 
 
-def round_tls(after: Stats, again: Stats | None) -> dict[str, Any] | None:
-    """The round's handshakes: ``after``'s counts less those of ``CONTROL_REQUESTS`` ``/stats`` requests,
-    each costing what ``again`` less ``after`` shows (exactly one request's handshake). None for a plain
-    server."""
+def round_tls(after: Stats, again: Stats | None, control_requests: int = CONTROL_REQUESTS) -> dict[str, Any] | None:
+    """The round's handshakes: ``after``'s counts less those of the ``control_requests`` ``/stats`` requests
+    it counted (the caller's own: this runner's ``CONTROL_REQUESTS``, the sweep's one), each costing what
+    ``again`` less ``after`` shows (exactly one request's handshake). None for a plain server."""
     if "tls" not in after or again is None:
         return None
-    n = CONTROL_REQUESTS
+    n = control_requests
     full, resumed = after["tls_handshakes"]["full"], after["tls_handshakes"]["resumed"]
     own_full = n * (again["tls_handshakes"]["full"] - full)
     own_resumed = n * (again["tls_handshakes"]["resumed"] - resumed)
     first, second = after.get("tls_ciphers", {}), again.get("tls_ciphers", {})
     ciphers = {name: count - n * (second.get(name, 0) - count) for name, count in first.items()}
-    return {"version": after["tls"]["version"], "ciphers": {name: n for name, n in ciphers.items() if n > 0},
+    return {"version": after["tls"]["version"], "ciphers": {name: k for name, k in ciphers.items() if k > 0},
             "full": full - own_full, "resumed": resumed - own_resumed}

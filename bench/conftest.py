@@ -46,13 +46,12 @@ from typing import Any
 
 import pytest
 
-from bench.record.rows import CellKey
 from bench.record.schema import Cause, Run
 from bench.report.document import make_report
 from bench.report.page.document import write_index
 from bench.report.page.runs import results_root
 from bench.sweep import netns
-from bench.sweep.harness import Sweep, cell_key, cell_text, choose_pinning, used_cores
+from bench.sweep.harness import MeasuredCell, Sweep, cell_key, cell_text, choose_pinning, used_cores
 from bench.sweep.netns import LinkError
 from bench.sweep.noise import system_check, system_check_text
 from bench.sweep.options import plan_from_options, with_external_backend
@@ -80,7 +79,7 @@ PLAN_KEY = pytest.StashKey[Plan]()
 SWEEP_KEY = pytest.StashKey[Sweep]()
 OUTPUT_KEY = pytest.StashKey[tuple[Path, Path]]()
 RESUMED_KEY = pytest.StashKey[tuple[Path, Run]]()
-CELLS_KEY = pytest.StashKey[dict[CellKey, list[Case]]]()
+CELLS_KEY = pytest.StashKey[dict[MeasuredCell, list[Case]]]()
 CHECK_KEY = pytest.StashKey[dict[str, Any]]()
 INTERRUPTED_KEY = pytest.StashKey[str]()
 #: Every sweep test's (workload, case) in the session's order, runnable or not: the rows the run must hold.
@@ -102,6 +101,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"comma-separated (default: {','.join(WORKLOAD_NAMES)}; --quick: {','.join(QUICK_WORKLOADS)}; "
                          f"opt-in: {','.join(OPT_IN_WORKLOADS)})")
     group.addoption("--policies", default=None, help="comma-separated (default: close,keepalive)")
+    group.addoption("--schemes", default=None,
+                    help="comma-separated: http, https (every selected case over each; https fetches from the "
+                         "bundled server's TLS twin, verified against its test CA); default: http, and https "
+                         "for the claim's members and the codec rows on the latency and throughput workloads "
+                         "at C=10,100, tuned (not with --quick, --era, --server-url or --link)")
     group.addoption("--profiles", default=None,
                     help="comma-separated: tuned (every hidden cap set to C), as-written (the tutorials' recipes, "
                          "library defaults kept); default both (as-written on the latency and claim workloads)")
@@ -227,8 +231,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         eras.prepare(plan.era, reporter.write_line if reporter is not None else None)
     for tag in plan.python_tags:  # likewise
         pythons.prepare(tag, reporter.write_line if reporter is not None else None)
-    cells: dict[CellKey, list[Case]] = {}
-    first_items: dict[CellKey, pytest.Item] = {}
+    cells: dict[MeasuredCell, list[Case]] = {}
+    first_items: dict[MeasuredCell, pytest.Item] = {}
     planned = session.config.stash[PLANNED_KEY] = []
     session.config.stash[FAILURES_KEY] = {}
     for item in session.items:
@@ -379,6 +383,6 @@ def summary_lines(run: Run) -> list[str]:
             lines.append(f"  {row['status']}: {row['id']}: {row['reason'].splitlines()[0]}")
     for restart in run.get("server_restarts", []):
         cell = restart["cell"]
-        where = f"during {cell_text(CellKey(**cell))}" if cell else "between cells"
+        where = f"during {cell_text(MeasuredCell(**cell))}" if cell else "between cells"
         lines.append(f"  server restarted ({where}): {restart['why']}")
     return lines

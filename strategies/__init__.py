@@ -112,6 +112,9 @@ class StrategySpec:
     as_written_policy: str = "close"
     #: How to install what it imports, where ``pip install 'concbench[EXTRA]'`` is not the way.
     install_hint: str = ""
+    #: It fetches over HTTPS (``strategies.base``'s HTTPS rules); False: the sweep skips its HTTPS rows with
+    #: one line (``bench.sweep.plan.tls_skip_reason``) until it does.
+    tls: bool = True
 
     def missing(self) -> list[str]:
         return [mod for mod in self.requires if importlib.util.find_spec(mod) is None]

@@ -130,7 +130,7 @@ def split_url(url: str) -> tuple[str, int, str]:
     if match is None:
         parts = urlsplit(url)
         target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-        return parts.hostname or "127.0.0.1", parts.port or 80, target
+        return parts.hostname or "127.0.0.1", parts.port or default_port(parts.scheme), target
     origin, path, query = match.groups()
     host, port = _origin(origin)
     _last_origin = (origin, host, port)  # one tuple, replaced whole: safe from C threads under the GIL
@@ -145,7 +145,12 @@ _last_origin: tuple[str, str, int] = ("", "", 0)
 @functools.lru_cache(maxsize=64)
 def _origin(origin: str) -> tuple[str, int]:
     parts = urlsplit(origin)
-    return parts.hostname or "127.0.0.1", parts.port or 80
+    return parts.hostname or "127.0.0.1", parts.port or default_port(parts.scheme)
+
+
+def default_port(scheme: str) -> int:
+    """The port of a URL that names none: 443 for https, else 80."""
+    return 443 if scheme.lower() == "https" else 80
 
 
 class _Head:

@@ -39,13 +39,22 @@ Rules this module keeps:
   request fails cleanly, instead of the whole loop crashing with ValueError (epoll and poll have no limit);
 - keep-alive: a connection returns to the idle pool only if the request asked for it, the server agreed
   (``Connection`` header / HTTP version) and nothing arrived after the response. Idle connections are
-  watched too: one that becomes readable (the server closed it) is dropped before it can be reused.
+  watched too: one that becomes readable (the server closed it) is dropped before it can be reused;
+- TLS (``tls=`` an ``ssl.SSLContext``; ``server_hostname`` is the request's host): a socket is wrapped
+  before it connects (``do_handshake_on_connect=False``) and, once connected, handshakes in steps inside
+  the loop: ``do_handshake()`` whenever the socket is ready for what the last step wanted
+  (``SSLWantReadError``: readable, ``SSLWantWriteError``: writable), no thread, no blocking call. ``send``
+  and ``recv`` take the same want-errors the same way: a readable socket whose ``recv`` wants more
+  (a record not yet whole, a session ticket) is waiting, not at EOF. What OpenSSL has decrypted beyond
+  one ``recv`` (``pending()``) is read at once, since the socket will not signal it again. A handshake or
+  other TLS error fails the request with the ``ssl.SSLError`` as its ``RequestError.cause``.
 """
 
 from __future__ import annotations
 
 import errno
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -63,9 +72,11 @@ RECV_BYTES = 65536
 
 @dataclass
 class RequestError:
-    """Why a request produced no response, e.g. ``"TimeoutError: no response within 5.0 s"``."""
+    """Why a request produced no response, e.g. ``"TimeoutError: no response within 5.0 s"``; ``cause``: the
+    exception it came from, where there was one."""
 
     message: str
+    cause: BaseException | None = None
 
 
 Result = Response | RequestError
@@ -89,9 +100,9 @@ class RequestHandle:
 
 
 class _Connection:
-    __slots__ = ("connecting", "fd", "key", "mask", "out", "parser", "request", "sock")
+    __slots__ = ("connecting", "fd", "handshaking", "key", "mask", "out", "parser", "request", "sock")
 
-    def __init__(self, sock: socket.socket, key: tuple[str, int]):
+    def __init__(self, sock: socket.socket, key: tuple[str, int], handshaking: bool = False):
         self.sock = sock
         self.fd = sock.fileno()
         self.key = key
@@ -99,13 +110,16 @@ class _Connection:
         self.parser: Any = None  # the parser() of the request in flight
         self.out = b""
         self.connecting = False
+        #: A TLS connection whose handshake is not done: its next step runs when the socket is ready.
+        self.handshaking = handshaking
         #: What the multiplexer watches it for: WRITE until the request is sent, then READ (idle too).
         self.mask = WRITE
 
 
 class SelectClient:
     def __init__(self, max_connections: int = 10, timeout_s: float | None = 10.0, keepalive: bool = True,
-                 backend: str = "select", parser: Callable[[], Any] = ResponseParser):
+                 backend: str = "select", parser: Callable[[], Any] = ResponseParser,
+                 tls: ssl.SSLContext | None = None):
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
         if backend not in BACKENDS:
@@ -115,6 +129,7 @@ class SelectClient:
         self.keepalive = keepalive
         self.backend = backend
         self._parser = parser
+        self._tls = tls
         self._mux = BACKENDS[backend]()
         self._closed = False
         self._pending: deque[RequestHandle] = deque()
@@ -197,7 +212,7 @@ class SelectClient:
             if conn is None:
                 if fd in self._idle:
                     self._drop_idle(self._idle[fd])
-            elif conn.out or conn.connecting:
+            elif conn.out or conn.connecting or conn.handshaking:
                 self._on_writable(conn)
             else:
                 self._on_readable(conn)
@@ -216,7 +231,7 @@ class SelectClient:
                 try:
                     conn = self._open(request.key)
                 except OSError as exc:
-                    self._deliver(request, RequestError(f"{type(exc).__name__}: {exc}"))
+                    self._deliver(request, RequestError(f"{type(exc).__name__}: {exc}", exc))
                     continue
             conn.request = request
             conn.parser = self._parser()
@@ -246,7 +261,9 @@ class SelectClient:
             raise OSError(errno.EMFILE, f"descriptor {fd} >= FD_SETSIZE ({max_fd}): {self.backend} cannot watch it")
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as urllib3 and asyncio do
-        conn = _Connection(sock, key)
+        if self._tls is not None:
+            sock = self._tls.wrap_socket(sock, server_hostname=key[0], do_handshake_on_connect=False)
+        conn = _Connection(sock, key, handshaking=self._tls is not None)
         err = sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS):
             sock.close()
@@ -273,15 +290,39 @@ class SelectClient:
                 self._fail(conn, f"{type(error).__name__}: {error.strerror}")
                 return
             conn.connecting = False
+        if conn.handshaking and not self._handshake(conn):
+            return
         try:
             sent = conn.sock.send(conn.out)
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantWriteError):
             sent = 0
+        except ssl.SSLWantReadError:
+            self._watch(conn, READ)  # TLS must read before it can write: sent again once readable
+            return
         except OSError as exc:
-            self._fail(conn, f"{type(exc).__name__}: {exc}")
+            self._fail(conn, f"{type(exc).__name__}: {exc}", exc)
             return
         conn.out = conn.out[sent:]
-        mask = WRITE if conn.out else READ
+        self._watch(conn, WRITE if conn.out else READ)
+
+    def _handshake(self, conn: _Connection) -> bool:
+        """One step of a TLS connection's handshake; True once it is done (the request can be sent)."""
+        sock: Any = conn.sock  # an ssl.SSLSocket: the client wrapped it
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._watch(conn, READ)
+            return False
+        except ssl.SSLWantWriteError:
+            self._watch(conn, WRITE)
+            return False
+        except OSError as exc:  # ssl.SSLError is one: a refused certificate, an alert, a reset
+            self._fail(conn, f"{type(exc).__name__}: {exc}", exc)
+            return False
+        conn.handshaking = False
+        return True
+
+    def _watch(self, conn: _Connection, mask: int) -> None:
         if conn.mask != mask:  # a reused connection is watched for reading already: no syscall for epoll
             self._mux.modify(conn.fd, mask)
             conn.mask = mask
@@ -289,15 +330,27 @@ class SelectClient:
     def _on_readable(self, conn: _Connection) -> None:
         assert conn.parser is not None
         try:
-            data = conn.sock.recv(RECV_BYTES)
+            data = self._recv(conn.sock)
             done = conn.parser.feed(data) if data else conn.parser.feed_eof()
-        except BlockingIOError:
+        except (BlockingIOError, ssl.SSLWantReadError):  # TLS: a record not whole yet, or not application data
+            return
+        except ssl.SSLWantWriteError:
+            self._watch(conn, WRITE)  # TLS must write before it can read; read again once writable
             return
         except (OSError, ProtocolError) as exc:
-            self._fail(conn, f"{type(exc).__name__}: {exc}")
+            self._fail(conn, f"{type(exc).__name__}: {exc}", exc)
             return
+        self._watch(conn, READ)
         if done:
             self._succeed(conn, reusable=bool(data))
+
+    def _recv(self, sock: socket.socket) -> bytes:
+        data = sock.recv(RECV_BYTES)
+        if self._tls is not None and data:
+            tls: Any = sock
+            while tls.pending():  # decrypted already: the socket will not be readable for it again
+                data += tls.recv(RECV_BYTES)
+        return data
 
     # -- endings -------------------------------------------------------------------------------------
 
@@ -312,13 +365,13 @@ class SelectClient:
             self._close(conn)
         self._deliver(request, parser.response)
 
-    def _fail(self, conn: _Connection, message: str) -> None:
+    def _fail(self, conn: _Connection, message: str, cause: BaseException | None = None) -> None:
         request = conn.request
         assert request is not None
         del self._active[conn.fd]
         conn.request = conn.parser = None
         self._close(conn)
-        self._deliver(request, RequestError(message))
+        self._deliver(request, RequestError(message, cause))
 
     def _drop_idle(self, conn: _Connection) -> None:
         del self._idle[conn.fd]

@@ -14,9 +14,13 @@ Rules this module keeps:
   ``SSL.Error`` and service_identity's verification errors (Twisted's), found through ``__cause__``,
   ``__context__``, exceptions in ``args`` and the wrappers' own attributes (aiohttp's
   ``certificate_error``/``os_error``, Twisted's ``reasons``). A connection that merely ends inside TLS
-  (``SSLEOFError``, ``SSLZeroReturnError``, pyOpenSSL's ``SysCallError``/``ZeroReturnError``) is not a TLS
-  failure: Python's ``ssl`` reports a TCP reset after TLS records as an EOF, so the fault routes' resets
-  and closes keep the kinds they have over plain HTTP;
+  (``SSLEOFError``, ``SSLZeroReturnError``, pyOpenSSL's ``SysCallError``/``ZeroReturnError``), and a
+  non-blocking call that must wait (``SSLWantReadError``/``SSLWantWriteError``), are not TLS failures:
+  Python's ``ssl`` reports a TCP reset after TLS records as an EOF, so the fault routes' resets and closes
+  keep the kinds they have over plain HTTP;
+- one library gives no type to tell by: pyreqwest reports rustls' refusals as a ``ConnectError`` whose
+  ``details["causes"]`` are messages only, so there (and only for that type) the kind is read off rustls'
+  own error texts (``_RUSTLS_FAILURES``: a certificate refused, an alert, an incompatible peer);
 - imports only ssl and sys, nothing of strategies (``strategies.base`` imports it on a failure, so it must
   not import base back): nothing here loads a library a strategy does not use.
 """
@@ -48,8 +52,15 @@ MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
 #: How deep ``is_tls_failure`` follows a chain: wrappers nest three or four deep (requests' SSLError around
 #: urllib3's MaxRetryError around its SSLError around ssl's); the bound only guards against cycles.
 _MAX_DEPTH = 12
-#: Errors that only say a connection ended inside TLS: the kinds of a plain EOF or reset, not ``tls``.
-_ENDINGS = (ssl.SSLEOFError, ssl.SSLZeroReturnError)
+#: Errors that only say a connection ended inside TLS (the kinds of a plain EOF or reset, not ``tls``), or
+#: that a non-blocking read or write must wait (anyio's streams leave such an ``SSLWantReadError`` in the
+#: ``__context__`` of a reset or a timeout that interrupted the wait: a wait, not a failure).
+_ENDINGS = (ssl.SSLEOFError, ssl.SSLZeroReturnError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+#: How rustls' TLS errors start as text (its ``Error``'s Display): what a pyreqwest ``ConnectError`` says of
+#: a certificate refused (``invalid peer certificate: UnknownIssuer``, ``NotValidForName``, ``Expired``), an
+#: alert received, or a handshake that found nothing in common.
+_RUSTLS_FAILURES = ("invalid peer certificate", "received fatal alert", "peer is incompatible", "peer misbehaved",
+                    "no certificates presented")
 
 
 def client_context(config: _Configured) -> ssl.SSLContext:
@@ -93,4 +104,10 @@ def _is_tls_error(exc: BaseException) -> bool:
     if openssl is not None and isinstance(exc, openssl.Error):
         return not isinstance(exc, (openssl.SysCallError, openssl.ZeroReturnError))
     identity = sys.modules.get("service_identity.exceptions")
-    return identity is not None and isinstance(exc, (identity.VerificationError, identity.CertificateError))
+    if identity is not None and isinstance(exc, (identity.VerificationError, identity.CertificateError)):
+        return True
+    reqwest = sys.modules.get("pyreqwest.exceptions")
+    if reqwest is not None and isinstance(exc, reqwest.ConnectError):
+        causes = (getattr(exc, "details", None) or {}).get("causes") or ()
+        return any(str(cause.get("message", "")).startswith(_RUSTLS_FAILURES) for cause in causes)
+    return False

@@ -45,16 +45,16 @@ def test_a_doubled_row_is_changed_and_moves_its_cell(runs: tuple[dict[str, Any],
     a, b = runs
     changed = {key: c for key, c in compare.row_changes(a, b) if c.decisive}
     (key,) = changed
-    assert key == ("latency", "tuned", "close", 10, "tornado")
+    assert key == ("latency", "tuned", "close", 10, "http", "tornado")
     assert changed[key].ratio == pytest.approx(2.0) and changed[key].low > 1
     moved = {k: m for k, m in compare.ratio_movement(a, b).items() if m > 0}
-    assert moved and all(k[:4] == key[:4] for k in moved)  # only tornado's cell moved
+    assert moved and all(k[:5] == key[:5] for k in moved)  # only tornado's cell moved
     assert moved[key] > 0.1
     pairs = {k: m for k, m in compare.pair_movement(a, b).items() if m > 0}
-    assert pairs and all(cell == key[:4] and "tornado" in (x, y) for cell, x, y in pairs)
+    assert pairs and all(cell == key[:5] and "tornado" in (x, y) for cell, x, y in pairs)
     assert {round(m, 6) for m in pairs.values()} <= {0.5, 1.0}  # x/tornado halved, tornado/y doubled
     differ = [(k, va, vb) for k, _, va, vb in compare.verdict_agreement(a, b) if va != vb]
-    assert differ and all(k == ("latency", "tuned", "close", 10) for k, _, _ in differ)
+    assert differ and all(k == ("latency", "tuned", "close", 10, "http") for k, _, _ in differ)
 
 
 @pytest.mark.slow  # the CLI in a subprocess, two runs compared

@@ -180,7 +180,7 @@ def test_the_report_sets_the_same_recipe_side_by_side(tmp_path: Path) -> None:
     run = _with_era(load_run(FIXTURE))
     run["created"] = "2026-11-24T10:00:00+00:00"
     found = era_analysis.pairs(run, "2017")
-    assert found and all(p.key == ("latency", "tuned", "close", 10) for p in found)
+    assert found and all(p.key == ("latency", "tuned", "close", 10, "http") for p in found)
     for pair in found:
         assert pair.rate.ratio == pytest.approx(2.0) and pair.cpu.ratio == pytest.approx(0.5)
     counts = era_analysis.verdict_counts(era_analysis.judged(run, "2017"), "2017")

@@ -22,11 +22,10 @@ import psutil
 import pytest
 
 from bench.record import schema
-from bench.record.rows import CellKey
 from bench.record.runfile import load_run
 from bench.sweep import netns
 from bench.sweep.cells import CaseRun
-from bench.sweep.harness import MAX_SERVER_RESTARTS, Sweep
+from bench.sweep.harness import MAX_SERVER_RESTARTS, Sweep, cell_key
 from bench.sweep.plan import Case, Plan
 from local_server.api import ServerProcess
 from strategies.worker.runner import WorkerError
@@ -225,7 +224,7 @@ def test_every_other_way_a_row_ends_is_in_the_schema(tmp_path: Path) -> None:
     try:
         run = CaseRun(cases[0], Workload(sweep.server.url, 4, 1))
         run.fail(WorkerError("select: fetch failed:\nRuntimeError: boom", alive=True))
-        sweep.measured[CellKey("latency", "tuned", "close", 1)] = {cases[0]: run}
+        sweep.measured[cell_key("latency", cases[0])] = {cases[0]: run}
         rows = [sweep._record(sweep._row_of("latency", cases[0], None)),
                 sweep.skip("latency", Case("select", "tuned", "close", 4), "not for this test")]
         assert sweep.record_unreached([("latency", c) for c in cases], {"latency-select-tuned-close-c2": "boom"},

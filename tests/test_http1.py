@@ -239,7 +239,7 @@ def _answer(split: Callable[[str], tuple[str, int, str]], url: str) -> tuple[str
 def _by_urlsplit(url: str) -> tuple[str, int, str]:
     parts = urlsplit(url)
     target = f"{parts.path}?{parts.query}" if parts.query else parts.path
-    return parts.hostname or "127.0.0.1", parts.port or 80, target
+    return parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80), target
 
 
 @pytest.mark.parametrize("url", [

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from bench.analysis import models
+from bench.record.rows import CellKey
 from bench.report.sections import models as models_section
 
 
@@ -21,7 +22,7 @@ def test_a_library_row_is_compared_with_its_models_codec_row() -> None:
                     row("asyncio", [100, 102, 98], [9000, 9100, 8900]),
                     row("threads", [600, 610, 590], [1500, 1490, 1510])]}
     (key, stacks), = models.model_cells(run).items()
-    assert key == ("throughput", "tuned", "keepalive", 10)
+    assert key == CellKey("throughput", "tuned", "keepalive", 10)
     assert [(s.model, s.strategy) for s in stacks] == [("threads", "threads"), ("asyncio", "asyncio"),
                                                        ("asyncio", "aiohttp")]
     threads, asyncio, aiohttp = stacks

@@ -22,7 +22,7 @@ import pytest
 
 from bench.analysis import verdict
 from bench.analysis.comparison import mean_interval
-from bench.record.rows import finish_row, rows_by_cell
+from bench.record.rows import CellKey, finish_row, rows_by_cell
 from bench.record.runfile import load_run
 from bench.report.__main__ import main as report_main
 from bench.report.page import data, document
@@ -284,7 +284,7 @@ def test_the_cell_and_the_comparison_show_the_python_figures(opened: Opened, bui
     page_ = opened.page
     page_.get_by_label("close").check()
     page_.get_by_label("concurrency C of the cell").select_option("10")
-    rows = rows_by_cell(runs["default"])[("latency", "tuned", "close", 10)]
+    rows = rows_by_cell(runs["default"])[CellKey("latency", "tuned", "close", 10)]
     cell = verdict.judge_cell(rows, tuple(r["strategy"] for r in rows))
     assert len(cell.links) > 4
     text = page_.locator("#cell-body").inner_text()

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from bench.analysis import pythons as python_analysis
-from bench.record.rows import finish_row
+from bench.record.rows import CellKey, finish_row
 from bench.record.runfile import load_run
 from bench.report.charts import pythons as python_chart
 from bench.report.sections import pythons as python_section
@@ -217,7 +217,7 @@ def test_the_report_sets_each_interpreter_beside_todays(tmp_path: Path) -> None:
     run = _with_interpreters(load_run(FIXTURE))
     found = python_analysis.pairs(run)
     assert found and {p.tag for p in found} == {"py3.12", "py3.13"}
-    assert all(p.key == ("latency", "tuned", "close", 10) for p in found)
+    assert all(p.key == CellKey("latency", "tuned", "close", 10) for p in found)
     for pair in found:
         expected = 1.25 if pair.tag == "py3.12" else 1.0
         assert pair.rate.ratio == pytest.approx(expected) and pair.cpu.ratio == pytest.approx(1 / expected)

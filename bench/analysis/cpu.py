@@ -65,7 +65,7 @@ def explained_cell(run: Run) -> tuple[CellKey, list[tuple[Row, Explain]]] | None
     explained = {key: rows for key, rows in explained.items() if rows}
     if not explained:
         return None
-    workload, profile, policy, level = EXPLAIN_CELL
+    workload, profile, policy, level, _ = EXPLAIN_CELL
     key = min(explained, key=lambda k: (k.workload != workload, k.profile != profile, k.policy != policy,
                                         abs(math.log(k.concurrency / level)), -len(explained[k])))
     rows = sorted(explained[key], key=lambda re: -(re[1]["cpu_us_per_req"] + re[1]["children_us_per_req"]))

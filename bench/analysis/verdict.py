@@ -2,7 +2,8 @@
 reading, and what explains each step?
 
 Rules this module keeps:
-- a *cell* is one (workload, profile, policy, concurrency) (``bench.record.rows.CellKey``); within it,
+- a *cell* is one (workload, profile, policy, concurrency, scheme) (``bench.record.rows.CellKey``): the claim
+  is judged over HTTP and over HTTPS apart, reading by reading, never across the two; within a cell,
   strategies are ordered by their median req/s over the measured rounds. Two strategies are compared on
   the ratio of their req/s (``bench.analysis.comparison``: Welch on the logarithms of their per-round
   req/s); the p-values of the steps of one chain are Holm-adjusted together (a chain is several
@@ -36,7 +37,15 @@ from dataclasses import dataclass, field
 
 from bench.analysis.claim import MEMBERS, READINGS, reading_name
 from bench.analysis.comparison import ALPHA, MIN_EFFECT, Comparison, compare, holm
-from bench.record.rows import CellKey, is_measured, measured_summary, peak_below_c, round_rates, rows_by_cell
+from bench.record.rows import (
+    CellKey,
+    is_measured,
+    measured_summary,
+    peak_below_c,
+    round_rates,
+    row_scheme,
+    rows_by_cell,
+)
 from bench.record.schema import Row, Run
 
 #: A client whose CPU was busy this share of the round's wall time or more was CPU-bound: its worker is
@@ -91,10 +100,11 @@ class CellVerdict:
     flagged: dict[str, list[str]] = field(default_factory=dict)
     #: (a, b) of a decisive step -> why the slower of the two was slower.
     mechanisms: dict[tuple[str, str], Mechanism] = field(default_factory=dict)
+    scheme: str = "http"
 
     @property
     def key(self) -> CellKey:
-        return CellKey(self.workload, self.profile, self.policy, self.concurrency)
+        return CellKey(self.workload, self.profile, self.policy, self.concurrency, self.scheme)
 
     @property
     def judged(self) -> bool:
@@ -180,13 +190,16 @@ def judge_cell(rows: list[Row], reading: tuple[str, ...] = READINGS[0]) -> CellV
             mechanisms[(step.a, step.b)] = mechanism(ran[slow], ran[fast])
     flagged = {name: [f["code"] for f in row["flags"]] for name, row in ran.items() if row["status"] == "flagged"}
     return CellVerdict(first["workload"], first["profile"], first["policy"], first["concurrency"],
-                       reading, order, links, steps, verdict, missing, flagged, mechanisms)
+                       reading, order, links, steps, verdict, missing, flagged, mechanisms, row_scheme(first))
 
 
-def judge_run(run: Run) -> list[CellVerdict]:
-    """One verdict per reading and cell where at least one claim member ran, failed or was not run."""
+def judge_run(run: Run, scheme: str | None = None) -> list[CellVerdict]:
+    """One verdict per reading and cell where at least one claim member ran, failed or was not run; of the
+    cells of one ``scheme`` when given."""
     out = []
-    for rows in rows_by_cell(run).values():
+    for key, rows in rows_by_cell(run).items():
+        if scheme is not None and key.scheme != scheme:
+            continue
         if any(row["strategy"] in MEMBERS and (is_measured(row) or row["status"] in ("failed", "not_run"))
                for row in rows):
             out += [judge_cell(rows, reading) for reading in READINGS]

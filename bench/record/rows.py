@@ -6,9 +6,12 @@ Rules this module keeps:
 - *measured* has one meaning (``is_measured``): the row ran (ok or flagged) and has a summary, so its figures
   stand; a failed row's rounds, if any, are kept but never compared. Readers that need more (a peak RSS, no
   errors) say so by name beside it;
-- a *cell* is one (workload, profile, policy, concurrency) (``CellKey``): the strategies compared with each
-  other, measured interleaved (``bench.sweep.cells``); ``rows_by_cell`` is the one grouping every reader uses,
-  ``row_key`` (the cell and the strategy) the one way to match a row of one run with a row of another;
+- a *cell* is one (workload, profile, policy, concurrency, scheme) (``CellKey``): the strategies compared with
+  each other, measured interleaved (``bench.sweep.cells``, which interleaves a cell's HTTP and HTTPS rows
+  too: the scheme is in the key so that no comparison pairs a row over TLS with one without, the claim's
+  verdict included, while ``bench.analysis.tls`` pairs them on purpose); ``rows_by_cell`` is the one grouping
+  every reader uses, ``row_key`` (the cell and the strategy) the one way to match a row of one run with a
+  row of another;
 - pure functions of rows; no I/O, no import of the sweep's machinery or of the readers.
 """
 
@@ -58,21 +61,35 @@ NOTE_TEXT = {
 
 
 class CellKey(NamedTuple):
-    """What strategies are compared within: one workload, profile, connection policy and concurrency."""
+    """What strategies are compared within: one workload, profile, connection policy, concurrency and scheme
+    (``http`` unless given: every row before HTTPS rows existed, and the cells readers name by hand)."""
 
     workload: str
     profile: str
     policy: str
     concurrency: int
+    scheme: str = "http"
+
+
+def row_scheme(row: Row) -> str:
+    """The row's scheme: recorded since schema 5 (``bench.record.upgrade`` fills ``http`` before), and
+    ``http`` for a row made by hand without one."""
+    return row.get("scheme", "http")
+
+
+def of_scheme(run: Run, scheme: str) -> Run:
+    """The run with only its rows of ``scheme``: what a reader made before HTTPS rows existed reads (its
+    charts draw one line per strategy, which a row's HTTPS twin would double)."""
+    return {**run, "rows": [row for row in run["rows"] if row_scheme(row) == scheme]}
 
 
 def cell_of(row: Row) -> CellKey:
-    return CellKey(row["workload"], row["profile"], row["policy"], row["concurrency"])
+    return CellKey(row["workload"], row["profile"], row["policy"], row["concurrency"], row_scheme(row))
 
 
 #: A row by what it measured: its cell (``CellKey``'s fields) and its strategy. Two runs' rows are matched on
 #: it (``bench.report.compare``), never by position.
-RowKey = tuple[str, str, str, int, str]
+RowKey = tuple[str, str, str, int, str, str]
 
 
 def row_key(row: Row) -> RowKey:

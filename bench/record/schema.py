@@ -22,9 +22,11 @@ Optional keys added since, readable by any version-3 reader that ignores them: `
 reached it), a failed or not-run row says its ``cause``, a round the server's loop lag (``server_loop_lag_s``)
 and whether it stalled (``server_stalled``), a summary its ``stalled_rounds``, the run its ``server_restarts``
 and ``options.stopped``; every key it adds is optional, so a version-3 file is a valid version-4 file but
-for its number (``bench.record.upgrade`` fills the defaults). Since 4, optional: each round's ``scheme`` and an
-HTTPS round's handshakes at the server (``tls``), a row's interpreter (``python``) and the run's
-``options.pythons`` (``--python``).
+for its number (``bench.record.upgrade`` fills the defaults). Since 4, optional: a row's interpreter
+(``python``) and the run's ``options.pythons`` (``--python``). 5 adds HTTPS: a row's ``scheme`` (every row
+before it fetched over plain HTTP), what its handshakes negotiated (``tls_version``, ``tls_cipher``,
+``tls_resumed``) and each round's ``scheme`` and an HTTPS round's handshakes at the server (``tls``, ``tls_cpu``); the run's
+``tls_server`` and ``options.schemes``; all optional, filled for older runs by ``bench.record.upgrade``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TypedDict
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: ``not_run``: the sweep stopped before it reached the row (its server gone for good, Ctrl-C, SIGTERM).
 Status = Literal["ok", "flagged", "failed", "skipped", "not_run"]
@@ -47,7 +49,7 @@ Stopped = Literal["precise", "max_rounds", "budget", "failed"]
 #: answering; ``harness``, the sweep itself failed the row (an error of its own, pytest's timeout);
 #: ``interrupted``, the sweep was stopped (Ctrl-C, SIGTERM, pytest's --maxfail) before the row ended.
 Cause = Literal["strategy", "worker", "server", "harness", "interrupted"]
-#: What a round fetched over: plain HTTP, or HTTPS (``strategies run --tls``).
+#: What a row fetched over: plain HTTP, or HTTPS against the bundled server's TLS twin (``local_server --tls``).
 Scheme = Literal["http", "https"]
 #: bundled (started by the sweep), external (--server-url) or link (--link: bundled, in a namespace).
 ServerKind = Literal["bundled", "external", "link"]
@@ -60,13 +62,20 @@ class Flag(TypedDict):
 
 
 class RoundTls(TypedDict):
-    """What an HTTPS round's handshakes negotiated, as the server counted them
-    (``strategies.worker.runner.round_tls``): its one protocol version, the completed handshakes by cipher
-    suite, full and resumed."""
+    """What an HTTPS round's handshakes negotiated, as the server counted them (``strategies.worker.runner.round_tls``:
+    its /stats reset before the round and read after it, less the sweep's own read): its one protocol
+    version, the completed handshakes by cipher suite, full and resumed."""
     version: str
     ciphers: dict[str, int]
     full: int
     resumed: int
+
+
+class TlsCpu(TypedDict):
+    """The server's CPU seconds in ``do_handshake`` for an HTTPS round's full and resumed handshakes
+    (``bench.sweep.cells``: the counted window's CPU per handshake times the round's handshakes)."""
+    full_cpu_s: float
+    resumed_cpu_s: float
 
 
 class Noise(TypedDict):
@@ -124,6 +133,8 @@ Round = TypedDict("Round", {
     "scheme": NotRequired[Scheme],
     #: An HTTPS round's handshakes at the server; null over HTTP, or when the server could not be read after it.
     "tls": NotRequired[RoundTls | None],
+    #: The server's CPU in an HTTPS round's handshakes (absent over HTTP; null when the server was not read).
+    "tls_cpu": NotRequired[TlsCpu | None],
 })
 
 
@@ -283,6 +294,17 @@ class Row(TypedDict):
     rate_kbps: NotRequired[int]
     #: ``--era``: the era of an ``S@era`` row (today's rows have none: the run's ``machine`` and ``libraries``).
     era: NotRequired[EraRecord]
+    #: What the row fetched over; compared only with rows of the same scheme (``bench.record.rows.CellKey``).
+    scheme: NotRequired[Scheme]
+    #: HTTPS: the protocol version the server spoke (it speaks exactly one: its /stats ``tls.version``).
+    tls_version: NotRequired[str | None]
+    #: HTTPS: the cipher suite negotiated, as the sweep's own check of the TLS server got it (OpenSSL's name).
+    #: The server picks from what a client offers, and every strategy offers the defaults of OpenSSL or
+    #: pyOpenSSL, so it is the row's unless a library offers otherwise.
+    tls_cipher: NotRequired[str | None]
+    #: HTTPS: the share of the row's handshakes (all its rounds, at the server) that resumed a session, 0 to 1;
+    #: null when none completed (every request failed) or the counts are unknown.
+    tls_resumed: NotRequired[float | None]
     #: ``--python``: the interpreter of an ``S@py3.13`` row (today's rows: the run's ``machine``).
     python: NotRequired[PythonRecord]
 
@@ -326,6 +348,8 @@ class Options(TypedDict):
     link: NotRequired[str | None]
     #: ``--era``: the era whose rows ran beside today's (``strategies.eras``), or null.
     era: NotRequired[str | None]
+    #: ``--schemes`` as given; null: HTTP, and HTTPS where the default sweep adds it (``bench.sweep.plan.HTTPS_SCOPE``).
+    schemes: NotRequired[list[Scheme] | None]
     #: ``--python``: the interpreters whose rows ran beside today's, as given (versions or paths).
     pythons: NotRequired[list[str]]
     wall_s: NotRequired[float]
@@ -361,6 +385,13 @@ class Link(TypedDict):
     server_address: str
 
 
+class TlsRecord(TypedDict):
+    """How an HTTPS server serves (its /stats ``tls``) and what the sweep's check negotiated with it."""
+    version: str
+    tickets: bool
+    cipher: str | None
+
+
 class ServerRecord(TypedDict):
     """The server the run measured against (the run's ``server``, ``bench.sweep.target``); ``backend`` and ``pid``
     are its /stats'. Not ``local_server.server.Server``, the server itself."""
@@ -370,6 +401,8 @@ class ServerRecord(TypedDict):
     kind: NotRequired[ServerKind]
     rtt: NotRequired[Rtt]
     link: NotRequired[Link | None]
+    #: An HTTPS server's settings (the run's ``tls_server``).
+    tls: NotRequired[TlsRecord]
     #: What the sweep knows of the server beyond its /stats (e.g. an external server is not pinned).
     note: NotRequired[str]
 
@@ -416,6 +449,8 @@ class Run(TypedDict):
     libraries: dict[str, str | None]
     options: Options
     server: ServerRecord
+    #: The bundled HTTPS server (``local_server --tls``) the HTTPS rows fetched from, when the run has any.
+    tls_server: NotRequired[ServerRecord]
     #: ``bench.sweep.noise.system_check`` before the sweep.
     system_check: dict[str, Any] | None
     resumed: NotRequired[list[Resumed]]

@@ -17,7 +17,7 @@ from bench.record.rows import summarise
 from bench.record.schema import SCHEMA_VERSION, Row, Run
 
 #: Older versions this code still reads, and how each is brought up to date (``upgrade``).
-READABLE_VERSIONS = (1, 2, 3, SCHEMA_VERSION)
+READABLE_VERSIONS = (1, 2, 3, 4, SCHEMA_VERSION)
 
 #: The reason an unfinished row is given when a run is read: the sweep stopped (Ctrl-C, a kill) mid-row.
 UNFINISHED = "interrupted: the sweep stopped before this row finished"
@@ -28,7 +28,9 @@ def upgrade(run: dict[str, Any]) -> Run:
     none invented), and the run is marked ``partial``; version 1 knew only the tuned profile; before version
     3 rounds were not interleaved (their new fields are absent, the row-level ones null); before version 4
     no run recorded a fault's cause, a restart or a stop of its own (none, null: no sweep before it
-    restarted its server or stopped itself), nor the server's loop lag (absent)."""
+    restarted its server or stopped itself), nor the server's loop lag (absent); before version 5 every row
+    fetched over plain HTTP (``scheme`` http, ``options.schemes`` ["http"], so a resumed run adds no HTTPS
+    row it never planned)."""
     unfinished = [row for row in run["rows"] if row.get("status") is None]
     for row in unfinished:
         row.update(status="failed", reason=UNFINISHED, cause="interrupted",
@@ -55,6 +57,10 @@ def upgrade(run: dict[str, Any]) -> Run:
         run.setdefault("server_restarts", [])
         for row in run["rows"]:
             row.setdefault("cause", None)
+    if run["schema_version"] < 5:
+        options.setdefault("schemes", ["http"])
+    for row in run["rows"]:  # a row log of version 5 has it already; every row before it was plain HTTP
+        row.setdefault("scheme", "http")
     server = run.get("server")
     if isinstance(server, dict):  # ``kind`` came in version 3: every server before it was the bundled one
         server.setdefault("kind", "bundled")

@@ -6,6 +6,9 @@ Rules this module keeps:
   (``bench.report.charts``) draw it; the only hand-written text explains definitions and methods;
 - a model ladder (``python -m bench.ladder``, a run of its own) in the folder the report is written to
   (``model_ladder.json``) adds its section and its chart, ``model_ladder.png``, beside the sweep's;
+- a run with HTTPS rows (``--schemes``) gets the section on what TLS costs (``sections.tls``) and its chart,
+  ``tls_cost.png``; every other section and chart reads its HTTP rows (``bench.record.rows.of_scheme``), as
+  before HTTPS rows existed, but for the lists of rows that went wrong, which name every row;
 - the report is written next to the charts (default: the JSON's directory, or its parent for a file in
   ``runs/``), and links them relatively, so the ``results/`` folder reads well on GitHub.
 """
@@ -16,12 +19,13 @@ from pathlib import Path
 
 from bench.analysis import verdict
 from bench.record.ladder import Ladder, ladder_in
+from bench.record.rows import of_scheme
 from bench.record.runfile import load_run
 from bench.record.schema import Run
 from bench.record.upgrade import UNFINISHED
 from bench.report import charts
 from bench.report.charts.ladder import LADDER_CHART, draw_ladder
-from bench.report.sections import c10k, costs, cpu, eras, ladder, models, pythons, ranking
+from bench.report.sections import c10k, costs, cpu, eras, ladder, models, pythons, ranking, tls
 from bench.report.sections.claim import verdict_section, why_section
 from bench.report.sections.run import (
     faults_warning,
@@ -48,16 +52,18 @@ def render(run: Run, chart_files: list[Path], source: str, model_ladder: Ladder 
               if run.get("partial") else []),
             (f"Made by `python -m bench.report {source}` from that file alone; nothing below is hand-written "
             f"about the results. Charts: {', '.join(f'[{p.stem}]({p.name})' for p in chart_files)}."), "",
-            f"**Server:** {server_text(run['server'])}.", ""]
+            f"**Server:** {server_text(run['server'])}.", "",
+            *([f"**HTTPS server:** {server_text(run['tls_server'])}.", ""] if run.get("tls_server") else [])]
     if images:
         head += [images[-1] if "headline" in chart_files[-1].name else images[0], ""]
-    verdicts = verdict.judge_run(run)
-    body = why_section(run, verdicts) + verdict_section(run, verdicts) + eras.section(run) + pythons.section(run)
-    body += machine_section(run)
-    body += ranking.section(run) + c10k.section(run) + models.section(run) + ladder.section(model_ladder)
-    body += costs.section(run)
-    body += noise_section(run) + cpu.instructions_section(run) + cpu.explain_section(run) + tables_section(run)
-    body += problems_section(run)
+    plain = of_scheme(run, "http")
+    verdicts = verdict.judge_run(plain)
+    body = why_section(plain, verdicts) + verdict_section(plain, verdicts) + tls.section(run)
+    body += eras.section(plain) + pythons.section(plain) + machine_section(run)
+    body += ranking.section(plain) + c10k.section(plain) + models.section(plain) + ladder.section(model_ladder)
+    body += costs.section(plain)
+    body += noise_section(run) + cpu.instructions_section(plain) + cpu.explain_section(plain)
+    body += tables_section(plain) + problems_section(run)
     body += overhead_section(run)
     body += how_to_read() + ["## All charts", ""] + [line for img in images for line in (img, "")]
     return "\n".join(head + body)

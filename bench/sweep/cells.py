@@ -1,6 +1,7 @@
 """Measuring one cell: its strategies' rounds interleaved, in a seeded random order, until precise enough.
 
-A *cell* is (workload, profile, policy, C): the strategies compared in it get the identical workload. On a
+A *cell* is (workload, profile, policy, C): the strategies compared in it get the identical workload, over
+HTTP and, for the cases of scheme https, over HTTPS from the bundled server's TLS twin. On a
 shared 2-core machine the speed available to a process drifts by tens of percent over minutes, so measuring
 strategy A's rounds and then B's puts that drift into the ratio A/B. Here all of a cell's workers are set
 up together and take turns: every pass runs one round of each, in an order drawn afresh per pass from a
@@ -9,7 +10,13 @@ seeded generator, so drift hits every strategy alike and no strategy always foll
 Rules this module keeps:
 - the timed region of a round is exactly one ``fetch_round`` round trip to the worker, timed here with
   ``perf_counter`` (URL building, verification and bookkeeping happen in the worker's untimed
-  ``prepare``/``measure``). The server's counters are reset before it and read after, both untimed;
+  ``prepare``/``measure``). The counters of the case's server (its workload's ``base_url``, over https
+  verified against its ``ca_file``) are reset before it and read after, both untimed;
+- an HTTPS round records what the server counted of its handshakes (``tls``: the protocol version, the
+  handshakes by cipher, full and resumed, ``strategies.worker.runner.round_tls``) and the server's CPU in them
+  (``tls_cpu``). The read after the round makes one full handshake of its own inside the counted window
+  (the reset's precedes it): one more read right after counts exactly one, and is taken off; the CPU is
+  the window's handshake CPU in the share of the round's handshakes;
 - warm-up rounds run first (one pass per warm-up round, same random order), and are not kept;
 - then ``Budget.min_rounds`` passes for every case; then, while the cell's extra-time budget lasts and at
   most up to ``Budget.max_rounds``, further passes for the cases whose 95 % interval on the mean of log
@@ -38,7 +45,7 @@ from bench.analysis.comparison import mean_interval
 from bench.record.rows import add_timing
 from bench.sweep.noise import NoiseProbe, disturbance, server_stall
 from local_server.api import ServerError, Stats, fetch_stats, reset_stats
-from strategies.worker.runner import WorkerError, WorkerProcess
+from strategies.worker.runner import WorkerError, WorkerProcess, round_tls
 from strategies.workload import Workload
 
 #: The precision a case stops at: its 95 % interval on mean log req/s within ±5 % (the issue's goal).
@@ -55,9 +62,11 @@ class ServerGone(RuntimeError):
     """The server's counters could not be read around a round: it died, or stopped answering. ``round`` is
     the round that found it, when its fetch had run (kept in its case's rows, its server figures null)."""
 
-    def __init__(self, message: str, round_: dict[str, Any] | None = None):
+    def __init__(self, message: str, round_: dict[str, Any] | None = None, url: str = ""):
         super().__init__(message)
         self.round = round_
+        #: The server that went (a cell of both schemes reads two).
+        self.url = url
 
 
 @dataclass(frozen=True)
@@ -111,9 +120,8 @@ def _precise(case: CaseRun, budget: Budget) -> bool:
 class Cell:
     """The interleaved schedule of one cell's cases over one server."""
 
-    def __init__(self, cases: list[CaseRun], server_url: str, budget: Budget, rng: random.Random,
-                 probe: NoiseProbe | None = None):
-        self.cases, self.url, self.budget, self.rng, self.probe = cases, server_url, budget, rng, probe
+    def __init__(self, cases: list[CaseRun], budget: Budget, rng: random.Random, probe: NoiseProbe | None = None):
+        self.cases, self.budget, self.rng, self.probe = cases, budget, rng, probe
         self.position = 0
 
     def run(self) -> None:
@@ -157,9 +165,10 @@ class Cell:
     def _round(self, case: CaseRun) -> dict[str, Any]:
         assert case.worker is not None
         case.worker.prepare_round(case.workload)
-        before, failed = self._stats(reset_stats, "POST /stats/reset before a round")
+        url, ca_file = case.workload.base_url, case.workload.ca_file
+        before, failed = self._stats(reset_stats, "POST /stats/reset before a round", url, ca_file)
         if before is None:
-            raise ServerGone(failed or "")
+            raise ServerGone(failed or "", url=url)
         if self.probe:
             self.probe.start()
         started_at = time.time()
@@ -167,24 +176,45 @@ class Cell:
         case.worker.fetch_round()
         timer_s = time.perf_counter() - started
         noise = self.probe.stop() if self.probe else None
-        after, failed = self._stats(fetch_stats, "GET /stats after a round")
+        after, failed = self._stats(fetch_stats, "GET /stats after a round", url, ca_file)
+        again = self._stats(fetch_stats, "GET /stats again", url, ca_file)[0] if after and "tls" in after else None
         data = case.worker.measure_round().to_dict()  # also when the server went: the worker's round ends
         lag = after["loop_lag_max_s"] if after else None
         data.update(started_at=started_at, peak_in_flight=after["peak_in_flight"] if after else None,
                     server_cpu_s=after["cpu_s"] - before["cpu_s"] if after else None, noise=noise,
                     disturbed=disturbance(noise) if noise else None, server_loop_lag_s=lag,
                     server_stalled=server_stall(lag, data["wall_s"]))
+        if case.workload.scheme == "https":
+            data["tls"] = round_tls(after, again, SWEEP_CONTROL_REQUESTS) if after else None
+            data["tls_cpu"] = _handshake_cpu(after, data["tls"]) if after else None
         if after is None:
-            raise ServerGone(failed or "", add_timing(data, timer_s))
+            raise ServerGone(failed or "", add_timing(data, timer_s), url)
         return add_timing(data, timer_s)
 
-    def _stats(self, call: Any, what: str) -> tuple[Stats | None, str | None]:
+    @staticmethod
+    def _stats(call: Any, what: str, url: str, ca_file: str | None) -> tuple[Stats | None, str | None]:
         """The server's counters through ``call`` (``fetch_stats`` or ``reset_stats``), or why they could not
         be read: refused, cut off, not answered within ``STATS_TIMEOUT_S``, not 200, not JSON."""
         try:
-            return call(self.url, STATS_TIMEOUT_S), None
+            return call(url, STATS_TIMEOUT_S, ca_file), None
         except (OSError, http.client.HTTPException, ServerError, ValueError) as exc:
-            return None, f"{what} at {self.url}: {type(exc).__name__}: {exc}"
+            return None, f"{what} at {url}: {type(exc).__name__}: {exc}"
+
+
+#: The sweep's own ``/stats`` requests inside an HTTPS round's counted window: the reading after the round
+#: (the reset's handshake comes before the reset, and its reply is the snapshot before it).
+SWEEP_CONTROL_REQUESTS = 1
+
+
+def _handshake_cpu(after: Stats, counted: dict[str, Any] | None) -> dict[str, float] | None:
+    """The server's CPU in the round's handshakes: the window's CPU per handshake of each kind (the sweep's
+    own read included, a handshake like the others) times the round's handshakes of that kind."""
+    window = after.get("tls_handshakes")
+    if window is None or counted is None:
+        return None
+    full, resumed = window["full"], window["resumed"]
+    return {"full_cpu_s": window["full_cpu_s"] * counted["full"] / full if full else 0.0,
+            "resumed_cpu_s": window["resumed_cpu_s"] * counted["resumed"] / resumed if resumed else 0.0}
 
 
 def _stop_reason(case: CaseRun, budget: Budget) -> str:

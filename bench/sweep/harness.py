@@ -25,6 +25,11 @@ Rules this module keeps:
   at most ``MAX_SERVER_RESTARTS``). Past that, or at once for a server not ours to restart (external,
   ``--link``), the sweep stops (``stop_reason``): its entry point runs no further cell, and every planned
   row it never reached is recorded ``not_run`` with the reason (``record_unreached``);
+- HTTPS rows (``Case.scheme``) fetch from a second bundled server, its TLS twin, started beside the first
+  when the session has any (pinned like it; restarted like it, each one alone): a measured cell holds
+  both schemes' cases, interleaved round by round, each with a worker of its own (a strategy's HTTP and
+  HTTPS rows never share a client); an HTTPS row records the version, cipher and resumed share its rounds'
+  handshakes had at the server;
 - ``close`` stops every worker and the server (and removes a link's namespace), whatever ended the session.
 """
 
@@ -34,18 +39,19 @@ import dataclasses
 import os
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from bench.record.environment import machine_info, new_run
-from bench.record.rows import CellKey, finish_row
+from bench.record.rows import finish_row
 from bench.record.runfile import RunFile
 from bench.record.schema import Cause, CellRecord, Pinning, Row, Run, validate
 from bench.sweep.cells import Budget, CaseRun, Cell, ServerGone
 from bench.sweep.noise import NoiseProbe, descendant_pids
 from bench.sweep.plan import WORKLOADS, Case, Plan
-from bench.sweep.target import TargetError, open_target
+from bench.sweep.target import Target, TargetError, open_target
 from local_server.api import ServerError
 from strategies.probes.instructions import DEFAULT_REQUESTS, InstructionCountError, count_instructions
 from strategies.variants import record, worker_process
@@ -57,9 +63,19 @@ from strategies.worker.runner import WorkerError, WorkerProcess
 MAX_SERVER_RESTARTS = 3
 
 
-def cell_key(workload: str, case: Case) -> CellKey:
-    """The cell a case is measured in (``bench.record.rows.CellKey``: what its strategies are compared within)."""
-    return CellKey(workload, case.profile, case.policy, case.concurrency)
+class MeasuredCell(NamedTuple):
+    """What is measured together, interleaved: one workload, profile, policy and C, its rows of both schemes
+    (``bench.record.rows.CellKey`` adds the scheme: the rows compared with each other)."""
+
+    workload: str
+    profile: str
+    policy: str
+    concurrency: int
+
+
+def cell_key(workload: str, case: Case) -> MeasuredCell:
+    """The cell a case is measured in."""
+    return MeasuredCell(workload, case.profile, case.policy, case.concurrency)
 
 
 def used_cores(pinning: Pinning) -> list[int]:
@@ -86,24 +102,24 @@ def choose_pinning(external: bool = False) -> Pinning:
                     "pytest itself is not pinned (it waits on the worker during a round)"}
 
 
-def cell_text(key: CellKey) -> str:
+def cell_text(key: MeasuredCell) -> str:
     """A cell as the terminal and the reasons name it: ``latency tuned close C=10`` (pytest-benchmark's group)."""
     return f"{key.workload} {key.profile} {key.policy} C={key.concurrency}"
 
 
-def cell_record(key: CellKey) -> CellRecord:
+def cell_record(key: MeasuredCell) -> CellRecord:
     return {"workload": key.workload, "profile": key.profile, "policy": key.policy, "concurrency": key.concurrency}
 
 
 class Sweep:
-    def __init__(self, plan: Plan, cells: dict[CellKey, list[Case]], system_check: dict[str, Any] | None = None,
+    def __init__(self, plan: Plan, cells: dict[MeasuredCell, list[Case]], system_check: dict[str, Any] | None = None,
                  resumed: tuple[Path, Run] | None = None, say: Callable[[str], None] | None = None):
         self.plan = plan
         self.cells = cells
         #: One line for the terminal, now (a server gone, restarted): the entry point's reporter.
         self.say = say or (lambda line: None)
-        #: Why the server is gone and during which cell, until it is restarted for the next cell.
-        self.server_down: tuple[str, CellRecord | None] | None = None
+        #: Per scheme, why its server is gone and during which cell, until it is restarted for the next cell.
+        self.server_down: dict[str, tuple[str, CellRecord | None]] = {}
         #: Why the sweep stops: no further cell is run (the entry point stops the session).
         self.stop_reason: str | None = None
         self.restarts = 0
@@ -112,37 +128,56 @@ class Sweep:
         self.pinning = choose_pinning(external=plan.server_url is not None)
         self.probe = NoiseProbe(used_cores(self.pinning), descendant_pids)  # server, workers and theirs
         self.rng = random.Random(plan.schedule_seed)
-        self.workers: dict[str, WorkerProcess] = {}
+        #: Per (strategy, scheme): a strategy's HTTP and HTTPS rows each have a worker of their own.
+        self.workers: dict[tuple[str, str], WorkerProcess] = {}
         self.group: tuple[str, str, str] | None = None
-        self.measured: dict[CellKey, dict[Case, CaseRun]] = {}
+        self.measured: dict[MeasuredCell, dict[Case, CaseRun]] = {}
         self.started = time.perf_counter()
-        self.server = open_target(plan.server_backend, plan.server_url, plan.link_bit_s, self.pinning["server"])
+        #: The server of each scheme the session's cells fetch over: HTTP always, HTTPS when a cell has it.
+        self.targets: dict[str, Target] = {
+            "http": open_target(plan.server_backend, plan.server_url, plan.link_bit_s, self.pinning["server"])}
         try:
+            if any(case.scheme == "https" for cases in cells.values() for case in cases):
+                self.targets["https"] = open_target(plan.server_backend, cpus=self.pinning["server"], tls=True)
             self._open_run(plan, system_check, resumed)
         except BaseException:
-            self.server.stop()
+            self._stop_servers()
             raise
+
+    @property
+    def server(self) -> Target:
+        """The HTTP server (the run's ``server``)."""
+        return self.targets["http"]
+
+    def _stop_servers(self) -> None:
+        for target in self.targets.values():
+            target.stop()
 
     def _open_run(self, plan: Plan, system_check: dict[str, Any] | None, resumed: tuple[Path, Run] | None) -> None:
         server = self.server.record
         if resumed is None:
             self.run = new_run(machine_info(self.pinning), plan.options(), server, system_check)
             self.run["server_restarts"] = []
+            if "https" in self.targets:
+                self.run["tls_server"] = self.targets["https"].record
             self.file = RunFile(plan.results_dir, self.run)
         else:
             path, self.run = resumed
             self.run.setdefault("resumed", []).append({"server": server, "machine": machine_info(self.pinning),
                                                        "system_check": system_check})
             self.run["options"]["stopped"] = None  # the stop (if any) of the part it resumes is over
+            if "https" in self.targets:  # the first part's when it had one, as ``server``
+                self.run.setdefault("tls_server", self.targets["https"].record)
             self.file = RunFile(plan.results_dir, self.run, path)
 
     # -- workers ---------------------------------------------------------------------------------------
 
-    def _worker(self, name: str) -> WorkerProcess:
-        if name not in self.workers:
+    def _worker(self, case: Case) -> WorkerProcess:
+        key = (case.strategy, case.scheme)
+        if key not in self.workers:
             cpus = set(self.pinning["worker"]) if self.pinning["worker"] else None
-            self.workers[name] = worker_process(name, cpus=cpus)  # today's, an era's, an interpreter's
-        return self.workers[name]
+            self.workers[key] = worker_process(case.strategy, cpus=cpus)  # today's, an era's, an interpreter's
+        return self.workers[key]
 
     def _enter_group(self, group: tuple[str, str, str]) -> None:
         if group != self.group:
@@ -156,7 +191,7 @@ class Sweep:
 
     def close(self) -> None:
         self.close_workers()
-        self.server.stop()
+        self._stop_servers()
 
     # -- cells -----------------------------------------------------------------------------------------
 
@@ -165,31 +200,33 @@ class Sweep:
             return Budget(min_rounds=1, max_rounds=1, warmup_rounds=0)
         return Budget(self.plan.rounds, self.plan.max_rounds, self.plan.warmup_rounds)
 
-    def _measure_cell(self, key: CellKey, case: Case) -> None:
+    def _measure_cell(self, key: MeasuredCell, case: Case) -> None:
         workload_name = key[0]
         cases = self.cells.get(key) or [case]
-        runs = {c: CaseRun(c, self.plan.workload(workload_name, self.server.url, c)) for c in cases}
+        runs = {c: CaseRun(c, self.plan.workload(workload_name, self.targets[c.scheme].url, c)) for c in cases}
         self.measured[key] = runs  # first: whatever ends the cell, each of its rows is recorded
         self._enter_group(key[:3])
-        ready = self._server_ready(key)
-        for run in runs.values():  # the URL of the server that measures it (restarted: a new one)
-            run.workload = dataclasses.replace(run.workload, base_url=self.server.url)
+        ready = self._server_ready(key, {c.scheme for c in cases})
+        for run in runs.values():  # the URL (and CA) of the server that measures it (restarted: a new one)
+            target = self.targets[run.key.scheme]
+            run.workload = dataclasses.replace(run.workload, base_url=target.url, ca_file=target.ca_file)
         if not ready:
             self._fail_cell(runs, f"the server is gone and the sweep stops: {self.stop_reason}")
             return
         for run in runs.values():
             try:
-                run.worker = self._worker(run.key.strategy)
+                run.worker = self._worker(run.key)
                 run.cold_start_s = run.worker.setup(run.workload.client_config()).cold_start_s
             except WorkerError as exc:
                 run.fail(exc)
         try:
-            Cell(list(runs.values()), self.server.url, self.budget(), self.rng, self.probe).run()
+            Cell(list(runs.values()), self.budget(), self.rng, self.probe).run()
         except ServerGone as exc:  # this cell's rows fail, not the sweep
-            self._fail_cell(runs, self._server_gone(key, str(exc), len(runs)))
+            scheme = next((s for s, t in self.targets.items() if t.url == exc.url), "http")
+            self._fail_cell(runs, self._server_gone(key, str(exc), len(runs), scheme))
         for run in runs.values():
             if run.worker_died:
-                self.workers.pop(run.key.strategy).close()
+                self.workers.pop((run.key.strategy, run.key.scheme)).close()
 
     @staticmethod
     def _fail_cell(runs: dict[Case, CaseRun], why: str) -> None:
@@ -199,41 +236,44 @@ class Sweep:
 
     # -- the server ------------------------------------------------------------------------------------
 
-    def _server_ready(self, key: CellKey) -> bool:
-        """Before a cell: the server answers, or a fresh one does (restarted, within the bound); False when
-        the sweep stops instead."""
-        if self.stop_reason is None and self.server_down is None:
-            gone = self.server.gone()
-            if gone is not None:  # it went between cells: no row was running on it
-                self._server_gone(None, gone, 0)
+    def _server_ready(self, key: MeasuredCell, schemes: set[str]) -> bool:
+        """Before a cell: the servers of its ``schemes`` answer, or fresh ones do (restarted, within the
+        bound); False when the sweep stops instead."""
+        for scheme in sorted(schemes):
+            if self.stop_reason is None and scheme not in self.server_down:
+                gone = self.targets[scheme].gone()
+                if gone is not None:  # it went between cells: no row was running on it
+                    self._server_gone(None, gone, 0, scheme)
         if self.stop_reason is not None:
             return False
-        if self.server_down is not None:
-            (why, died_in), self.server_down = self.server_down, None
+        for scheme in sorted(schemes & self.server_down.keys()):
+            why, died_in = self.server_down.pop(scheme)
+            target = self.targets[scheme]
             self.close_workers()  # fresh workers: no pool keeps connections to the old server
             try:
-                self.server.restart()
+                target.restart()
             except (ServerError, TargetError, OSError) as exc:
                 self.stop_reason = f"{why}; its restart failed: {exc}"
                 self.say(f"server: the restart failed ({exc}); the sweep stops")
                 return False
             self.restarts += 1
             self.run.setdefault("server_restarts", []).append(
-                {"at": time.time(), "cell": died_in, "why": why, "url": self.server.url, "pid": self.server.pid})
+                {"at": time.time(), "cell": died_in, "why": why, "url": target.url, "pid": target.pid})
             self.say(f"server: restarted for {cell_text(key)} ({self.restarts} of {MAX_SERVER_RESTARTS} "
-                     f"restarts): {self.server.url}, pid {self.server.pid}")
+                     f"restarts): {target.url}, pid {target.pid}")
         return True
 
-    def _server_gone(self, key: CellKey | None, error: str, rows: int) -> str:
-        """The server went during cell ``key`` (None: between cells): why, in one sentence; a line on the
-        terminal; a restart for the next cell, or the sweep's stop."""
-        why = self.server.gone(error) or error
+    def _server_gone(self, key: MeasuredCell | None, error: str, rows: int, scheme: str = "http") -> str:
+        """The server of ``scheme`` went during cell ``key`` (None: between cells): why, in one sentence; a
+        line on the terminal; a restart for the next cell, or the sweep's stop."""
+        target = self.targets[scheme]
+        why = target.gone(error) or error
         where = f"during {cell_text(key)}: its {rows} rows fail" if key is not None else "between cells"
-        if self.server.restartable and self.restarts < MAX_SERVER_RESTARTS:
-            self.server_down = why, cell_record(key) if key is not None else None
+        if target.restartable and self.restarts < MAX_SERVER_RESTARTS:
+            self.server_down[scheme] = why, cell_record(key) if key is not None else None
             self.say(f"server: {why} ({where}); a fresh one starts for the next cell")
         else:
-            self.stop_reason = (f"{why} ({where})" if not self.server.restartable else
+            self.stop_reason = (f"{why} ({where})" if not target.restartable else
                                 f"{why} ({where}), after {self.restarts} restarts")
             self.say(f"server: {why} ({where}); the sweep stops")
         return why
@@ -268,7 +308,7 @@ class Sweep:
         try:
             return run.worker.explain_round(run.workload)
         except WorkerError as exc:
-            worker = self.workers.pop(run.key.strategy, None) if not exc.alive else None
+            worker = self.workers.pop((run.key.strategy, run.key.scheme), None) if not exc.alive else None
             if worker is not None:  # the next cell of its group gets a new one
                 worker.close()
             return {"error": _tail(str(exc), 500)}
@@ -286,7 +326,8 @@ class Sweep:
                 "size": spec.size, "method": "GET", "status": None, "flags": [], "notes": [], "reason": "",
                 "cause": None, "rounds": [], "rounds_stopped": None, "summary": None, "cold_start_s": None,
                 "harness_overhead_pct": None, "pytest_benchmark_stats": None, **spec.recorded(),
-                **record(case.strategy)}
+                **record(case.strategy), "scheme": case.scheme,
+                **({"tls_version": None, "tls_cipher": None, "tls_resumed": None} if case.scheme == "https" else {})}
 
     def skip(self, workload_name: str, case: Case, reason: str) -> dict[str, Any]:
         row = self._row(workload_name, case)
@@ -321,6 +362,8 @@ class Sweep:
         run = self.measured[cell_key(workload_name, case)].pop(case)
         row = self._row(workload_name, case)
         row.update(rounds=run.rounds, cold_start_s=run.cold_start_s, rounds_stopped=run.stopped)
+        if case.scheme == "https":
+            row.update(negotiated(run.rounds))
         if "python" in row and run.worker is not None:  # as the worker read it, its strategy started
             row["python"]["gil_enabled"] = run.worker.gil_enabled
         server_up = self.server_down is None and self.stop_reason is None
@@ -376,6 +419,19 @@ class Sweep:
         self.run["options"]["interrupted"] = interrupted
         self.run["options"]["stopped"] = self.stop_reason
         return self.file.write(self.run)
+
+
+def negotiated(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """An HTTPS row's ``tls_version``, ``tls_cipher`` (the one its rounds' handshakes negotiated most) and
+    ``tls_resumed`` (the share of its handshakes that resumed), from the server's counts in its rounds."""
+    counted = [r["tls"] for r in rounds if r.get("tls")]
+    ciphers: Counter[str] = Counter()
+    for tls in counted:
+        ciphers.update(tls["ciphers"])
+    done = sum(t["full"] + t["resumed"] for t in counted)
+    return {"tls_version": counted[0]["version"] if counted else None,
+            "tls_cipher": ciphers.most_common(1)[0][0] if ciphers else None,
+            "tls_resumed": sum(t["resumed"] for t in counted) / done if done else None}
 
 
 def replay(benchmark: Any, durations: list[float]) -> dict[str, Any] | None:

@@ -30,6 +30,7 @@ from bench.sweep.plan import (
     QUICK_MAX_ROUNDS,
     QUICK_ROUNDS,
     QUICK_WARMUP,
+    SCHEMES,
     WORKLOADS,
     Plan,
     parse_levels,
@@ -47,7 +48,7 @@ Option = Callable[..., Any]
 #: The options that define a plan: with --resume the plan is the recorded run's, so none may be given.
 PLAN_OPTIONS = ("concurrency", "strategies", "workloads", "policies", "profiles", "requests", "rounds",
                 "max_rounds", "quick", "server_backend", "schedule_seed", "instructions", "explain", "link",
-                "era", "python")
+                "era", "python", "schemes")
 
 
 def plan_from_options(option: Option, rootpath: Path) -> tuple[Plan, tuple[Path, Run] | None]:
@@ -83,6 +84,12 @@ def plan_from_options(option: Option, rootpath: Path) -> tuple[Plan, tuple[Path,
     if server_url and option("server_backend"):
         raise ValueError("--server-backend: an external server runs the backend it was started with "
                          "(python -m local_server --backend)")
+    schemes = parse_list(option("schemes"), SCHEMES, "schemes") if option("schemes") else None
+    if schemes is not None and "https" in schemes:
+        other = ("--server-url" if server_url else "--link" if link else "--era" if option("era") else None)
+        if other:
+            raise ValueError(f"--schemes https: the HTTPS rows fetch from the bundled server's TLS twin; {other} "
+                             f"measures plain HTTP only (give --schemes http, or drop {other})")
     rounds = rounds or (QUICK_ROUNDS if quick else DEFAULT_ROUNDS)
     seed = option("schedule_seed")
     era = option("era")
@@ -119,6 +126,7 @@ def plan_from_options(option: Option, rootpath: Path) -> tuple[Plan, tuple[Path,
         server_url=parse_server_url(server_url) if server_url else None,
         link=_link(link) if link else None,
         era=era,
+        schemes=tuple(dict.fromkeys(schemes)) if schemes else None,
         pythons=specs,
     ), None
 

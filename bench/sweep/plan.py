@@ -19,6 +19,12 @@ Rules this module keeps:
   the same recipe on the era's interpreter and libraries) to the same cells, so the two are measured
   interleaved; by default it selects the claim's strategies in both profiles, at ``ERA_CONCURRENCY``, on
   ``ERA_WORKLOADS``;
+- ``scheme`` (http or https) is a dimension of a row, not of the measured cell: a case's HTTPS twin is
+  measured in the same cell, interleaved with it, against the bundled HTTPS server (``bench.sweep.harness``),
+  and the analysis compares rows within one scheme (``bench.record.rows.CellKey``). ``--schemes`` runs every
+  selected case in each scheme given; without it the default sweep adds HTTPS twins within
+  ``HTTPS_SCOPE`` only (not in ``--quick``, ``--era``, ``--server-url`` or ``--link`` runs); an HTTPS case
+  whose strategy cannot speak TLS yet is skipped with one line (``tls_skip_reason``);
 - ``--python 3.12,3.13`` (``strategies.pythons``) adds, beside each selected strategy, its row on each of those
   interpreters (``S@py3.12``, today's worker and libraries in a virtualenv of that interpreter) to the same
   cells, measured interleaved with today's; levels, workloads and strategies stay the sweep's own;
@@ -31,14 +37,14 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bench.analysis.claim import MEANINGS
-from bench.record.schema import Options
+from bench.record.schema import Options, Scheme
 from bench.record.shapes import WEB_DELAY_MS, WEB_SEED, WEB_SIZE, web_paths
 from bench.sweep import netns
 from local_server import fdlimit
-from strategies import DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras, pythons, variants
+from strategies import CODEC, DEFAULT_STRATEGIES, REGISTRY, SELECT_MAX, STRATEGY_SETS, eras, pythons, variants
 from strategies.base import POLICIES, PROFILES
 from strategies.workload import Workload, request_timeout_s
 
@@ -60,9 +66,12 @@ DEFAULT_TOP = max(DEFAULT_CONCURRENCY)
 C10K_LEVELS = (100, 1000, 10_000)
 #: Names ``--concurrency`` accepts for a set of levels, alone or among numbers (``1,c10k``).
 CONCURRENCY_SETS = {"default": DEFAULT_CONCURRENCY, "c10k": C10K_LEVELS}
-#: 5 rounds: with Welch's t on log req/s (``bench.analysis.verdict``) they resolve a 10 % gap at a 5 % round-to-round
-#: spread, and they fit the budget; --quick's 3 still resolve a 2x gap.
-DEFAULT_ROUNDS = 5
+#: 4 rounds: with Welch's t on log req/s (``bench.analysis.verdict``) they resolve a 10 % gap at a 5 % round-to-round
+#: spread (t = 2.45 at 6 degrees of freedom: a 9 % half-width), and a row still imprecise after them gets more
+#: (``DEFAULT_MAX_ROUNDS``); --quick's 3 still resolve a 2x gap. 5 until the HTTPS rows came: with them the
+#: default sweep's estimate (``HTTPS_SCOPE``) was ~740 s, past its 10-minute budget, and one round fewer per
+#: row takes a sixth of every row's time.
+DEFAULT_ROUNDS = 4
 #: One warm-up round: first-round effects (connection pools filling, lazy imports, caches) are real but
 #: belong to cold start, which is reported separately.
 DEFAULT_WARMUP = 1
@@ -96,6 +105,41 @@ LINK_HEADROOM = 3.0
 #: A response's status line and headers, on top of its body (the server's are ~100 bytes; TCP/IP adds ~5 %).
 RESPONSE_HEAD_BYTES = 200
 
+#: The connection schemes a row can fetch over: plain HTTP, and HTTPS against the bundled server's TLS twin.
+SCHEMES = ("http", "https")
+
+
+@dataclass(frozen=True)
+class HttpsScope:
+    """Where the default sweep (no ``--schemes``) adds a case's HTTPS twin."""
+
+    workloads: tuple[str, ...]
+    profiles: tuple[str, ...]
+    concurrency: tuple[int, ...]
+    strategies: tuple[str, ...]
+
+    def covers(self, workload: str, profile: str, concurrency: int, strategy: str) -> bool:
+        return (workload in self.workloads and profile in self.profiles and concurrency in self.concurrency
+                and strategy in self.strategies)
+
+
+#: The default sweep's HTTPS rows: the claim's members (so its verdict is judged over TLS, reading by reading)
+#: and the default sweep's codec rows (the models over one HTTP code, so what TLS adds per model shows apart
+#: from the libraries) on the latency workload (the claim's) and the throughput workload (the per-request
+#: cost, where TLS's CPU shows), at C=10 and 100 (where the models and the caps separate), both policies (close
+#: pays a handshake per request, keep-alive one per connection: their difference is the handshake's cost).
+#: The tuned profile only: the as-written recipes at C=100 are capped (a round of tornado's is 10 waves) and
+#: their 48 s of rounds over HTTP would cost ~70 s more over HTTPS; ``--schemes http,https`` runs every
+#: selected case, as-written too, over both. Estimated from the committed default runs (503-530 s, Nov 2026):
+#: these 64 rows took 95 s of rounds over HTTP, ~150 s over HTTPS (throughput x2: a full handshake per
+#: request under close), ~210 s of wall time with set-up, so ~740 s in all; ``DEFAULT_ROUNDS`` 5 -> 4 takes
+#: ~125 s back and the latency workload's C=1 (every model waiting on one request: sequential shows it) 34 s,
+#: leaving ~580 s.
+HTTPS_SCOPE = HttpsScope(
+    workloads=("latency", "throughput"), profiles=("tuned",), concurrency=(10, 100),
+    strategies=tuple(dict.fromkeys((*CLAIM_STRATEGIES,
+                                    *(n for n in DEFAULT_STRATEGIES if REGISTRY[n].stack == CODEC)))))
+
 #: ``--era``'s levels: C=10 and 100, where the as-written caps (tornado's 10 clients, the default executor's
 #: 5 x cpus or cpus + 4 threads) show and the models separate, as --quick's. With every row twice, C=1 (one
 #: request waiting, whatever the model) and C=1000 would take the era run past ten minutes.
@@ -114,6 +158,8 @@ class WorkloadSpec:
     profiles: tuple[str, ...] = ("tuned",)
     #: Its default levels, when not the sweep's (``None``): ``--concurrency`` overrides both.
     concurrency: tuple[int, ...] | None = None
+    #: Its --quick levels, when not ``concurrency`` (or, that unset, the quick sweep's).
+    quick_concurrency: tuple[int, ...] | None = None
     #: The connection policies this workload runs (intersected with ``--policies``).
     policies: tuple[str, ...] = POLICIES
     #: When > 0, the delay grows with C: ``max(delay_ms, C x this)`` (``delay``).
@@ -169,8 +215,11 @@ class WorkloadSpec:
 
 
 WORKLOADS = {
-    # 50 ms: long against loopback's ~50 µs, so waiting dominates and concurrency is what pays off.
-    "latency": WorkloadSpec("latency", delay_ms=50, size=64, profiles=PROFILES),
+    # 50 ms: long against loopback's ~50 µs, so waiting dominates and concurrency is what pays off. From C=10:
+    # at C=1 every model waits on one request, which the sequential reference row (C=1) shows; its 34 s of
+    # the budget went to the HTTPS rows (``HTTPS_SCOPE``); ``--concurrency 1,10,100,1000`` runs it.
+    "latency": WorkloadSpec("latency", delay_ms=50, size=64, profiles=PROFILES, concurrency=(10, 100, 1000),
+                            quick_concurrency=QUICK_CONCURRENCY),
     # The tutorials' conditions: they fetched real sites (hundreds of ms away), all URLs at once, with the
     # recipes as written. 10 and 100: the levels where their caps (tornado 10, executor 6) decide.
     "claim": WorkloadSpec("claim", delay_ms=200, size=64, profiles=("as-written",), concurrency=(10, 100)),
@@ -210,9 +259,13 @@ class Case:
     policy: str
     concurrency: int
 
+    #: ``http`` or ``https`` (``SCHEMES``): an HTTPS case's id ends in ``-https``, an HTTP case's id is unchanged.
+    scheme: str = "http"
+
     @property
     def id(self) -> str:
-        return f"{self.strategy}-{self.profile}-{self.policy}-c{self.concurrency}"
+        tail = "" if self.scheme == "http" else f"-{self.scheme}"
+        return f"{self.strategy}-{self.profile}-{self.policy}-c{self.concurrency}{tail}"
 
 
 @dataclass(frozen=True)
@@ -246,6 +299,8 @@ class Plan:
     server_url: str | None = None
     #: ``--link``: the server behind a veth pair shaped to this rate (tc's units, ``bench.sweep.netns``).
     link: str | None = None
+    #: ``--schemes``: every case in each of these; None: HTTP, and HTTPS within ``HTTPS_SCOPE`` (``schemes_of``).
+    schemes: tuple[str, ...] | None = None
 
     @property
     def link_bit_s(self) -> int | None:
@@ -254,7 +309,9 @@ class Plan:
     def levels(self, workload: str, profile: str) -> tuple[int, ...]:
         if self.concurrency is not None:
             return self.concurrency
-        levels = WORKLOADS[workload].concurrency or (QUICK_CONCURRENCY if self.quick else DEFAULT_CONCURRENCY)
+        spec = WORKLOADS[workload]
+        levels = ((spec.quick_concurrency or spec.concurrency or QUICK_CONCURRENCY) if self.quick else
+                  (spec.concurrency or DEFAULT_CONCURRENCY))
         if self.era is not None:
             levels = tuple(c for c in levels if c in ERA_CONCURRENCY)
         return tuple(c for c in levels if profile == "tuned" or c <= AS_WRITTEN_MAX_C)
@@ -290,10 +347,26 @@ class Plan:
             names = self.strategy_names(profile)
             for policy in (p for p in self.policies if p in WORKLOADS[workload].policies):
                 once = [name for name in names if eras.split(name)[0] == "sequential"]
-                out += [Case(name, profile, policy, 1) for name in once]  # the reference, whatever the levels
+                for name in once:  # the reference, whatever the levels
+                    out += [Case(name, profile, policy, 1, scheme) for scheme in self.schemes_of(workload, profile, 1, name)]
                 for c in self.levels(workload, profile):
-                    out += [Case(name, profile, policy, c) for name in names if name not in once]
+                    out += [Case(name, profile, policy, c, scheme) for name in names if name not in once
+                            for scheme in self.schemes_of(workload, profile, c, name)]
         return out
+
+    @property
+    def https_by_default(self) -> bool:
+        """The default sweep adds HTTPS twins (``HTTPS_SCOPE``): not a --quick look, not an era's run, not
+        against a server other than the bundled one (an external one, or one behind --link, is plain HTTP)."""
+        return not (self.quick or self.era is not None or self.server_url is not None or self.link is not None)
+
+    def schemes_of(self, workload: str, profile: str, concurrency: int, strategy: str) -> tuple[str, ...]:
+        """The schemes a case runs in: ``--schemes`` as given; by default HTTP, and HTTPS in ``HTTPS_SCOPE``."""
+        if self.schemes is not None:
+            return self.schemes
+        if self.https_by_default and HTTPS_SCOPE.covers(workload, profile, concurrency, strategy):
+            return SCHEMES
+        return ("http",)
 
     def requests_per_round(self, name: str, case: Case) -> int:
         """N of ``case`` on workload ``name`` (known also for a case that cannot run, e.g. to record it)."""
@@ -316,6 +389,10 @@ class Plan:
         reason = self._strategy_skip_reason(case.strategy, case)
         if reason:
             return reason
+        if case.scheme == "https":
+            reason = tls_skip_reason(case.strategy)
+            if reason:
+                return reason
         client = fdlimit.shortfall(case.concurrency)
         if client or self.server_url is not None:  # an external server's limits are its own
             return client
@@ -335,6 +412,7 @@ class Plan:
         if case.policy != "keepalive":
             return 1
         names = self.strategy_names(case.profile)
+        # Each scheme's server holds its own rows' pools: counting every strategy bounds either from above.
         return max(1, sum(not self._strategy_skip_reason(name, case) for name in names))
 
     @staticmethod
@@ -354,7 +432,8 @@ class Plan:
                 "pythons": list(self.pythons),
                 "requests": self.requests, "quick": self.quick,
                 "benchmark_disabled": self.benchmark_disabled,
-                "server_backend": self.server_backend, "server_url": self.server_url, "link": self.link}
+                "server_backend": self.server_backend, "server_url": self.server_url, "link": self.link,
+                "schemes": None if self.schemes is None else [cast(Scheme, s) for s in self.schemes]}
 
 
 def plan_of_run(options: Options, results_dir: Path) -> Plan:
@@ -371,7 +450,15 @@ def plan_of_run(options: Options, results_dir: Path) -> Plan:
                 results_dir=results_dir, schedule_seed=options.get("schedule_seed") or 0,
                 instructions=bool(options.get("instructions")), explain=bool(options.get("explain")),
                 server_url=options.get("server_url"), link=options.get("link"),
-                era=options.get("era"), pythons=tuple(options.get("pythons") or ()))
+                era=options.get("era"), schemes=listed(options.get("schemes")),
+                pythons=tuple(options.get("pythons") or ()))
+
+
+def tls_skip_reason(name: str) -> str | None:
+    """Why strategy ``name`` cannot fetch over HTTPS yet (its registry entry's ``tls``), or None."""
+    if not REGISTRY[eras.split(name)[0]].tls:
+        return f"{name} does not fetch over HTTPS yet (strategies/__init__.py: tls=False)"
+    return None
 
 
 def parse_list(text: str, allowed: tuple[str, ...] | None, what: str) -> tuple[str, ...]:

@@ -12,7 +12,11 @@ Rules this module keeps:
 - ``open_target`` stops whatever it started, also when its own setup fails or is interrupted;
 - a server we started writes its stderr to a file of ours, so that when it dies its last lines say why
   (``Target.gone``); only the bundled server is ours to restart (``Target.restart``): an external one is
-  someone else's, and a ``--link`` namespace's is one with its link.
+  someone else's, and a ``--link`` namespace's is one with its link;
+- ``open_target(tls=True)`` starts the bundled server's HTTPS twin (``local_server --tls``, pinned like
+  it): its test CA lives in a temporary file of the server's own (``Target.ca_file``, a new one after a
+  restart), the check verifies against it (host name included), and its connect figure includes the TLS
+  handshake; its record says the version and tickets the server serves with and the cipher the check got.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import statistics
 import tempfile
 import time
@@ -32,7 +37,7 @@ from urllib.parse import urlsplit
 
 import psutil
 
-from bench.record.schema import Link, Rtt, RttFigures, ServerKind, ServerRecord
+from bench.record.schema import Link, Rtt, RttFigures, ServerKind, ServerRecord, TlsRecord
 from bench.sweep import netns
 from local_server.api import STATS_KEYS, ServerError, ServerProcess, Stats, fetch_stats
 from strategies.http1 import ProtocolError, ResponseParser, build_request
@@ -85,16 +90,22 @@ def _address(url: str) -> tuple[Any, ...]:
     return infos[0][0], infos[0][4]
 
 
-def _connect(url: str, address: tuple[Any, ...]) -> socket.socket:
+def _connect(url: str, address: tuple[Any, ...], context: ssl.SSLContext | None = None) -> socket.socket:
+    """A connected socket to ``url``'s server; over https (``context``) with the handshake done, verified."""
     family, sockaddr = address
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.settimeout(TIMEOUT_S)
     try:
         sock.connect(sockaddr)
+        if context is not None:
+            sock = context.wrap_socket(sock, server_hostname=urlsplit(url).hostname)
     except TimeoutError:
         sock.close()
         raise TargetError(f"{url}: no answer to connect within {TIMEOUT_S:g} s (host down, or the port "
                           f"filtered?)") from None
+    except ssl.SSLError as exc:  # before OSError, its base: the TLS server is not the one we trust
+        sock.close()
+        raise TargetError(f"{url}: the TLS handshake failed: {exc}") from None
     except OSError as exc:
         sock.close()
         hint = f": is `{SERVE_HINT}` running there?" if isinstance(exc, ConnectionRefusedError) else ""
@@ -139,26 +150,37 @@ def _stats_of(url: str, status: int, body: bytes) -> Stats:
     return cast(Stats, stats)
 
 
-def check_server(url: str, samples: int = RTT_SAMPLES) -> tuple[Stats, Rtt]:
+def check_server(url: str, samples: int = RTT_SAMPLES, ca_file: str | None = None) -> tuple[Stats, Rtt]:
     """Our server's ``/stats`` at ``url`` and the round-trip time to it, or TargetError (one line).
 
     Two figures, ``samples`` each. ``connect_ms``: a TCP connect, the network's round trip alone (the
     handshake is the kernel's on both ends; what a ``close`` request pays on top of its exchange).
     ``request_ms``: a ``GET /stats`` on one kept-alive connection after one untimed request, what every
     keep-alive request pays whatever the client: the network both ways, the server's loop and our codec.
-    ``/stats`` is not counted by the server, so the check leaves its counters as they were.
+    ``/stats`` is not counted by the server, so the check leaves its counters as they were. Over https
+    (verified against ``ca_file``) a connect includes the TLS handshake.
     """
+    stats, rtt, _ = _check(url, samples, ca_file)
+    return stats, rtt
+
+
+def _check(url: str, samples: int, ca_file: str | None) -> tuple[Stats, Rtt, str | None]:
+    """``check_server``'s figures, and over https the cipher suite its connection negotiated."""
     address = _address(url)
     parts = urlsplit(url)
+    context = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
     request = build_request("GET", parts.netloc, "/stats", keepalive=True)
     connects = []
     for _ in range(samples):
         started = time.perf_counter()
-        sock = _connect(url, address)
+        sock = _connect(url, address, context)
         connects.append(time.perf_counter() - started)
         sock.close()
     requests = []
-    with contextlib.closing(_connect(url, address)) as sock:
+    cipher = None
+    with contextlib.closing(_connect(url, address, context)) as sock:
+        if isinstance(sock, ssl.SSLSocket):
+            cipher = (sock.cipher() or (None,))[0]
         status, body, keep_alive = _get(url, sock, request)
         stats = _stats_of(url, status, body)
         if not keep_alive:
@@ -167,7 +189,7 @@ def check_server(url: str, samples: int = RTT_SAMPLES) -> tuple[Stats, Rtt]:
             started = time.perf_counter()
             _get(url, sock, request)
             requests.append(time.perf_counter() - started)
-    return stats, {"samples": samples, "connect_ms": _figures(connects), "request_ms": _figures(requests)}
+    return stats, {"samples": samples, "connect_ms": _figures(connects), "request_ms": _figures(requests)}, cipher
 
 
 def _figures(seconds: list[float]) -> RttFigures:
@@ -182,9 +204,15 @@ class Target:
 
     def __init__(self, url: str, record: ServerRecord, stop: contextlib.ExitStack,
                  process: ServerProcess | None = None, stderr: IO[bytes] | None = None,
-                 backend: str = "epoll", cpus: Sequence[int] | None = None) -> None:
+                 backend: str = "epoll", cpus: Sequence[int] | None = None, tls: bool = False) -> None:
         self.url, self.record, self._stack = url, record, stop
-        self.process, self.stderr, self._backend, self._cpus = process, stderr, backend, cpus
+        self.process, self.stderr, self._backend, self._cpus, self.tls = process, stderr, backend, cpus, tls
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA file an HTTPS server's certificate verifies against (its own, new at each start); None over
+        plain HTTP."""
+        return self.process.ca_file if self.tls and self.process is not None else None
 
     @property
     def kind(self) -> ServerKind:
@@ -205,7 +233,7 @@ class Target:
         exited = self.process.popen.poll() if self.process is not None and self.process.popen else None
         if error is None and exited is None:
             try:
-                fetch_stats(self.url, TIMEOUT_S)
+                fetch_stats(self.url, TIMEOUT_S, self.ca_file)
                 return None
             except (OSError, http.client.HTTPException, ServerError, ValueError) as exc:
                 error = f"GET /stats at {self.url}: {type(exc).__name__}: {exc}"
@@ -226,8 +254,8 @@ class Target:
             self.process.popen.kill()  # a stopped process does not act on SIGTERM until continued
         self._stack.close()
         with contextlib.ExitStack() as stack:
-            self.process, self.stderr = _bundled(stack, self._backend, self._cpus)
-            check_server(self.process.url, samples=1)
+            self.process, self.stderr = _bundled(stack, self._backend, self._cpus, self.tls)
+            check_server(self.process.url, samples=1, ca_file=self.ca_file)
             self.url = self.process.url
             self._stack = stack.pop_all()
 
@@ -235,11 +263,12 @@ class Target:
         self._stack.close()
 
 
-def _bundled(stack: contextlib.ExitStack, backend: str,
-             cpus: Sequence[int] | None) -> tuple[ServerProcess, IO[bytes]]:
-    """The bundled server, started on ``stack``, its stderr into a temporary file closed with it."""
+def _bundled(stack: contextlib.ExitStack, backend: str, cpus: Sequence[int] | None,
+             tls: bool = False) -> tuple[ServerProcess, IO[bytes]]:
+    """The bundled server (its HTTPS twin with ``tls``), started on ``stack``, its stderr into a temporary file
+    closed with it."""
     stderr = stack.enter_context(tempfile.TemporaryFile())  # noqa: SIM115 - the stack closes it
-    return stack.enter_context(ServerProcess(backend, cpus=cpus, stderr=stderr)), stderr
+    return stack.enter_context(ServerProcess(backend, cpus=cpus, stderr=stderr, tls=tls)), stderr
 
 
 def _exit_text(code: int) -> str:
@@ -267,8 +296,10 @@ def _tail_lines(stderr: IO[bytes] | None) -> str:
 
 
 def open_target(backend: str, server_url: str | None = None, link_bit_s: int | None = None,
-                cpus: Sequence[int] | None = None) -> Target:
-    """Start (bundled, ``--link``) or reach (``--server-url``) the sweep's server, check it, time it."""
+                cpus: Sequence[int] | None = None, tls: bool = False) -> Target:
+    """Start (bundled, ``--link``) or reach (``--server-url``) the sweep's server, check it, time it; with
+    ``tls``, the bundled HTTPS server."""
+    assert not tls or (server_url is None and link_bit_s is None), "the HTTPS server is the bundled one"
     with contextlib.ExitStack() as stack:
         link: Link | None = None
         kind: ServerKind
@@ -285,10 +316,16 @@ def open_target(backend: str, server_url: str | None = None, link_bit_s: int | N
             note = (f"the bundled server in network namespace {link['namespace']}, behind a veth pair shaped "
                     f"by tbf on both ends; started and pinned like the bundled server")
         else:
-            process, stderr = _bundled(stack, backend, cpus)
-            url, kind, note = process.url, "bundled", "the bundled server, started by the sweep on this machine"
-        stats, rtt = check_server(url)
+            process, stderr = _bundled(stack, backend, cpus, tls)
+            url, kind = process.url, "bundled"
+            note = (f"the bundled server{' over TLS (python -m local_server --tls, its own test CA)' if tls else ''}"
+                    ", started by the sweep on this machine")
+        stats, rtt, cipher = _check(url, RTT_SAMPLES, process.ca_file if tls and process else None)
         record: ServerRecord = {"backend": stats["backend"], "pid": stats["pid"], "url": url, "kind": kind,
-                          "rtt": rtt, "link": link, "note": note}
-        return Target(url, record, stack.pop_all(), process, stderr, backend, cpus)
+                                "rtt": rtt, "link": link, "note": note}
+        served = stats.get("tls")
+        if served is not None:
+            tls_record: TlsRecord = {"version": served["version"], "tickets": served["tickets"], "cipher": cipher}
+            record["tls"] = tls_record
+        return Target(url, record, stack.pop_all(), process, stderr, backend, cpus, tls)
     raise AssertionError("unreachable")  # mypy: ExitStack may swallow exceptions

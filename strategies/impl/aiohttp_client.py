@@ -9,7 +9,10 @@ Knobs, all explicit:
   N >> C healthy requests time out without ever being sent (21 of 40 at limit=1, delay 50 ms, total=1 s);
 - ``ClientTimeout(total=timeout_s)``, passed with each request (so both profiles set it in one place),
   bounds it from connect to last body byte (the default is 300 s total, 30 s to connect);
-- the session is made on the fetcher's loop and closed before it, so no transport is left unclosed.
+- the session is made on the fetcher's loop and closed before it, so no transport is left unclosed;
+- over https: ``TCPConnector(ssl=context)``, the context ``strategies.tls.client_context``, made once in
+  ``start``; as-written passes ``ssl=`` a context made per call, as the recipe's ``aiohttp.request`` makes a
+  session (and connector) per call.
 
 as-written: ``async with aiohttp.request(method, url) as response`` per URL, under the same admission.
 Defaults kept: ``aiohttp.request`` makes a ClientSession with its own ``TCPConnector(force_close=True)``
@@ -20,6 +23,7 @@ the only cap. Only the default ``ClientTimeout`` (300 s total) is replaced, by `
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
@@ -27,6 +31,7 @@ import aiohttp
 
 from strategies.base import ClientConfig, Outcome
 from strategies.shared._aio import LoopRunner
+from strategies.tls import client_context
 
 #: ``aiohttp.request`` (the recipe: a session per call) or ``ClientSession.request`` (tuned: one session).
 Send = Callable[..., AbstractAsyncContextManager[aiohttp.ClientResponse]]
@@ -46,7 +51,7 @@ class AiohttpFetcher:
         # Made inside the running loop: aiohttp binds session and connector to it.
         connector = aiohttp.TCPConnector(
             limit=self._config.concurrency, limit_per_host=self._config.concurrency,
-            force_close=self._config.policy == "close",
+            force_close=self._config.policy == "close", ssl=self._ssl(),
         )
         return aiohttp.ClientSession(connector=connector)
 
@@ -54,12 +59,17 @@ class AiohttpFetcher:
         return self._runner.fetch(urls, self._request)
 
     async def _request(self, url: str, started: float) -> Outcome:
+        # The recipe: a session per call, and so a context per call over https; tuned: the connector's.
         send: Send = aiohttp.request if self._session is None else self._session.request
         async with send(
             self._config.method, url, data=self._config.body or None, headers=self._headers,
-            timeout=self._timeout,
+            timeout=self._timeout, ssl=self._ssl() if self._session is None else True,
         ) as response:
             return Outcome.ok(response.status, await response.read(), started)
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        """A new verifying context over https; aiohttp's default otherwise (``True``: its own, verifying)."""
+        return client_context(self._config) if self._config.tls else True
 
     def close(self) -> None:
         # ClientSession.close awaits the connector closing its transports, so none outlives the loop.

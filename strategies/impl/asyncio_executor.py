@@ -14,6 +14,10 @@ Knobs, all explicit:
   ``timeout_s`` after its admission fails it unsent (``TimeoutError``) and moves on, so a starved executor
   shows as errors in the row, and a round ends about ``timeout_s`` after the queue stopped moving.
 
+Over https: tuned, the Session's one context (``strategies.tls.client_context``), made in ``start``;
+as-written, ``requests.get(url, verify=CA)``, a context per request made inside requests, as the recipe has it
+(``strategies.shared._requests``).
+
 as-written: the recipe ``await loop.run_in_executor(None, requests.get, url)``. Defaults kept:
 - ``None``: the loop's default executor, made on first use (in the first round) as
   ``ThreadPoolExecutor()``: ``min(32, os.cpu_count() + 4)`` threads, 6 on 2 cores (5 x cpus before

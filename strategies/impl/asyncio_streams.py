@@ -11,6 +11,10 @@ Knobs, all explicit:
   region, like every other strategy's setup. Which loop is ``new_loop``'s choice: asyncio's own here, uvloop's
   in ``strategies.impl.uvloop_streams``, the same code on both.
 
+Over https: ``asyncio.open_connection(host, port, ssl=context, server_hostname=host)``, the context
+``strategies.tls.client_context``, made once in ``start`` for both profiles (the HTTP is ours: no recipe's
+way to keep); asyncio's TLS runs in Python over a memory BIO (``asyncio.sslproto``), uvloop's in Cython.
+
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies.shared._codec``,
 ``python -m bench.ladder``); the strategy is ``FULL``.
 
@@ -26,6 +30,7 @@ import asyncio
 from strategies.base import ClientConfig
 from strategies.shared._aio import NewLoop, StreamFetcher
 from strategies.shared._codec import FULL, Features, Key
+from strategies.tls import client_context
 
 
 class _Streams:
@@ -45,9 +50,12 @@ class AsyncioFetcher(StreamFetcher):
     def __init__(self, config: ClientConfig, features: Features = FULL,
                  new_loop: NewLoop = asyncio.new_event_loop):
         super().__init__(config, features, new_loop)
+        self._ssl = client_context(config) if config.tls else None
 
     async def open(self, key: Key) -> _Streams:
-        return _Streams(*await asyncio.open_connection(*key))
+        if self._ssl is None:
+            return _Streams(*await asyncio.open_connection(*key))
+        return _Streams(*await asyncio.open_connection(*key, ssl=self._ssl, server_hostname=key[0]))
 
 
 def start(config: ClientConfig, features: Features = FULL) -> AsyncioFetcher:

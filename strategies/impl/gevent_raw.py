@@ -9,6 +9,9 @@ for every wait. ``monkey.patch_all()`` is the module's first
 statement: every socket the stack ever makes in this process is a cooperative one. Against ``gevent`` it
 measures what requests costs; against ``asyncio``, what the model costs. requests is not imported.
 
+Over https: the stack's one context, made in ``start`` after ``patch_all`` (so gevent's cooperative ``ssl``),
+wraps each connection (``strategies.shared._blocking_codec``).
+
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies.shared._codec``,
 ``python -m bench.ladder``); the strategy is ``FULL``.
 

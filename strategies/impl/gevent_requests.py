@@ -8,6 +8,10 @@ and a Session per greenlet never sees its connection again (2000 connections for
 ``monkey.patch_all()`` is the module's first statement: every socket requests/urllib3 ever makes in this
 process is a cooperative one.
 
+Over https: tuned, the Session's one context (``strategies.tls.client_context``), made in ``start`` (gevent's patched ssl);
+as-written, ``requests.get(url, verify=CA)``, a context per request made inside requests, as the recipe has it
+(``strategies.shared._requests``).
+
 as-written: ``gevent.spawn(requests.get, url)`` per URL, then ``joinall``. Defaults kept: requests makes a
 Session per call, so every request opens and closes its own connection and no urllib3 pool is shared (its
 ``pool_maxsize=10`` never binds); gevent itself has no cap. The spawning of a greenlet per URL

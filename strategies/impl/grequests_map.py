@@ -27,7 +27,10 @@ as-written: the tutorial's ``grequests.map([grequests.get(url) for url in urls])
 - no ``session=``: each AsyncRequest makes its own Session when it is built (in ``fetch``, before ``map``,
   so outside its latency) and closes it after its send: a new connection per request, none pooled;
 - only the workload's timeout, the form header for POST and the ``exception_handler`` (which changes what a
-  failed slot holds, not what is sent) are added to the recipe.
+  failed slot holds, not what is sent) are added to the recipe; over https, ``verify=CA``, the recipe's own
+  way, so each request's Session has urllib3 make a context and load the CA for its connection.
+
+https, tuned: the Session's one context, made in ``start`` (``strategies.shared._requests``).
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ from typing import Any
 import requests
 
 from strategies.base import ClientConfig, Outcome
-from strategies.shared._requests import FORM_HEADERS, new_session
+from strategies.shared._requests import FORM_HEADERS, as_written_tls, new_session
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", monkey.MonkeyPatchWarning)
@@ -85,6 +88,7 @@ class GrequestsFetcher:
         self._session: requests.Session | None = None
         if config.as_written:
             self._kwargs: dict[str, Any] = {"headers": FORM_HEADERS} if config.method == "POST" else {}
+            self._kwargs.update(as_written_tls(config))
         else:
             self._session = new_session(config, pool_size=config.concurrency)
             self._kwargs = {"session": self._session}

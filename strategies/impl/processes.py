@@ -7,6 +7,10 @@ in the child) is ``strategies.shared._processes``, the same admission as ``proce
 child has a Session with a pool of one connection (it does one request at a time), reused under
 ``keepalive``, a fresh connection per request under ``close``.
 
+Over https: tuned, the Session's one context (``strategies.tls.client_context``), made in ``start`` (in each child, as it starts);
+as-written, ``requests.get(url, verify=CA)``, a context per request made inside requests, as the recipe has it
+(``strategies.shared._requests``).
+
 as-written: the recipe's ``ProcessPoolExecutor(C)`` + ``requests.get(url)`` per task, its C children as the
 harness's C children (the admission every model shares). Defaults kept:
 requests makes a Session per call, so every request opens and closes its own connection; the C children

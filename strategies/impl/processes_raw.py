@@ -7,6 +7,9 @@ one connection, reused under ``keepalive``, a fresh connection per request under
 ``processes`` it measures what requests costs; against ``threads-raw``, what a process per slot costs over a
 thread per slot.
 
+Over https: the stack's one context, made in each child as it starts, wraps each connection (``wrap_socket(server_hostname=)``,
+``strategies.shared._blocking_codec``).
+
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies.shared._codec``,
 ``python -m bench.ladder``); the strategy is ``FULL``.
 

@@ -18,8 +18,8 @@ Knobs, all explicit:
   built-in roots: pyreqwest takes no ``ssl.SSLContext``, so ``strategies.tls``' context does not apply);
   verification on; ``http1_only`` makes its ALPN offer ``http/1.1``. The as-written recipe's client per call
   adds the same PEM per call (the recipe's cost). A refused certificate is a ``ConnectError`` whose causes say
-  ``invalid peer certificate``: pyreqwest has no TLS error type (its errors are reqwest's, as text), so its
-  kind stays ``ConnectError``, not ``tls`` (the kind is read off exception types, never messages).
+  ``invalid peer certificate``: pyreqwest has no TLS error type (its errors are reqwest's, as text), so for
+  that one type ``strategies.tls.is_tls_failure`` reads rustls' error texts, and its kind is ``tls``.
 
 The I/O is not on asyncio's loop: the client runs on a tokio runtime in a thread of its own (``pyreqwest``
 in ``/proc/self/task``), and asyncio awaits futures that thread completes. In the sweep's pinned worker both

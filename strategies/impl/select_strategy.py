@@ -12,6 +12,9 @@ multiplexer: ``select`` here, ``epoll`` for the ``epoll`` strategy (``strategies
 ``deadline`` off is ``timeout_s=None``, ``record`` off checks each response instead of making an outcome;
 the strategy is ``FULL``.
 
+Over https the client gets ``tls=`` the context ``strategies.tls.client_context``, made once in ``start``
+for both profiles (the client is ours: no recipe's way to keep); its handshakes are steps of its own loop.
+
 as-written is the same: the client is ours, so there is no library default to keep.
 """
 
@@ -22,6 +25,7 @@ from collections.abc import Sequence
 from strategies.base import ClientConfig, Outcome
 from strategies.select_client import RequestError, RequestHandle, SelectClient
 from strategies.shared._codec import FULL, Features, checked, new_codec
+from strategies.tls import client_context
 
 
 class SelectFetcher:
@@ -30,7 +34,8 @@ class SelectFetcher:
         self._codec = new_codec(config, features)
         self._client = SelectClient(config.concurrency, config.timeout_s if features.deadline else None,
                                     keepalive=config.policy == "keepalive", backend=backend,
-                                    parser=self._codec.parser)
+                                    parser=self._codec.parser,
+                                    tls=client_context(config) if config.tls else None)
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
         add, request = self._client.add_raw_request, self._codec.request
@@ -50,8 +55,11 @@ class SelectFetcher:
 def _outcome(request: RequestHandle) -> Outcome:
     result = request.result
     if result is None or isinstance(result, RequestError):
-        message = result.message if result is not None else "RuntimeError: request never ran"
-        return Outcome(None, None, message, request.elapsed_s)
+        if result is None:
+            return Outcome(None, None, "RuntimeError: request never ran", request.elapsed_s)
+        outcome = Outcome.failed(result.message, 0.0, cause=result.cause)  # a TLS failure's text marked so
+        outcome.latency_s = request.elapsed_s
+        return outcome
     return Outcome(result.status, result.body, None, request.elapsed_s)
 
 

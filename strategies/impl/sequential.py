@@ -3,6 +3,10 @@
 The Session holds one connection: with ``keepalive`` every request reuses it, with ``close`` each request
 opens its own (see ``strategies.shared._requests``).
 
+Over https: tuned, the Session's one context (``strategies.tls.client_context``), made in ``start``;
+as-written, ``requests.get(url, verify=CA)``, a context per request made inside requests, as the recipe has it
+(``strategies.shared._requests``).
+
 as-written: ``for url in urls: requests.get(url)``. Defaults kept: requests makes a Session per call and
 closes it after, so every request opens and closes its own connection (the cost ``close`` already pays
 here); C is 1 either way, so no default can cap it.

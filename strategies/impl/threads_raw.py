@@ -5,6 +5,9 @@ The model (C threads started in setup and handed every round, ``started`` taken 
 sockets, each thread owning at most one connection, reused under ``keepalive``. Against ``threads`` it
 measures what requests costs; against ``asyncio`` or ``select``, what the model costs.
 
+Over https: the stack's one context, made in ``start``, wraps each connection (``wrap_socket(server_hostname=)``,
+``strategies.shared._blocking_codec``).
+
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies.shared._codec``,
 ``python -m bench.ladder``); the strategy is ``FULL``.
 

@@ -16,7 +16,10 @@ Knobs, all explicit:
 - ``close`` only: simple_httpclient sends ``Connection: close`` itself and closes the stream after every
   response (``_HTTPConnection._on_end_request``), so ``keepalive`` is unsupported (see the registry);
 - ``raise_error=False``: a non-200 status is a status, not an error; transport failures and timeouts
-  (tornado's code 599) still raise, and become the slot's error.
+  (tornado's code 599) still raise, and become the slot's error;
+- over https: ``HTTPRequest(ssl_options=context)``, the context ``strategies.tls.client_context``, made
+  once in ``start``. as-written: ``HTTPRequest(ca_certs=CA)``, tornado's documented argument, from which
+  simple_httpclient makes a context per request (``_get_ssl_options``): the recipe's cost, kept.
 
 as-written: ``AsyncHTTPClient()`` as the tutorials write it, under the same admission. Defaults kept:
 - ``max_clients=10`` (``SimpleAsyncHTTPClient.initialize``; nothing in this process calls ``configure``):
@@ -32,11 +35,13 @@ as-written: ``AsyncHTTPClient()`` as the tutorials write it, under the same admi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from strategies.base import ClientConfig, Outcome
 from strategies.shared._aio import LoopRunner
+from strategies.tls import client_context
 
 
 class TornadoFetcher:
@@ -48,6 +53,9 @@ class TornadoFetcher:
         self._client: AsyncHTTPClient = self._runner.run(self._open_client())
         form = {"Content-Type": "application/x-www-form-urlencoded"}  # how ClientConfig.body is encoded
         self._headers = form if config.method == "POST" else {}
+        self._tls: dict[str, Any] = {}
+        if config.tls:
+            self._tls = {"ca_certs": config.ca_file} if config.as_written else {"ssl_options": client_context(config)}
 
     async def _open_client(self) -> AsyncHTTPClient:
         # Made inside the running loop: the client binds to IOLoop.current().
@@ -62,7 +70,7 @@ class TornadoFetcher:
         request = HTTPRequest(
             url, method=self._config.method, headers=self._headers,
             body=self._config.body if self._config.method == "POST" else None,
-            connect_timeout=self._config.timeout_s, request_timeout=self._config.timeout_s,
+            connect_timeout=self._config.timeout_s, request_timeout=self._config.timeout_s, **self._tls,
         )
         response = await self._client.fetch(request, raise_error=False)
         return Outcome.ok(response.code, response.body, started)

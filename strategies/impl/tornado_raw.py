@@ -19,7 +19,10 @@ Knobs, all explicit:
 - a total deadline of ``timeout_s`` per request, from when it is issued to its last body byte: the
   deadlines' queue of ``strategies.shared._deadlines`` as for ``asyncio`` (measured per request on 2026-12-07: tornado's
   ``gen.with_timeout`` 139,000 instructions, ``asyncio.timeout`` 32,400, the queue 3,900-6,800); a failed or
-  timed-out request closes its stream.
+  timed-out request closes its stream;
+- over https: ``connect(host, port, ssl_options=context)`` (its ``server_hostname`` is the host; tornado's
+  ``SSLIOStream``), the context ``strategies.tls.client_context``, made once in ``start`` for both profiles
+  (the HTTP is ours: no recipe's way to keep).
 
 ``features`` turns the codec strategy's pieces off for the rungs of the model ladder (``strategies.shared._codec``,
 ``python -m bench.ladder``); the strategy is ``FULL``.
@@ -41,6 +44,7 @@ from tornado.tcpclient import TCPClient
 from strategies.base import ClientConfig
 from strategies.shared._aio import StreamFetcher
 from strategies.shared._codec import FULL, Features, Key
+from strategies.tls import client_context
 
 
 class _LiteralResolver(DefaultLoopResolver):
@@ -78,9 +82,12 @@ class TornadoRawFetcher(StreamFetcher):
     def __init__(self, config: ClientConfig, features: Features = FULL):
         super().__init__(config, features)
         self._tcp = TCPClient(resolver=_LiteralResolver())
+        self._ssl = client_context(config) if config.tls else None
 
     async def open(self, key: Key) -> _Stream:
-        return _Stream(await self._tcp.connect(*key))
+        if self._ssl is None:
+            return _Stream(await self._tcp.connect(*key))
+        return _Stream(await self._tcp.connect(*key, ssl_options=self._ssl))  # the host is its server_hostname
 
     def close(self) -> None:
         super().close()

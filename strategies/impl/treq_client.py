@@ -27,6 +27,10 @@ Knobs, all explicit:
   resolves every host, an IP literal too, in the reactor's thread pool (at most 10 threads), as ``twisted``
   keeps it. None of them caps requests in flight: treq has no queue or client limit of its own.
 
+- over https: ``agent=Agent(reactor, contextFactory=OncePerHost(trust_root), pool=pool)``, made in ``start``
+  (treq takes a CA only through an agent of one's own; ``strategies.shared._twisted``): one pyOpenSSL
+  context per host.
+
 as-written: ``treq.get(url)`` (``treq.post(url, data=body)``) and ``treq.content``, the admission and the
 deadline kept (the harness's admission and the workload's timeout). Defaults kept:
 - the global pool ``HTTPConnectionPool(reactor, persistent=True)``, ``maxPersistentPerHost=2``,
@@ -38,21 +42,25 @@ deadline kept (the harness's admission and the workload's timeout). Defaults kep
   ``as_written_policy``); no cap on requests in flight (the pool caches idle connections, it never queues);
 - the global pool is the process's and outlives the fetcher: ``close`` closes its cached connections, so
   none stays open after the fetcher, and the next as-written fetcher in the worker gets the same, empty,
-  pool.
+  pool;
+- over https: ``treq.get(url, agent=Agent(reactor, contextFactory=BrowserLikePolicyForHTTPS(trustRoot=CA),
+  pool=<the global pool>))``, the agent made once in ``start`` as a recipe makes it once, on the same global
+  pool the recipe's requests share; the policy makes a context for every connection (Twisted's idiom).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import treq
-from treq.api import get_global_pool
+from treq.api import default_pool, get_global_pool
 from twisted.internet.defer import Deferred
-from twisted.web.client import HTTPConnectionPool
+from twisted.web.client import Agent, BrowserLikePolicyForHTTPS, HTTPConnectionPool
 from twisted.web.iweb import IResponse
 
 from strategies.base import ClientConfig, Outcome
-from strategies.shared._twisted import ReactorRunner, reactor
+from strategies.shared._twisted import OncePerHost, ReactorRunner, reactor, trust_root
 
 #: How ``ClientConfig.body`` is encoded; treq would set it only for a dict of fields.
 FORM: dict[bytes | str, bytes | str] = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -68,6 +76,14 @@ class TreqFetcher:
             self._pool.maxPersistentPerHost = config.concurrency
         self._headers = FORM if config.method == "POST" else None
         self._body = config.body if config.method == "POST" else None
+        #: Over https, treq's way to a CA: an agent of one's own (on the fetcher's pool, or the recipe's global one).
+        self._agent: Any = self._runner.call(self._open_agent) if config.tls else None
+
+    def _open_agent(self) -> Any:  # an IAgent: Twisted types it as a zope interface
+        if self._pool is None:
+            policy = BrowserLikePolicyForHTTPS(trustRoot=trust_root(self._config))
+            return Agent(reactor, contextFactory=policy, pool=default_pool(reactor, None, None))
+        return Agent(reactor, contextFactory=OncePerHost(trust_root(self._config)), pool=self._pool)
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:
         return self._runner.fetch(urls, self._request)
@@ -75,12 +91,12 @@ class TreqFetcher:
     def _request(self, url: str, started: float) -> Deferred[Outcome]:
         if self._pool is None:  # as-written: the recipe, treq's global pool
             if self._config.method == "POST":
-                response = treq.post(url, data=self._body, headers=self._headers)
+                response = treq.post(url, data=self._body, headers=self._headers, agent=self._agent)
             else:
-                response = treq.get(url)
-        else:
+                response = treq.get(url, agent=self._agent)
+        else:  # an agent (https) has the pool already: treq then takes no pool of its own
             response = treq.request(self._config.method, url, data=self._body, headers=self._headers,
-                                    pool=self._pool)
+                                    pool=self._pool, agent=self._agent)
         return response.addCallback(_read_response, started)
 
     def close(self) -> None:

@@ -17,13 +17,19 @@ Knobs, all explicit:
   ``ResponseFailed`` (``_DataLoss``), and a body ended by the connection closing with no length to check
   it against fails it with ``PartialDownloadError`` (``PotentialDataLoss``) even though HTTP allows it.
 
+- over https: ``Agent(reactor, contextFactory=OncePerHost(trust_root))`` (``strategies.shared._twisted``):
+  the options, one pyOpenSSL context, made once per host at its first connection, ALPN ``http/1.1``.
+
 as-written: ``Agent(reactor)`` with no pool, ``readBody``; the admission and the deadline stay (the
 harness's admission, the recipe's ``DeferredSemaphore(C)``, and the workload's timeout). Defaults kept:
 - the Agent's own pool is ``HTTPConnectionPool(reactor, persistent=False)``: a new connection per request,
   ``Connection: close`` sent by the agent (what the tuned ``close`` row configures explicitly);
 - ``HostnameEndpoint`` resolves every host, an IP literal too, with ``getaddrinfo`` in the reactor's thread
   pool (at most 10 threads): it paces new connections, not requests in flight. Tuned keeps it as well;
-- the endpoint's 30 s connect timeout, which the deadline cuts short anyway.
+- the endpoint's 30 s connect timeout, which the deadline cuts short anyway;
+- over https: ``Agent(reactor, contextFactory=BrowserLikePolicyForHTTPS(trustRoot=CA))``, Twisted's idiom,
+  which makes a context (``optionsForClientTLS``) for every connection, offers no ALPN and accepts TLS 1.0
+  and up (the bundled server speaks one version, 1.3 or 1.2, so the version is the same).
 """
 
 from __future__ import annotations
@@ -34,12 +40,18 @@ from io import BytesIO
 from typing import cast
 
 from twisted.internet.defer import Deferred
-from twisted.web.client import Agent, FileBodyProducer, HTTPConnectionPool, readBody
+from twisted.web.client import (
+    Agent,
+    BrowserLikePolicyForHTTPS,
+    FileBodyProducer,
+    HTTPConnectionPool,
+    readBody,
+)
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer, IResponse
 
 from strategies.base import ClientConfig, Outcome
-from strategies.shared._twisted import ReactorRunner, reactor
+from strategies.shared._twisted import OncePerHost, ReactorRunner, reactor, trust_root
 
 # readBody warns on every call that the response's transport (a TransportProxyProducer) has no
 # abortConnection (twisted/twisted#8227, open since 2016): Twisted's own noise, which a worker run under
@@ -61,10 +73,15 @@ class TwistedFetcher:
         self._headers = Headers(headers)
 
     def _open_agent(self) -> tuple[HTTPConnectionPool | None, Agent]:
-        if self._config.as_written:
-            return None, Agent(reactor)  # the recipe: the agent makes its own non-persistent pool
-        pool = HTTPConnectionPool(reactor, persistent=self._config.policy == "keepalive")
-        pool.maxPersistentPerHost = self._config.concurrency
+        config = self._config
+        if config.as_written:  # the recipe: the agent makes its own non-persistent pool
+            if config.tls:
+                return None, Agent(reactor, contextFactory=BrowserLikePolicyForHTTPS(trustRoot=trust_root(config)))
+            return None, Agent(reactor)
+        pool = HTTPConnectionPool(reactor, persistent=config.policy == "keepalive")
+        pool.maxPersistentPerHost = config.concurrency
+        if config.tls:
+            return pool, Agent(reactor, contextFactory=OncePerHost(trust_root(config)), pool=pool)
         return pool, Agent(reactor, pool=pool)
 
     def fetch(self, urls: Sequence[str]) -> list[Outcome]:

@@ -15,6 +15,9 @@ Knobs, all explicit:
   and the worker connects anew. A reused connection that fails is an error, not retried, as in the other
   codec strategies;
 - ``close``: ``Connection: close`` on every request, a new connection per request, closed after it;
+- over https: ``wrapClientTLS(options, endpoint)``, the options ``strategies.shared._twisted.OncePerHost``'s
+  (one pyOpenSSL context per host, made at its first connection, for both profiles: the HTTP is ours, so
+  there is no recipe's way to keep); Twisted's TLS runs through pyOpenSSL's memory BIO;
 - a failed or timed-out request aborts its connection (``transport.abortConnection()``), so no connection
   outlives the request it failed;
 - every failure is the real exception, named as every codec strategy names it: ``ConnectionRefusedError``,
@@ -35,7 +38,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
+from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol, wrapClientTLS
 from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -44,7 +47,7 @@ from strategies.base import ClientConfig, Outcome
 from strategies.http1 import ProtocolError
 from strategies.shared._codec import FULL, Features, Key, Parser, checked, new_codec
 from strategies.shared._rounds import Round
-from strategies.shared._twisted import ReactorRunner, failed, reactor
+from strategies.shared._twisted import OncePerHost, ReactorRunner, failed, reactor, trust_root
 
 
 class HTTP1Connection(Protocol):
@@ -118,6 +121,7 @@ class TwistedRawFetcher:
         self.features = features
         self.codec = new_codec(config, features)
         self._runner = ReactorRunner(config.concurrency, config.timeout_s)
+        self.tls = OncePerHost(trust_root(config)) if config.tls else None
         self.deadlines = self._runner.deadlines if features.deadline else None
         self._workers = [_Worker(self) for _ in range(config.concurrency)]
 
@@ -162,7 +166,9 @@ class _Worker:
             conn = self._conn
             if conn is None or conn.closed or key != self._key:
                 self.drop()
-                endpoint = TCP4ClientEndpoint(reactor, key[0], key[1], timeout=fetcher.config.timeout_s)
+                endpoint: Any = TCP4ClientEndpoint(reactor, key[0], key[1], timeout=fetcher.config.timeout_s)
+                if fetcher.tls is not None:
+                    endpoint = wrapClientTLS(fetcher.tls.creatorForNetloc(key[0].encode(), key[1]), endpoint)
                 self._waiting = connectProtocol(endpoint, HTTP1Connection())
                 self._conn = conn = await self._waiting
                 self._key = key

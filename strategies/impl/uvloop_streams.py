@@ -5,6 +5,9 @@ the same streams, the same sans-IO HTTP (``strategies.http1``), the same C worke
 of its own, and the same deadlines' queue. So ``uvloop`` against ``asyncio`` is the loop's own cost per
 request and nothing else.
 
+Over https: the ``asyncio`` strategy's context, made once in ``start``; the TLS state machine is uvloop's
+(``uvloop.sslproto``, Cython) instead of ``asyncio.sslproto``'s Python.
+
 Knobs: none of its own. The loop is made with ``uvloop.new_event_loop()`` for this fetcher, not installed
 as the process's policy (``uvloop.install()``), so nothing else in the worker changes loops.
 

@@ -45,13 +45,23 @@ Rules this module keeps:
 - every failure is ``Outcome.failed`` with the real exception (``ConnectionResetError``, ``TimeoutError``,
   ``http1.ProtocolError``), so error kinds stay truthful; nothing raises out of a call;
 - ``as-written`` is the same code: it is ours, so there is no library default to keep; as-written rows
-  are ``close`` rows, which open a connection per request as any recipe does.
+  are ``close`` rows, which open a connection per request as any recipe does;
+- over https a connection is the socket wrapped by the stack's one ``ssl.SSLContext``
+  (``strategies.tls.client_context``, made once in the stack's construction, in ``start`` or in each
+  process's child as it starts, for both profiles: the HTTP is ours, so there is no recipe's way to keep):
+  ``wrap_socket(server_hostname=host)`` right after the connect, the handshake under the same socket
+  timeout as the connect (gevent's patched ``ssl`` makes it cooperative, its deadline the queue's). An idle
+  TLS connection cannot be peeked through (``SSLSocket.recv`` takes no flags): it is dropped when OpenSSL
+  holds decrypted bytes for it (``pending()``) or a peek at the descriptor under it finds anything (a
+  close_notify, a FIN, a reset).
 """
 
 from __future__ import annotations
 
+import _socket
 import math
 import socket
+import ssl
 from collections.abc import Callable
 from time import perf_counter
 from typing import Any, NamedTuple
@@ -59,6 +69,7 @@ from typing import Any, NamedTuple
 from strategies.base import ClientConfig, Outcome
 from strategies.shared._codec import FULL, Codec, Features, Key, checked, new_codec
 from strategies.shared._deadlines import Deadlines
+from strategies.tls import client_context
 
 #: recv buffer: 64 KiB takes a small response in one call and a 256 KiB body in a handful (as ``select``).
 RECV_BYTES = 65536
@@ -86,13 +97,15 @@ class CodecStack:
         self._features = features
         self._expiry = expiry if features.deadline else None
         self._codec = new_codec(config, features)
+        self._tls = client_context(config) if config.tls else None
         self._connections: list[Connection] = []
         # Resolved once per (host, port), as the select client does: getaddrinfo must not be paid per
         # connection (under gevent it is a round trip through its resolver's thread pool).
         self._addresses: dict[Key, tuple[int, Any]] = {}
 
     def worker(self) -> Connection:
-        connection = Connection(self._config, self._features, self._codec, self._addresses, self._expiry)
+        connection = Connection(self._config, self._features, self._codec, self._addresses, self._expiry,
+                                self._tls)
         self._connections.append(connection)
         return connection
 
@@ -109,10 +122,12 @@ class Connection:
     """One worker's requests, one at a time, on at most one connection: ``connection(url) -> Outcome``."""
 
     __slots__ = ("_addresses", "_deadline", "_expiry", "_features", "_keepalive", "_key", "_new_parser", "_record",
-                 "_request_bytes", "_sock", "_timed", "_timeout", "_timeout_s", "_worker", "check_idle", "deadline")
+                 "_request_bytes", "_sock", "_timed", "_timeout", "_timeout_s", "_tls", "_worker", "check_idle",
+                 "deadline")
 
     def __init__(self, config: ClientConfig, features: Features, codec: Codec,
-                 addresses: dict[Key, tuple[int, Any]], expiry: Expiry | None = None):
+                 addresses: dict[Key, tuple[int, Any]], expiry: Expiry | None = None,
+                 tls: ssl.SSLContext | None = None):
         self._features = features
         self._expiry = expiry
         #: With ``expiry``: the worker running the request in flight, and its entry in the deadlines' queue.
@@ -126,6 +141,7 @@ class Connection:
         self._record = features.record
         self._timed = features.deadline or features.record
         self._sock: socket.socket | None = None
+        self._tls = tls
         self._key: Key | None = None
         #: The socket's timeout, always at most the time left of the request it serves.
         self._timeout = math.inf
@@ -143,7 +159,7 @@ class Connection:
             sock = self._sock
             if self.check_idle:
                 self.check_idle = False
-                if sock is not None and not _still_open(sock):
+                if sock is not None and not (_still_open(sock) if self._tls is None else _tls_still_open(sock)):
                     self.drop()
                     sock = None
             if sock is not None and key != self._key:  # another origin: this connection cannot serve it
@@ -204,6 +220,8 @@ class Connection:
                 self._timeout = TIMEOUT_SHARE * self._left(deadline)
                 sock.settimeout(self._timeout)
             sock.connect(address)
+            if self._tls is not None:
+                sock = self._tls.wrap_socket(sock, server_hostname=key[0])
         except BaseException:
             sock.close()
             raise
@@ -244,4 +262,23 @@ def _still_open(sock: socket.socket) -> bool:
         return True
     except OSError:
         return False
+    return False
+
+
+def _tls_still_open(sock: Any) -> bool:
+    """``_still_open`` for a TLS connection (an ``ssl.SSLSocket``, gevent's under ``patch_all``): nothing
+    decrypted held for it, nothing to read on the descriptor under it. The peek is ``MSG_DONTWAIT`` on a
+    plain socket object over the same descriptor (detached after), so neither socket's mode changes; the C
+    module's own socket, which gevent does not patch (gevent's would wait for the descriptor instead)."""
+    if sock.pending():
+        return False
+    probe = _socket.socket(fileno=sock.fileno())
+    try:
+        probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.detach()
     return False

@@ -33,7 +33,14 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from strategies.base import ClientConfig, Outcome
-from strategies.http1 import ProtocolError, ResponseParser, build_request, host_header, split_url
+from strategies.http1 import (
+    ProtocolError,
+    ResponseParser,
+    build_request,
+    default_port,
+    host_header,
+    split_url,
+)
 
 Key = tuple[str, int]
 
@@ -132,7 +139,7 @@ class BareCodec:
     def _split_origin(self, url: str) -> None:
         parts = urlsplit(url)
         self._origin = f"{parts.scheme}://{parts.netloc}"
-        self._key = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._key = (parts.hostname or "127.0.0.1", parts.port or default_port(parts.scheme))
         self._host = host_header(*self._key)
 
     def parser(self) -> LengthParser:

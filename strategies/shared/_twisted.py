@@ -21,7 +21,12 @@ Rules this module keeps:
   waiting on (a connect, a response, a body), is cancelled, which releases what it holds, and the slot
   reports ``TimeoutError``;
 - every failure is that slot's outcome, never ``fetch``'s exception (``describe`` names Twisted's wrapped
-  reasons).
+  reasons; the exception goes with the text, so a TLS failure in them is of kind ``tls``);
+- TLS (``trust_root``, ``OncePerHost``): the CA file as Twisted's trust root (``platformTrust`` when None).
+  Twisted's idiom, ``BrowserLikePolicyForHTTPS(trustRoot=...)``, calls ``optionsForClientTLS`` for every new
+  connection, a pyOpenSSL context each (the recipe's cost, kept as-written); ``OncePerHost`` makes the
+  options (context, host name to verify, ALPN ``http/1.1``, TLS >= 1.2 as ``strategies.tls``) once per host,
+  at its first connection, and hands them to every later one.
 """
 
 from __future__ import annotations
@@ -34,9 +39,12 @@ from typing import Any, ParamSpec, TypeVar
 
 from twisted.internet import reactor as _installed_reactor
 from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.ssl import Certificate, TLSVersion, optionsForClientTLS, trustRootFromCertificates
 from twisted.internet.threads import blockingCallFromThread
+from twisted.web.iweb import IPolicyForHTTPS
+from zope.interface import implementer
 
-from strategies.base import Outcome
+from strategies.base import ClientConfig, Outcome
 from strategies.shared._deadlines import Deadlines
 from strategies.shared._rounds import Round
 
@@ -117,7 +125,7 @@ def failed(error: BaseException, started: float, expired: bool, timeout_s: float
     cancellation's, whatever the library wrapped it in), else the error, its wrapped reason named."""
     if expired:
         return Outcome.failed(f"TimeoutError: no complete response within {timeout_s} s", started)
-    return Outcome.failed(describe(error), started)
+    return Outcome.failed(describe(error), started, cause=error)
 
 
 def _ensure_reactor_running() -> None:
@@ -142,3 +150,32 @@ def describe(error: BaseException) -> str:
     if reasons:
         return f"{type(error).__name__}: {type(reasons[0].value).__name__}: {reasons[0].value}"
     return f"{type(error).__name__}: {error}"
+
+
+def trust_root(config: ClientConfig) -> Any:
+    """The CA file's certificates as a Twisted trust root; None (``platformTrust``, the system's) without one."""
+    if config.ca_file is None:
+        return None
+    with open(config.ca_file, "rb") as pem:
+        blocks = pem.read().split(b"-----END CERTIFICATE-----")
+    return trustRootFromCertificates([Certificate.loadPEM(block + b"-----END CERTIFICATE-----")
+                                      for block in blocks if b"-----BEGIN CERTIFICATE-----" in block])
+
+
+@implementer(IPolicyForHTTPS)
+class OncePerHost:
+    """``BrowserLikePolicyForHTTPS``'s verification (certificate and host name against ``trust_root``), its
+    options made once per host and reused by every connection to it (see the module's rules)."""
+
+    def __init__(self, root: Any):
+        self._root = root
+        self._options: dict[bytes, Any] = {}
+
+    def creatorForNetloc(self, hostname: bytes, port: int) -> Any:
+        options = self._options.get(hostname)
+        if options is None:
+            options = self._options[hostname] = optionsForClientTLS(
+                hostname.decode("ascii"), trustRoot=self._root, acceptableProtocols=[b"http/1.1"],
+                extraCertificateOptions={"raiseMinimumTo": TLSVersion.TLSv1_2},
+            )
+        return options

@@ -29,10 +29,11 @@ Rules this module keeps:
 - server-side figures come from our server's ``/stats`` (reset before the round, read after; over https
   verified against the workload's ``ca_file``). Against any other server they are None: we never guess;
 - over https, what the round negotiated (``RoundResult.tls``) is the server's count, the same for every
-  library: its one protocol version, the round's handshakes by cipher, full and resumed apart. The
-  ``/stats`` request after the round makes a full handshake of its own, counted with the round's; a
-  second ``/stats`` right after counts exactly one such handshake, so the round's are the first reading
-  less the difference between the two (``round_tls``).
+  library: its one protocol version, the round's handshakes by cipher, full and resumed apart. Two
+  ``/stats`` requests land between the reset and the reading after the round (the one that follows the
+  reset, and that reading itself), each with a full handshake of its own; one more ``/stats`` right after
+  counts exactly one such handshake, so the round's are the reading less twice the difference
+  (``round_tls``).
 """
 
 from __future__ import annotations
@@ -353,15 +354,22 @@ def _server_stats(base_url: str, reset: bool = False, ca_file: str | None = None
     return data
 
 
-def round_tls(after: Stats, again: Stats | None) -> dict[str, Any] | None:
-    """The round's handshakes: ``after``'s counts less those of one ``/stats`` request (``again`` less
-    ``after``: exactly the second reading's own handshake). None for a plain server."""
+#: The ``/stats`` requests this runner's reading after a round counts: the one after the reset (its
+#: ``_server_stats(reset=True)`` reads the zeroed counters), and the reading itself.
+CONTROL_REQUESTS = 2
+
+
+def round_tls(after: Stats, again: Stats | None, control_requests: int = CONTROL_REQUESTS) -> dict[str, Any] | None:
+    """The round's handshakes: ``after``'s counts less those of the ``control_requests`` ``/stats`` requests
+    it counted (the caller's own: this runner's ``CONTROL_REQUESTS``, the sweep's one), each costing what
+    ``again`` less ``after`` shows (exactly one request's handshake). None for a plain server."""
     if "tls" not in after or again is None:
         return None
+    n = control_requests
     full, resumed = after["tls_handshakes"]["full"], after["tls_handshakes"]["resumed"]
-    own_full = again["tls_handshakes"]["full"] - full
-    own_resumed = again["tls_handshakes"]["resumed"] - resumed
+    own_full = n * (again["tls_handshakes"]["full"] - full)
+    own_resumed = n * (again["tls_handshakes"]["resumed"] - resumed)
     first, second = after.get("tls_ciphers", {}), again.get("tls_ciphers", {})
-    ciphers = {name: count - (second.get(name, 0) - count) for name, count in first.items()}
-    return {"version": after["tls"]["version"], "ciphers": {name: n for name, n in ciphers.items() if n > 0},
+    ciphers = {name: count - n * (second.get(name, 0) - count) for name, count in first.items()}
+    return {"version": after["tls"]["version"], "ciphers": {name: k for name, k in ciphers.items() if k > 0},
             "full": full - own_full, "resumed": resumed - own_resumed}

@@ -33,8 +33,10 @@ from bench.record.rows import (
     CellKey,
     is_measured,
     measured_summary,
+    of_scheme,
     round_values,
     row_key,
+    row_scheme,
     rows_by_cell,
 )
 from bench.record.runfile import load_run
@@ -60,8 +62,9 @@ SYMBOLS = {"o": "circle", "s": "square", "D": "diamond", "^": "triangle-up", "v"
 DASHES = {"-": "solid", "-.": "dashdot", ":": "dot"}
 
 #: The dimensions a run may vary besides the cell, each a set of checkboxes on the page when a run has two
-#: values of it: the era, with its interpreter (``--era``; ``--python``: today's recipes on another interpreter).
-FACETS = {"era": "era (interpreter)"}
+#: values of it: the era, with its interpreter (``--era``; ``--python``: today's recipes on another interpreter),
+#: and the scheme (``--schemes``: an HTTPS row is drawn as its strategy's line of its own, dotted).
+FACETS = {"era": "era (interpreter)", "scheme": "scheme (http / https)"}
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,7 @@ def metric_values(row: Row, metric: Metric) -> list[float | None] | None:
 def _facets(row: Row, run: Run) -> dict[str, str]:
     era, other = row.get("era"), row.get("python")
     python = era["python"] if era else other["version"] or other["tag"] if other else run["machine"]["python"]
-    return {"era": f"{era['name'] if era else 'today'} (Python {python})"}
+    return {"era": f"{era['name'] if era else 'today'} (Python {python})", "scheme": row_scheme(row)}
 
 
 def row_data(row: Row, run: Run) -> PageRow:
@@ -272,14 +275,17 @@ def cell_data(rows: list[Row], claim_line: list[str] | None) -> PageCell:
 
 
 def _cell_id(key: CellKey) -> str:
-    return "|".join(map(str, key))
+    """``workload|profile|policy|C``, and ``|https`` for an HTTPS cell (the page's ``cellKey``)."""
+    return "|".join(map(str, key[:4])) + ("" if key.scheme == "http" else f"|{key.scheme}")
 
 
 def run_data(source: Source, run: Run, root: Path) -> PageRun:
     """One run as the page shows it: the claim's answer, its rows and cells, its machine and noise."""
-    verdicts = verdict.judge_run(run)
-    lines = cell_lines(run, verdicts)
-    why = why_section(run, verdicts)[2:]  # its own heading is the page's
+    every = verdict.judge_run(run)
+    lines = cell_lines(run, every)  # every cell's claim line, an HTTPS cell's too
+    plain = of_scheme(run, "http")
+    verdicts = [v for v in every if v.scheme == "http"]  # the claim's answer as REPORT.md gives it
+    why = why_section(plain, verdicts)[2:]  # its own heading is the page's
     header, readings = reading_table(verdicts)
     workloads = ", ".join(dict.fromkeys(r["workload"] for r in run["rows"]))
     return {

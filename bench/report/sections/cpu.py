@@ -32,7 +32,7 @@ def instructions_section(run: Run) -> list[str]:
               "hold on any machine of this architecture and Python build. They do not count time blocked, the "
               "kernel's work beyond the system call, or the server."), "",
              "![instructions_per_request](instructions_per_request.png)", ""]
-    for (workload, profile, policy, c), rows in cells.items():
+    for (workload, profile, policy, c, _), rows in cells.items():
         cheapest = rows[0][1]["instructions_per_request"]
         lines += [f"**{workload}, {profile}, {policy}, C={c}** (N={rows[0][1]['requests']}):", ""]
         table = []

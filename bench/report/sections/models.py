@@ -27,7 +27,7 @@ def section(run: Run) -> list[str]:
               "the library's own cost. Ratios are the library row over the model's codec row in the same cell, "
               "with 95 % intervals (Welch on log per-round values). `bench/analysis/models.py`."), "",
              "![model_vs_library](model_vs_library.png)", ""]
-    for (_, _, policy, c), stacks in cells.items():
+    for (_, _, policy, c, _), stacks in cells.items():
         lines += [f"**{policy}, C={c}:**", "",
                   ("| model | stack | strategy | CPU µs / request | req/s | library's own µs / request | "
                    "CPU × codec | req/s × codec |"), "|---|---|---|---:|---:|---:|---|---|"]

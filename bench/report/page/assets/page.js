@@ -65,8 +65,12 @@
     return run().rows.map((row, index) => ({ row, index })).filter(({ row }) => inView(row));
   }
   function cellKey(level) {
-    return [state.workload, state.profile, state.policy, level].join("|");
+    // An HTTPS cell's id ends in "|https" (data.py's _cell_id): its table when only https rows are shown.
+    const https = state.facets.scheme && !state.facets.scheme.has("http") ? "|https" : "";
+    return [state.workload, state.profile, state.policy, level].join("|") + https;
   }
+  // A row's line: its strategy, and for an HTTPS row (the scheme facet) a line of its own beside its HTTP one.
+  const lineName = (row) => row.s + (row.facets.scheme === "https" ? " · https" : "");
 
   // --- controls
   // Controls are rebuilt only when their options change, so the one in use keeps the keyboard's focus.
@@ -225,19 +229,23 @@
     const byName = new Map();
     for (const item of rows) {
       if (!item.row.m || !item.row.m[metric]) continue;
-      if (!byName.has(item.row.s)) byName.set(item.row.s, []);
-      byName.get(item.row.s).push(item);
+      const line = lineName(item.row);
+      if (!byName.has(line)) byName.set(line, []);
+      byName.get(line).push(item);
     }
     const levels = [...new Set(rows.map(({ row }) => row.c))].sort((a, b) => a - b);
     const out = [];
-    for (const name of [...byName.keys()].sort(compareKeys)) {
+    const lines = [...byName.keys()].sort((a, b) => compareKeys(byName.get(a)[0].row.s, byName.get(b)[0].row.s) || (a < b ? -1 : 1));
+    for (const name of lines) {
       const points = byName.get(name).sort((a, b) => a.row.c - b.row.c);
-      const style = DATA.styles[name];
+      const https = points[0].row.facets.scheme === "https";
+      const base = DATA.styles[points[0].row.s];
+      const style = https ? { ...base, dash: "dot" } : base;
       const model = points[0].row.model;
       const ys = points.map(({ row }) => row.m[metric][0]);
       out.push({
         type: "scatter", mode: "lines+markers", name, legendgroup: model, legendgrouptitle: { text: model },
-        meta: { kind: "row", strategy: name },
+        meta: { kind: "row", strategy: points[0].row.s },
         x: points.map(({ row }) => row.c), y: ys, customdata: points.map(({ index }) => index),
         text: points.map(({ row }) => pointText(row, metric)), hovertemplate: "%{text}<extra></extra>",
         line: { color: style.colour, dash: style.dash, width: 1.6 },
@@ -256,7 +264,7 @@
         // sequential runs at C=1 only: its level is drawn across, as a reference (as in the PNGs)
         out.push({ type: "scatter", mode: "lines", x: [levels[0], levels[levels.length - 1]], y: [ys[0], ys[0]],
           line: { color: style.colour, dash: "dot", width: 1 }, hoverinfo: "skip", showlegend: false,
-          legendgroup: model, meta: { kind: "reference", strategy: name } });
+          legendgroup: model, meta: { kind: "reference", strategy: points[0].row.s } });
       }
     }
     const ideal = levels.map((c) => [c, (run().cells[cellKey(c)] || { ideal: {} }).ideal[metric]])

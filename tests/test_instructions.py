@@ -122,3 +122,24 @@ def test_the_count_is_the_summary_at_the_position_of_ir() -> None:
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "strategies", *args], capture_output=True, text=True,
                           check=False, timeout=100, env=env)
+
+
+@needs_valgrind
+@pytest.mark.timeout(240)
+def test_a_sweep_with_instructions_counts_each_row_over_each_scheme(tmp_path: Path) -> None:
+    """``--instructions`` in a real sweep: after its timed rounds each row gets a clean count, over HTTP and
+    over HTTPS (the harness counts a row only while its own scheme's server is up)."""
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench/test_sweep.py", "--benchmark-only", "--workloads=throughput",
+         "--profiles=tuned", "--policies=keepalive", "--concurrency=2", "--strategies=select", "--requests=20",
+         "--rounds=2", "--max-rounds=2", "--schemes=http,https", "--instructions", f"--results-dir={tmp_path}",
+         "-p", "no:cacheprovider", "-q"],
+        cwd=root, capture_output=True, text=True, timeout=230, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    rows = json.loads((tmp_path / "latest.json").read_text())["rows"]
+    counted = {row["scheme"]: row["instructions"] for row in rows if row["strategy"] == "select"}
+    assert set(counted) == {"http", "https"}
+    for count in counted.values():
+        assert count is not None and count["clean"], count
+        assert SANE_RANGE[0] <= count["instructions_per_request"] <= 3 * SANE_RANGE[1]

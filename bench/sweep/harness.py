@@ -366,7 +366,7 @@ class Sweep:
             row.update(negotiated(run.rounds))
         if "python" in row and run.worker is not None:  # as the worker read it, its strategy started
             row["python"]["gil_enabled"] = run.worker.gil_enabled
-        server_up = self.server_down is None and self.stop_reason is None
+        server_up = case.scheme not in self.server_down and self.stop_reason is None
         if self.plan.instructions:  # in the row's own test: one callgrind pass per test, within its timeout
             row["instructions"] = self._count_instructions(run) if run.rounds and server_up else None
         if self.plan.explain:  # likewise: one profiled round per test

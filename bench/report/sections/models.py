@@ -67,7 +67,7 @@ def summary(run: Run) -> list[str]:
         texts = []
         for policy in policies:
             s = cells[policy].get(name)
-            extra = f" (+{s.library_us:,.0f})" if own and s is not None and s.library_us is not None else ""
+            extra = f" ({s.library_us:+,.0f})" if own and s is not None and s.library_us is not None else ""
             texts.append(f"{s.cpu_us_per_req:,.0f}{extra}" if s is not None else "–")
         return " · ".join(texts)
 

@@ -53,7 +53,7 @@ def draw_model_vs_library(run: Run, path: Path) -> Path | None:
         ax.set_xlabel("client CPU µs / request (log)")
     fig.suptitle("The model apart from its HTTP library: throughput workload, tuned. Bars: CPU per request "
                  "(lower is better), hatched for our codec; labels: req/s", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))  # the title's 0.4 inch kept clear
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

@@ -9,7 +9,8 @@ from __future__ import annotations
 from bench.analysis.claim import CLAIM
 from bench.analysis.cpu import explained_cell, instruction_rows
 from bench.analysis.models import model_cells
-from bench.record.schema import Run
+from bench.record.rows import CellKey
+from bench.record.schema import InstructionCount, Row, Run
 from strategies import CODEC, MODELS, REGISTRY
 from strategies.probes.explain import GLUE as LIBRARY_GLUE
 from strategies.probes.explain import HTTP as HTTP_CODE
@@ -132,7 +133,8 @@ def instructions_summary(run: Run) -> list[str]:
     counted = instruction_rows(run)
     if not counted:
         return []
-    key = max(counted, key=lambda k: len(counted[k]))
+    # The plain-HTTP cell with the most counted rows; its HTTPS twin, when counted too, follows it.
+    key = max(counted, key=lambda k: (k.scheme == "http", len(counted[k])))
     rows = [(r["strategy"], c["instructions_per_request"]) for r, c in counted[key] if r["strategy"] in REGISTRY]
     codecs = [(n, i) for n, i in rows if REGISTRY[n].stack == CODEC]
     libraries = [(n, i) for n, i in rows if REGISTRY[n].stack != CODEC]
@@ -152,7 +154,20 @@ def instructions_summary(run: Run) -> list[str]:
     if over:
         name, most = max(over, key=lambda o: o[1])
         text += f"; a library adds up to {most:.0f}× its model's codec row (`{name}`)"
-    return [text + ".", *_first_step(dict(rows), per_model)]
+    return [text + ".", *_over_tls(counted, key, dict(rows)), *_first_step(dict(rows), per_model)]
+
+
+def _over_tls(counted: dict[CellKey, list[tuple[Row, InstructionCount]]], key: CellKey,
+              plain: dict[str, float]) -> list[str]:
+    """The same cell's counts over HTTPS, each ÷ its HTTP count, cheapest first; empty without them."""
+    twin = counted.get(key._replace(scheme="https"))
+    if not twin:
+        return []
+    over = [(r["strategy"], c["instructions_per_request"]) for r, c in twin if r["strategy"] in plain]
+    if not over:
+        return []
+    return ["", ("Over HTTPS (the same cell, TLS 1.3; keep-alive, so a handshake per connection, not per request): "
+                 + ", ".join(f"`{n}` {_count(i)} ({i / plain[n]:.2f}× its HTTP count)" for n, i in over) + ".")]
 
 
 def _first_step(counts: dict[str, float], per_model: dict[str, float]) -> list[str]:

@@ -70,10 +70,11 @@ def update_readme(readme: Path, run: Run, chart: str, source: str,
     if ladder is not None and LADDER_MARKERS[0] in text:
         found, ladder_chart, ladder_source = ladder
         text = _replace(readme, text, LADDER_MARKERS, ladder_source, readme_ladder(found, ladder_chart))
-    for markers, lines, what in ((MODELS_MARKERS, summary(run), "profiled model x stack cells"),
-                                 (INSTRUCTIONS_MARKERS, instructions_summary(run), "instruction counts")):
-        if markers[0] not in text:
+    for markers, quote, what in ((MODELS_MARKERS, summary, "profiled model x stack cells"),
+                                 (INSTRUCTIONS_MARKERS, instructions_summary, "instruction counts")):
+        if markers[0] not in text:  # the README holds neither: nothing of the run to analyse for them
             continue
+        lines = quote(run)
         if lines:
             text = _replace(readme, text, markers, source, "\n".join(lines))
         else:

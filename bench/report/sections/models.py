@@ -10,7 +10,7 @@ from bench.analysis.claim import CLAIM
 from bench.analysis.cpu import explained_cell, instruction_rows
 from bench.analysis.models import model_cells
 from bench.record.rows import CellKey
-from bench.record.schema import InstructionCount, Row, Run
+from bench.record.schema import Explain, InstructionCount, Row, Run
 from strategies import CODEC, MODELS, REGISTRY
 from strategies.probes.explain import GLUE as LIBRARY_GLUE
 from strategies.probes.explain import HTTP as HTTP_CODE
@@ -54,10 +54,12 @@ def summary(run: Run) -> list[str]:
     brackets), then the spans they show and what the profiled rounds found in requests. Empty without cells,
     and for a run without profiled rounds (``--explain``): the section quotes the models run, whose
     breakdowns it cites, not any run that happens to hold a throughput cell (the instructions run does)."""
-    if explained_cell(run) is None:
+    explained = explained_cell(run)
+    if explained is None:
         return []
+    # Plain HTTP only: a cell's HTTPS twin has the same policy and level, and would overwrite it here.
     cells = {key.policy: {s.strategy: s for s in stacks} for key, stacks in model_cells(run).items()
-             if key.concurrency == SUMMARY_LEVEL}
+             if key.concurrency == SUMMARY_LEVEL and key.scheme == "http"}
     if not cells:
         return []
     policies = [p for p in SUMMARY_POLICIES if p in cells]
@@ -91,15 +93,12 @@ def summary(run: Run) -> list[str]:
                        f"within {codec_us[dear] / codec_us[cheap]:.1f}× of each other; their libraries multiply "
                        f"their model's cost by {multiples[low]:.1f}× (`{low}`) to {multiples[high]:.1f}× "
                        f"(`{high}`).")]
-    return lines + _requests_explained(run)
+    return lines + _requests_explained(explained)
 
 
-def _requests_explained(run: Run) -> list[str]:
-    """What the profiled round (``--explain``) found in requests' rows: calls per request, the share of the
-    profiled CPU in the library's own code, and its costliest function."""
-    found = explained_cell(run)
-    if found is None:
-        return []
+def _requests_explained(found: tuple[CellKey, list[tuple[Row, Explain]]]) -> list[str]:
+    """What the profiled round (``--explain``) found in requests' rows of ``found`` (``explained_cell``):
+    calls per request, the share of the profiled CPU in the library's own code, and its costliest function."""
     key, rows = found
     texts = []
     for row, explained in rows:

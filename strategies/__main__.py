@@ -49,6 +49,7 @@ from local_server.fdlimit import shortfall
 from strategies import REGISTRY, eras, pythons, variants
 from strategies.base import POLICIES, PROFILES
 from strategies.probes import explain, instructions
+from strategies.venvs import SKIPPED
 from strategies.worker.runner import RoundResult, WorkerError
 from strategies.workload import Workload, request_timeout_s
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if tag is not None and (args.instructions or args.explain):
         parser.error(f"{args.name}: --instructions and --explain measure today's workers only")
     if variants.kind(args.name) == "python":  # its build's progress on stderr; its failure is the error below
-        pythons.prepare(tag or "", lambda line: None if pythons.SKIPPED in line else print(line, file=sys.stderr))
+        pythons.prepare(tag or "", lambda line: None if SKIPPED in line else print(line, file=sys.stderr))
     try:
         reason = variants.skip_reason(args.name, args.concurrency, args.policy, args.profile)
     except ValueError as exc:  # an unknown era

@@ -9,6 +9,8 @@ Rules this module keeps:
 - a build counts only once its marker (a JSON file holding the constraints' digest) is written, last
   (``write_marker``): an interrupted build has no marker and is redone, never used; a marker of another
   digest means the constraints changed, and the directory is rebuilt from scratch;
+- a virtualenv is prepared once per process (``prepare_once``): its first answer, the built virtualenv or
+  the one line why its rows cannot run, is every later caller's; that line is said once, never raised;
 - a build step that fails is ``Unavailable`` with one line: the step, pip's last ``ERROR`` line and the
   log's path; every step is bounded (``STEP_TIMEOUT_S``) and pip gives up within a minute offline
   (``PIP_NETWORK``).
@@ -21,16 +23,24 @@ import fcntl
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 #: Bound on one pip step: the first era build took 40 s here; ten minutes means the network is stuck.
 STEP_TIMEOUT_S = 600.0
 #: pip's own per-connection timeout and retries for a build: fail within a minute when offline, rather
 #: than after pip's default of five retries.
 PIP_NETWORK = ("--timeout", "30", "--retries", "1")
+
+
+Say = Callable[[str], None]
+Env = TypeVar("Env")
+
+#: What ``prepare_once`` says before the reason a virtualenv's rows cannot run.
+SKIPPED = "its rows are skipped"
 
 
 class Unavailable(Exception):
@@ -132,3 +142,22 @@ def freeze(python: Path) -> dict[str, str]:
     text = subprocess.run([str(python), "-m", "pip", "freeze", "--all"], capture_output=True, text=True,
                           timeout=STEP_TIMEOUT_S, check=True).stdout
     return dict(line.split("==", 1) for line in text.split() if "==" in line)
+
+
+def prepare_once(prepared: dict[str, Env | str], key: str, who: str, build: Callable[[Say], tuple[Env, str]],
+                 say: Say | None = None) -> Env | str:
+    """``key``'s virtualenv from ``build`` (which returns it and the line saying what it is), or the one-line
+    reason it cannot run here; once per process through ``prepared``: later calls return the first answer.
+    ``say`` (default: standard error) gets ``who: `` and one line of what was done."""
+    if key in prepared:
+        return prepared[key]
+    say = say or (lambda line: print(line, file=sys.stderr))
+    try:
+        env, line = build(say)
+        say(f"{who}: {line}")
+        prepared[key] = env
+    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
+        reason = str(exc) if isinstance(exc, Unavailable) else f"building {who}'s virtualenv failed: {exc}"
+        say(f"{who}: {SKIPPED}: {reason}")
+        prepared[key] = reason
+    return prepared[key]

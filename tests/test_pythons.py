@@ -27,7 +27,7 @@ from bench.sweep.options import plan_from_options
 from bench.sweep.plan import Case, Plan
 from local_server.api import ServerProcess
 from strategies import eras, pythons, variants
-from strategies.venvs import Interpreter
+from strategies.venvs import SKIPPED, Interpreter
 from strategies.worker.runner import WorkerError
 from strategies.workload import Workload
 
@@ -92,7 +92,7 @@ def test_a_missing_interpreter_is_one_line_saying_how_to_get_it(fresh: Path) -> 
     said: list[str] = []
     reason = pythons.prepare("py3.99", said.append)
     assert isinstance(reason, str) and "\n" not in reason and reason.endswith("pyenv install 3.99")
-    assert said == [f"py3.99: {pythons.SKIPPED}: {reason}"]
+    assert said == [f"py3.99: {SKIPPED}: {reason}"]
     assert pythons.skip_reason("gevent@py3.99", 10, "close", "tuned") == reason
     assert "no keep-alive" in (pythons.skip_reason("tornado@py3.99", 10, "keepalive", "tuned") or "")  # its limits
     with pytest.raises(WorkerError, match="pyenv install 3.99"):

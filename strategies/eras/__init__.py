@@ -34,10 +34,8 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +44,7 @@ from typing import Any
 from strategies import REGISTRY
 from strategies.base import Outcome
 from strategies.venvs import (
+    Say,
     Unavailable,
     build_log,
     cache_root,
@@ -53,6 +52,7 @@ from strategies.venvs import (
     freeze,
     locked,
     pip_install,
+    prepare_once,
     read_marker,
     run_step,
     write_marker,
@@ -67,7 +67,6 @@ SEPARATOR = "@"
 #: The file a complete build writes last; holds the digest it was built from and what it installed.
 MARKER = "concbench-era.json"
 
-Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -207,21 +206,15 @@ _PREPARED: dict[str, EraEnv | str] = {}
 def prepare(name: str, say: Say | None = None) -> EraEnv | str:
     """The era's built virtualenv, building it when needed; or the one-line reason it cannot run here.
     Once per process: later calls return the first answer. ``say`` gets one line of what is done."""
-    if name in _PREPARED:
-        return _PREPARED[name]
-    say = say or (lambda line: print(line, file=sys.stderr))
-    era = load(name)
-    target = venv_dir(era)
-    try:
+
+    def build(say: Say) -> tuple[EraEnv, str]:
+        era = load(name)
+        target = venv_dir(era)
         with locked(target):  # another sweep building the same era: wait for its build
             env = _built(era, target) or _build(era, find_interpreter(era), target, say)
-        say(f"era {name}: Python {env.version}, its virtualenv {target}")
-        _PREPARED[name] = env
-    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
-        reason = str(exc) if isinstance(exc, Unavailable) else f"building the {name} era failed: {exc}"
-        say(f"era {name}: its rows are skipped: {reason}")
-        _PREPARED[name] = reason
-    return _PREPARED[name]
+        return env, f"Python {env.version}, its virtualenv {target}"
+
+    return prepare_once(_PREPARED, name, f"era {name}", build, say)
 
 
 def skip_reason(name: str, concurrency: int, policy: str, profile: str) -> str | None:

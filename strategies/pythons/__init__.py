@@ -38,10 +38,7 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -51,6 +48,7 @@ from strategies import REGISTRY
 from strategies.eras import split
 from strategies.venvs import (
     Interpreter,
+    Say,
     Unavailable,
     build_log,
     cache_root,
@@ -58,6 +56,7 @@ from strategies.venvs import (
     freeze,
     locked,
     pip_install,
+    prepare_once,
     read_marker,
     run_step,
     write_marker,
@@ -72,12 +71,9 @@ MARKER = "concbench-python.json"
 TAG = re.compile(r"py(\d+\.\d+t?)")
 #: A ``--python`` value that names a version (pyenv's names: ``3.13``, ``3.13.0``, ``3.13t``).
 VERSION = re.compile(r"(\d+)\.(\d+)(?:\.\d+)?(t?)")
-#: What ``prepare`` says before the reason an interpreter's rows cannot run.
-SKIPPED = "its rows are skipped"
 #: The extra that gathers every library extra: each of its members is one pip step.
 ALL_EXTRA = "all"
 
-Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -236,23 +232,17 @@ _PREPARED: dict[str, PythonEnv | str] = {}
 def prepare(tag: str, say: Say | None = None) -> PythonEnv | str:
     """The tag's built virtualenv, building it when needed; or the one-line reason it cannot run here.
     Once per process: later calls return the first answer. ``say`` gets one line of what is done."""
-    if tag in _PREPARED:
-        return _PREPARED[tag]
-    say = say or (lambda line: print(line, file=sys.stderr))
-    try:
+
+    def build(say: Say) -> tuple[PythonEnv, str]:
         source, interpreter = find_interpreter(tag)
         target = venv_dir(tag, interpreter)
         with locked(target):  # another sweep building the same virtualenv: wait for its build
             env = _built(tag, interpreter, target) or _build(tag, interpreter, source, target, say)
         failed = f"; not installed: {', '.join(env.failed)} (their strategies are skipped)" if env.failed else ""
-        say(f"{tag}: Python {interpreter.version}{' (free-threaded)' if interpreter.free_threaded else ''}, its "
-            f"virtualenv {target}{failed}")
-        _PREPARED[tag] = env
-    except (Unavailable, OSError, subprocess.SubprocessError) as exc:
-        reason = str(exc) if isinstance(exc, Unavailable) else f"building {tag}'s virtualenv failed: {exc}"
-        say(f"{tag}: {SKIPPED}: {reason}")
-        _PREPARED[tag] = reason
-    return _PREPARED[tag]
+        build_kind = " (free-threaded)" if interpreter.free_threaded else ""
+        return env, f"Python {interpreter.version}{build_kind}, its virtualenv {target}{failed}"
+
+    return prepare_once(_PREPARED, tag, tag, build, say)
 
 
 def skip_reason(name: str, concurrency: int, policy: str, profile: str) -> str | None:

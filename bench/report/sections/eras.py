@@ -21,8 +21,8 @@ from bench.analysis.eras import (
     verdict_counts,
 )
 from bench.analysis.verdict import CellVerdict, judge_cell, step_in_short, step_records
-from bench.record.rows import measured_summary
 from bench.record.schema import EraRecord, Run
+from bench.report.sections.markdown import paired_line
 from strategies.eras import split, twin
 
 
@@ -107,11 +107,5 @@ def _ratio_tables(found: list[Pair], era: str, now: str) -> list[str]:
     lines += ["", "Every cell (medians over rounds; *peak*: the server's peak in flight, the highest round):", "",
               (f"| cell | recipe | req/s {now} | req/s {era} | {now} ÷ {era} | CPU µs {now} | CPU µs {era} | "
                f"{now} ÷ {era} | peak {now} / {era} |"), "|---|---|---:|---:|---|---:|---:|---|---|"]
-    for p in found:
-        t, o = measured_summary(p.today), measured_summary(p.old)
-        lines.append(
-            f"| {p.key[0]} {p.key[1]} {p.key[2]} C={p.key[3]} | {p.strategy} | {t['req_per_s']['median']:,.0f} | "
-            f"{o['req_per_s']['median']:,.0f} | {p.rate.interval_text} | {t['cpu_us_per_req']:,.0f} | "
-            f"{o['cpu_us_per_req']:,.0f} | {p.cpu.interval_text} | {t['peak_in_flight_max']} / "
-            f"{o['peak_in_flight_max']} |")
+    lines += [paired_line(p.key, [p.strategy], p.today, p.old, p.rate, p.cpu) for p in found]
     return lines + [""]

@@ -6,6 +6,8 @@ strategy's name or an error message cannot break a table.
 
 from __future__ import annotations
 
+from bench.analysis.comparison import Comparison
+from bench.record.rows import CellKey, measured_summary
 from bench.record.schema import Row
 
 
@@ -26,3 +28,15 @@ def table(header: list[str], lines: list[list[str]]) -> list[str]:
 def where(row: Row) -> str:
     return (f"{row['strategy']} {row['workload']}/{row['profile']}/{row['policy']} "
             f"C={row['concurrency']}")
+
+
+def paired_line(key: CellKey, columns: list[str], today: Row, other: Row, rate: Comparison, cpu: Comparison) -> str:
+    """A table line of one strategy measured twice in a cell (today's row and an era's or an interpreter's):
+    the cell, ``columns``, then req/s and CPU µs per request of each with the ratio's interval, and both
+    peaks in flight (medians over rounds; the peak of the highest round)."""
+    t, o = measured_summary(today), measured_summary(other)
+    cells = [f"{key[0]} {key[1]} {key[2]} C={key[3]}", *columns,
+             f"{t['req_per_s']['median']:,.0f}", f"{o['req_per_s']['median']:,.0f}", rate.interval_text,
+             f"{t['cpu_us_per_req']:,.0f}", f"{o['cpu_us_per_req']:,.0f}", cpu.interval_text,
+             f"{t['peak_in_flight_max']} / {o['peak_in_flight_max']}"]
+    return "| " + " | ".join(cells) + " |"

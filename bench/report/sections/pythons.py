@@ -11,8 +11,8 @@ from __future__ import annotations
 import statistics
 
 from bench.analysis.pythons import Pair, interpreters, pairs, skipped, today_python
-from bench.record.rows import measured_summary
 from bench.record.schema import PythonRecord, Run
+from bench.report.sections.markdown import paired_line
 
 #: The section's title counts the interpreters in words up to here.
 _WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
@@ -73,13 +73,7 @@ def _ratio_tables(found: list[Pair], records: dict[str, PythonRecord], now: str)
                    "in flight, the highest round):"), "",
               (f"| cell | strategy | interpreter | req/s {now} | req/s there | ÷ {now} | CPU µs {now} | "
                f"CPU µs there | ÷ {now} | peak {now} / there |"), "|---|---|---|---:|---:|---|---:|---:|---|---|"]
-    for p in found:
-        t, o = measured_summary(p.today), measured_summary(p.other)
-        lines.append(
-            f"| {p.key[0]} {p.key[1]} {p.key[2]} C={p.key[3]} | {p.strategy} | {p.tag} | "
-            f"{t['req_per_s']['median']:,.0f} | {o['req_per_s']['median']:,.0f} | {p.rate.interval_text} | "
-            f"{t['cpu_us_per_req']:,.0f} | {o['cpu_us_per_req']:,.0f} | {p.cpu.interval_text} | "
-            f"{t['peak_in_flight_max']} / {o['peak_in_flight_max']} |")
+    lines += [paired_line(p.key, [p.strategy, p.tag], p.today, p.other, p.rate, p.cpu) for p in found]
     return lines + [""]
 
 

@@ -25,7 +25,7 @@ from bench.record.schema import Run
 from bench.record.upgrade import UNFINISHED
 from bench.report import charts
 from bench.report.charts.ladder import LADDER_CHART, draw_ladder
-from bench.report.sections import c10k, costs, cpu, eras, ladder, models, pythons, ranking, tls
+from bench.report.sections import c10k, costs, cpu, eras, field, ladder, models, pythons, ranking, tls
 from bench.report.sections.claim import verdict_section, why_section
 from bench.report.sections.run import (
     faults_warning,
@@ -60,7 +60,8 @@ def render(run: Run, chart_files: list[Path], source: str, model_ladder: Ladder 
     verdicts = verdict.judge_run(plain)
     body = why_section(plain, verdicts) + verdict_section(plain, verdicts) + tls.section(run)
     body += eras.section(plain) + pythons.section(plain) + machine_section(run)
-    body += ranking.section(plain) + c10k.section(plain) + models.section(plain) + ladder.section(model_ladder)
+    body += ranking.section(plain) + c10k.section(plain) + models.section(plain) + field.section(plain)
+    body += ladder.section(model_ladder)
     body += costs.section(plain)
     body += noise_section(run) + cpu.instructions_section(plain) + cpu.explain_section(plain)
     body += tables_section(plain) + problems_section(run)

@@ -54,9 +54,29 @@ def _skipped(run: Run) -> list[str]:
             + [f"- `{name}`: {reason}" for name, reason in reasons.items()] + [""])
 
 
+def summary(run: Run) -> list[str]:
+    """docs/results.md's copy: the interpreters and the per-strategy table; empty for a run without pairs."""
+    records, found = interpreters(run), pairs(run)
+    if not found:
+        return []
+    now = today_python(run)
+    versions = ", ".join(f"{tag} = {record['version']}" for tag, record in records.items() if record["version"])
+    return [f"Today's rows on Python {now}; {versions}.", "", *_per_strategy(found, records, now)]
+
+
 def _ratio_tables(found: list[Pair], records: dict[str, PythonRecord], now: str) -> list[str]:
     if not found:
         return ["No strategy was measured on both sides of a cell.", ""]
+    lines = _per_strategy(found, records, now)
+    lines += ["", ("Every cell (medians over rounds; the ratio with its 95 % interval; *peak*: the server's peak "
+                   "in flight, the highest round):"), "",
+              (f"| cell | strategy | interpreter | req/s {now} | req/s there | ÷ {now} | CPU µs {now} | "
+               f"CPU µs there | ÷ {now} | peak {now} / there |"), "|---|---|---|---:|---:|---|---:|---:|---|---|"]
+    lines += [paired_line(p.key, [p.strategy, p.tag], p.today, p.other, p.rate, p.cpu) for p in found]
+    return lines + [""]
+
+
+def _per_strategy(found: list[Pair], records: dict[str, PythonRecord], now: str) -> list[str]:
     tags = [tag for tag in records if any(p.tag == tag for p in found)]
     lines = [(f"**Per strategy**, over its cells: median ratio ÷ Python {now} (range over cells), and in how "
               "many cells it changed decisively (≥ 5 % and significant) either way (faster / slower; "
@@ -69,12 +89,7 @@ def _ratio_tables(found: list[Pair], records: dict[str, PythonRecord], now: str)
             mine = [p for p in found if p.strategy == name and p.tag == tag]
             cells += [_summary(mine, "rate"), _summary(mine, "cpu")] if mine else ["-", "-"]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", ("Every cell (medians over rounds; the ratio with its 95 % interval; *peak*: the server's peak "
-                   "in flight, the highest round):"), "",
-              (f"| cell | strategy | interpreter | req/s {now} | req/s there | ÷ {now} | CPU µs {now} | "
-               f"CPU µs there | ÷ {now} | peak {now} / there |"), "|---|---|---|---:|---:|---|---:|---:|---|---|"]
-    lines += [paired_line(p.key, [p.strategy, p.tag], p.today, p.other, p.rate, p.cpu) for p in found]
-    return lines + [""]
+    return lines
 
 
 def _summary(mine: list[Pair], which: str) -> str:

@@ -34,6 +34,7 @@ def _run() -> dict[str, Any]:
         _row("httpx2", [], cpu_us=1, rounds=False),  # failed: beside nothing
         _row("curl-cffi", [400, 404, 396], cpu_us=30, workload="latency", profile="as-written", concurrency=100,
              peak=10, delay_ms=50),
+        _row("curl-cffi", [1000, 1010, 990], cpu_us=20, workload="latency", concurrency=100, peak=100, delay_ms=50),
         _row("pyreqwest", [900, 909, 891], cpu_us=30, workload="latency", profile="as-written", concurrency=100,
              peak=100, delay_ms=50),
         _row("pyreqwest", [900, 909, 891], cpu_us=30, profile="as-written", concurrency=100, peak=1),
@@ -60,18 +61,20 @@ def test_a_new_strategy_is_compared_only_where_both_rows_were_measured() -> None
 def test_a_cap_is_what_the_server_saw_where_requests_overlap_in_it() -> None:
     found = caps(_run())
     # the throughput row's peak of 1 at C=100 says nothing: its requests do not wait in the server
-    assert [(c.strategy, c.peak, c.capped) for c in found] == [("curl-cffi", 10, True), ("pyreqwest", 100, False)]
+    assert [(c.strategy, c.peak, c.capped, c.cpu_us, c.tuned_cpu_us) for c in found] == [
+        ("curl-cffi", 10, True, 30, 20), ("pyreqwest", 100, False, 30, None)]
 
 
 def test_the_section_and_its_summary_print_the_analysis() -> None:
     text = "\n".join(field.section(_run()))
     assert "## The choices of 2026" in text
     assert "| `pyreqwest` | `aiohttp` | 1 | 1.80 (1.80–1.80) | 1 / 0 | 0.55 (0.55–0.55) | 1 / 0 |" in text
-    assert "| `curl-cffi` | latency | close | C=100: **10** |" in text
-    assert "| `pyreqwest` | latency | close | C=100: 100 |" in text
+    assert "| `curl-cffi` | latency | close | C=100: **10** | C=100: 30 (20) |" in text
+    assert "| `pyreqwest` | latency | close | C=100: 100 | C=100: 30 |" in text
     summary = field.summary(_run())
     assert summary[2].startswith("| `pyreqwest` | `asyncio` | 0.90× [") and summary[2].endswith("| - | - |")
     assert summary[-1] == ("As written (the server's peak in flight, where requests wait in the server): "
-                           "`curl-cffi` held at most 10 in flight at C=100 (latency close); `pyreqwest` held C "
+                           "`curl-cffi` held at most 10 in flight at C=100 (latency close: 30 µs CPU per request, "
+                           "tuned 20); `pyreqwest` held C "
                            "in flight in every cell.")
     assert field.section({"rows": [r for r in _run()["rows"] if r["strategy"] == "asyncio"]}) == []

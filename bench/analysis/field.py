@@ -56,12 +56,16 @@ class Beside:
 
 @dataclass(frozen=True)
 class Cap:
-    """An as-written row of a new strategy: at C, the most requests the server saw in flight at once."""
+    """An as-written row of a new strategy: at C, the most requests the server saw in flight at once, and its
+    CPU µs per request beside the tuned row's of the same cell but for the profile (None without one): a
+    peak below C with a CPU cost far above tuned's is the recipe's cost per request, not a pool's limit."""
 
     key: CellKey
     strategy: str
     #: None for a row of a run that did not record peaks (schema 1).
     peak: int | None
+    cpu_us: float | None
+    tuned_cpu_us: float | None
 
     @property
     def capped(self) -> bool:
@@ -85,10 +89,19 @@ def besides(run: Run) -> list[Beside]:
 
 
 def caps(run: Run) -> list[Cap]:
-    """Every measured as-written row of a new strategy, with the peak the server saw."""
-    return [Cap(key, row["strategy"], _peak(row)) for key, rows in rows_by_cell(run).items() for row in rows
-            if key.profile == "as-written" and row["strategy"] in NEAREST and is_measured(row)
-            and measured_summary(row)["ideal_s"]]
+    """Every measured as-written row of a new strategy, with the peak the server saw and its CPU cost."""
+    cells = rows_by_cell(run)
+    out = []
+    for key, rows in cells.items():
+        if key.profile != "as-written":
+            continue
+        tuned = {row["strategy"]: row for row in cells.get(key._replace(profile="tuned"), []) if is_measured(row)}
+        for row in rows:
+            if row["strategy"] in NEAREST and is_measured(row) and measured_summary(row)["ideal_s"]:
+                twin = tuned.get(row["strategy"])
+                out.append(Cap(key, row["strategy"], _peak(row), measured_summary(row)["cpu_us_per_req"],
+                               measured_summary(twin)["cpu_us_per_req"] if twin else None))
+    return out
 
 
 def _ratio(mine: Row, theirs: Row, figure: RoundFigure) -> Comparison:

@@ -13,7 +13,7 @@ import statistics
 from bench.analysis.field import NEAREST, Beside, Cap, besides, caps
 from bench.record.rows import CellKey
 from bench.record.schema import Run
-from bench.report.sections.markdown import paired_line
+from bench.report.sections.markdown import fmt, paired_line
 
 #: The cells docs/results.md quotes: throughput, tuned, keep-alive, plain HTTP, at these C.
 SUMMARY_LEVELS = (10, 100)
@@ -100,13 +100,17 @@ def _caps(found: list[Cap]) -> list[str]:
     if not found:
         return []
     lines = [("**As written**: the most requests the server saw in flight at once (the highest round) at each "
-              "C; **bold** where the recipe's defaults held fewer than C:"), "",
-             "| strategy | workload | policy | peak in flight at C |", "|---|---|---|---|"]
+              "C, **bold** where fewer than C, and its CPU cost beside tuned's: a peak below C at tuned's cost is "
+              "a limit of the recipe's defaults; at many times tuned's, the recipe's cost per request:"), "",
+             ("| strategy | workload | policy | peak in flight at C | CPU µs per request at C, as written "
+              "(tuned) |"), "|---|---|---|---|---|"]
     for name, workload, policy in dict.fromkeys((c.strategy, c.key.workload, c.key.policy) for c in found):
         mine = [c for c in found if (c.strategy, c.key.workload, c.key.policy) == (name, workload, policy)]
         levels = " · ".join(f"C={c.key.concurrency}: " + (f"**{c.peak}**" if c.capped else str(c.peak))
                             for c in mine)
-        lines.append(f"| `{name}` | {workload} | {policy} | {levels} |")
+        costs = " · ".join(f"C={c.key.concurrency}: {fmt(c.cpu_us)}"
+                           + (f" ({fmt(c.tuned_cpu_us)})" if c.tuned_cpu_us is not None else "") for c in mine)
+        lines.append(f"| `{name}` | {workload} | {policy} | {levels} | {costs} |")
     return lines + [""]
 
 
@@ -116,5 +120,9 @@ def _capped_text(capped: list[Cap]) -> str:
         by_name.setdefault(cap.strategy, []).append(cap)
     return "; ".join(f"`{name}` held at most {max(c.peak or 0 for c in mine)} in flight at C="
                      + ", ".join(str(c) for c in sorted({c.key.concurrency for c in mine}))
-                     + f" ({', '.join(sorted({c.key.workload + ' ' + c.key.policy for c in mine}))})"
-                     for name, mine in by_name.items())
+                     + f" ({'; '.join(_where(c) for c in mine)})" for name, mine in by_name.items())
+
+
+def _where(cap: Cap) -> str:
+    tuned = f", tuned {fmt(cap.tuned_cpu_us)}" if cap.tuned_cpu_us is not None else ""
+    return f"{cap.key.workload} {cap.key.policy}: {fmt(cap.cpu_us)} µs CPU per request{tuned}"

@@ -115,6 +115,7 @@ def test_one_worker_carries_every_request_on_one_connection(server_url: str, soc
     assert open_connections(server_url) == 0
 
 
+@pytest.mark.slow  # waits out socket timeouts (1.6 s)
 def test_the_socket_timeout_is_set_per_connection_not_per_call(server_url: str,
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Under keep-alive a round of N requests sets socket timeouts a fixed number of times per connection
@@ -142,6 +143,7 @@ def test_the_socket_timeout_is_set_per_connection_not_per_call(server_url: str,
     assert per_round[1] == per_round[2] == 2 * c  # later rounds: the idle check's two, whatever N
 
 
+@pytest.mark.slow  # waits out a socket timeout and the deadline (3 s)
 def test_a_call_that_outlasts_the_socket_timeout_waits_on_within_the_deadline(server_url: str) -> None:
     """The socket's timeout is TIMEOUT_SHARE of the time left when its connection opened: a response that
     comes later, but within the request's deadline, still arrives, on the same connection, twice."""

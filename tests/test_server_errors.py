@@ -17,6 +17,7 @@ from local_server.api import ServerError, ServerProcess, fetch_stats, reset_stat
 from local_server.payload import ROOT_BODY
 from local_server.protocol import MAX_BODY_BYTES, MAX_HEAD_BYTES
 from tests.server_client import connect, exchange, get, read_responses
+from tests.tiers import each_backend
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -24,7 +25,7 @@ pytestmark = pytest.mark.timeout(120)
 IDLE = 0.5
 
 
-@pytest.fixture(scope="module", params=["select", "epoll"])
+@pytest.fixture(scope="module", params=each_backend(["select", "epoll"]))
 def url(request: pytest.FixtureRequest) -> Iterator[str]:
     # Not conftest's ``server_url``: the slow-client tests need a short idle timeout, on two backends.
     with running_server(backend=request.param, extra_args=("--idle-timeout", str(IDLE))) as base:

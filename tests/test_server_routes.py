@@ -19,6 +19,7 @@ from local_server.protocol import ParsedRequest
 from local_server.routes import Control, Fault, Reply, route
 from local_server.server import LAG_TICK_S
 from tests.server_client import connect, exchange, get, read_responses
+from tests.tiers import each_backend
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -68,7 +69,7 @@ def test_route_errors(method: bytes, target: bytes, status: int) -> None:
 
 # Live -------------------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
+@pytest.fixture(scope="module", params=each_backend(BACKENDS))
 def url(request: pytest.FixtureRequest) -> Iterator[str]:
     # Not conftest's ``server_url`` (epoll only): every live route test runs on every backend.
     with running_server(backend=request.param, extra_args=("--idle-timeout", "5")) as base:

@@ -29,6 +29,7 @@ from local_server.backends import BACKENDS
 from local_server.payload import ROOT_BODY, bytes_body, expected_response, work_body
 from strategies.http1 import ResponseParser
 from tests.server_client import READ_TIMEOUT_S, address, connect, exchange, get, read_many, read_responses
+from tests.tiers import each_backend
 
 pytestmark = pytest.mark.timeout(120)
 trustme = pytest.importorskip("trustme", reason="the TLS tests need trustme: pip install 'concbench[tls]'")
@@ -49,7 +50,7 @@ def client_context(ca_file: str, alpn: tuple[str, ...] = ("http/1.1",)) -> ssl.S
     return context
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
+@pytest.fixture(scope="module", params=each_backend(BACKENDS))
 def tls(request: pytest.FixtureRequest) -> Iterator[Tls]:
     with ServerProcess(backend=request.param, tls=True, extra_args=("--idle-timeout", "5")) as server:
         assert server.ca_file is not None

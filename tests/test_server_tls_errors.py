@@ -37,6 +37,7 @@ from local_server.api import ServerProcess, Stats, fetch_stats, reset_stats
 from local_server.backends import BACKENDS
 from local_server.payload import ROOT_BODY
 from tests.server_client import READ_TIMEOUT_S, address, connect, exchange, get, read_responses
+from tests.tiers import each_backend
 
 pytestmark = pytest.mark.timeout(120)
 pytest.importorskip("trustme", reason="the TLS tests need trustme: pip install 'concbench[tls]'")
@@ -74,7 +75,7 @@ class Target:
         assert get(self.url, "/", context=self.context).body == ROOT_BODY
 
 
-@pytest.fixture(scope="module", params=sorted(BACKENDS))
+@pytest.fixture(scope="module", params=each_backend(BACKENDS))
 def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     stderr = tmp_path_factory.mktemp("tls") / "server.stderr"
     with stderr.open("wb") as log:
@@ -197,6 +198,7 @@ def test_a_client_that_refuses_our_certificate(target: Target) -> None:
     target.assert_still_serves()
 
 
+@pytest.mark.slow  # waits out the handshake timeout
 def test_fifty_stalled_handshakes_block_no_one_and_time_out(target: Target) -> None:
     target.reset()
     hello = HELLO

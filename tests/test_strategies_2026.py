@@ -53,6 +53,7 @@ def test_the_set_2026_names_the_six_opt_in() -> None:
     assert not any(REGISTRY[name].default for name in STRATEGIES_2026)
 
 
+@pytest.mark.slow  # a worker per strategy, the fault mix
 @pytest.mark.parametrize("policy", ["keepalive", "close"])
 def test_trio_raw_reports_faults_as_asyncio_does(server_url: str, policy: str) -> None:
     _skip_unless_installed("trio-raw")
@@ -73,6 +74,7 @@ def test_trio_raw_reports_faults_as_asyncio_does(server_url: str, policy: str) -
     assert refused.error_kinds == {"ConnectionRefusedError": 1}
 
 
+@pytest.mark.slow  # a worker per strategy, rounds of 50 in flight
 def test_httpx2_holds_c_in_flight_under_keepalive_round_after_round(server_url: str) -> None:
     _skip_unless_installed("httpx2")
     workload = Workload(server_url, 200, 50, policy="keepalive", delay_ms=20)
@@ -83,6 +85,7 @@ def test_httpx2_holds_c_in_flight_under_keepalive_round_after_round(server_url: 
         assert result.peak_in_flight == 50
 
 
+@pytest.mark.slow  # a worker per strategy, a round of 50 delayed requests at 10 in flight
 @pytest.mark.parametrize("profile, peak", [("tuned", 50), ("as-written", 10)])
 def test_curl_cffi_as_written_keeps_ten_clients(server_url: str, profile: str, peak: int) -> None:
     _skip_unless_installed("curl-cffi")

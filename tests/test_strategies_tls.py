@@ -42,6 +42,7 @@ from tests.test_strategies import (
     _Workers,
     expected_peak,
 )
+from tests.tiers import each_backend
 
 trustme = pytest.importorskip("trustme", reason="the TLS tests need trustme: pip install 'concbench[tls]'")
 pytestmark = pytest.mark.timeout(120)
@@ -144,7 +145,7 @@ def test_pyreqwest_refusals_are_tls_failures() -> None:
 
 
 @pytest.mark.parametrize("keepalive", [True, False])
-@pytest.mark.parametrize("backend", sorted(BACKENDS))
+@pytest.mark.parametrize("backend", each_backend(BACKENDS))
 def test_select_client_over_tls_on_each_backend(backend: str, keepalive: bool) -> None:
     """The client's non-blocking handshakes and records on one multiplexer, the server's on the same one."""
     with ServerProcess(backend=backend, tls=True) as server:

@@ -160,6 +160,7 @@ def test_what_tls_costs_from_a_hand_made_run(tls_run: Path) -> None:
     assert {(c.profile, c.reading) for c in counts} == {("tuned", r) for r in {v.reading for v in over_tls}}
 
 
+@pytest.mark.slow  # draws every chart (matplotlib)
 def test_the_report_gets_the_section_and_the_chart_and_keeps_http_apart(tls_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     text = make_report(tls_run, out).read_text()

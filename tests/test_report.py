@@ -30,13 +30,16 @@ from bench.record.rows import finish_row
 from bench.record.runfile import load_run
 from bench.report.document import make_report
 from bench.report.readme import (
+    FIELD_MARKERS,
     INSTRUCTIONS_MARKERS,
     MODELS_MARKERS,
+    PYTHONS_MARKERS,
     SOURCE_LINE,
     WHY_MARKERS,
     readme_why,
     update_readme,
 )
+from bench.report.sections import field, pythons
 from bench.report.sections.claim import WHY_TITLE
 from bench.report.sections.models import instructions_summary, summary
 
@@ -316,11 +319,12 @@ def test_readme_quotes_the_committed_run_it_names() -> None:
         "--readme README.md")
 
 
-@pytest.mark.parametrize(("markers", "quote"), [(MODELS_MARKERS, summary), (INSTRUCTIONS_MARKERS, instructions_summary)],
-                         ids=["models", "instructions"])
+@pytest.mark.parametrize(("markers", "quote"), [(MODELS_MARKERS, summary), (INSTRUCTIONS_MARKERS, instructions_summary),
+                                               (FIELD_MARKERS, field.summary), (PYTHONS_MARKERS, pythons.summary)],
+                         ids=["models", "instructions", "field", "pythons"])
 def test_docs_results_quotes_the_committed_runs_it_names(markers: tuple[str, str], quote: Any) -> None:
     """docs/results.md's generated sections are what ``--readme docs/results.md`` makes of the committed runs
-    they name (the models run's table, the instructions run's line), to the letter."""
+    they name (the models run's table, the instructions run's line, the field run's and the interpreters run's tables), to the letter."""
     root = FIXTURE.parent.parent.parent
     doc = root / "docs" / "results.md"
     begin, end = markers

@@ -208,6 +208,10 @@ def test_stats_counts_requests_and_statuses_but_not_itself(url: str) -> None:
     assert fetch_stats(url)["requests"] == 4  # reading stats is not a request
 
 
+#: Between the test's clock readings around a signal and the server's: see the test below.
+CLOCK_SLACK_S = 0.01
+
+
 def test_a_stopped_loop_shows_as_its_lag_and_a_reset_starts_it_afresh(url: str) -> None:
     """SIGSTOP the server: the loop's lag is at least the stop (less the wait's tick, ``LAG_TICK_S``);
     after a reset, it is at most the time from the reset to the read."""
@@ -223,7 +227,11 @@ def test_a_stopped_loop_shows_as_its_lag_and_a_reset_starts_it_afresh(url: str) 
     finally:
         os.kill(pid, signal.SIGCONT)
     stall = time.monotonic() - stopped
-    assert reset_stats(url)["loop_lag_max_s"] >= stall - LAG_TICK_S
+    # At least the stop less a wait's timeout (a stop that begins as a wait begins overruns it by the stop less
+    # the timeout), less a slack for the clocks: the test reads its clock on either side of signals and of
+    # psutil's look at the process, not at the instants the server stops and resumes (seen on a loaded machine:
+    # 0.2521 s of lag for a 0.3024 s stop, 0.3 ms short of the bare bound).
+    assert reset_stats(url)["loop_lag_max_s"] >= stall - LAG_TICK_S - CLOCK_SLACK_S
     before_reset = time.monotonic()
     reset_stats(url)
     lag = fetch_stats(url)["loop_lag_max_s"]

@@ -372,3 +372,12 @@ def test_a_partial_run_is_reported_as_partial(tmp_path: Path) -> None:
     text = (tmp_path / "REPORT.md").read_text()
     assert "**Partial run:**" in text and "1 row(s) unfinished" in text
     assert "interrupted: the sweep stopped before this row finished" in text
+
+
+def test_rounds_nearly_identical_are_compared_without_a_warning() -> None:
+    """Two rounds a side that agree to ten digits (CPU per request over a short round can): the comparison is
+    made, not a scipy precision warning (an error under the suite's settings, which ended a sweep's report)."""
+    same = compare("a", [100.0, 100.0000000001], "b", [100.0, 100.0000000002])
+    assert same.ratio == pytest.approx(1.0) and not same.decisive and 0.0 <= same.p <= 1.0
+    apart = compare("a", [200.0, 200.0000000001], "b", [100.0, 100.0000000002])
+    assert apart.ratio == pytest.approx(2.0) and apart.decisive

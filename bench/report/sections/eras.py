@@ -6,8 +6,6 @@ the section is empty for a run without an era's rows.
 
 from __future__ import annotations
 
-import statistics
-
 from bench.analysis.claim import MEMBERS, READINGS, reading_name
 from bench.analysis.eras import (
     WORDS,
@@ -22,7 +20,7 @@ from bench.analysis.eras import (
 )
 from bench.analysis.verdict import CellVerdict, judge_cell, step_in_short, step_records
 from bench.record.schema import EraRecord, Run
-from bench.report.sections.markdown import paired_line
+from bench.report.sections.markdown import paired_line, ratios_cells
 from strategies.eras import split, twin
 
 
@@ -96,14 +94,8 @@ def _ratio_tables(found: list[Pair], era: str, now: str) -> list[str]:
               "cheaper / costlier |"), "|---|---|---|---|---|---|"]
     for name in dict.fromkeys(p.strategy for p in found):
         mine = [p for p in found if p.strategy == name]
-        rates, cpus = [p.rate.ratio for p in mine], [p.cpu.ratio for p in mine]
-        lines.append(
-            f"| {name} | {len(mine)} | {statistics.median(rates):.2f} ({min(rates):.2f}–{max(rates):.2f}) | "
-            f"{sum(p.rate.decisive and p.rate.ratio > 1 for p in mine)} / "
-            f"{sum(p.rate.decisive and p.rate.ratio < 1 for p in mine)} | "
-            f"{statistics.median(cpus):.2f} ({min(cpus):.2f}–{max(cpus):.2f}) | "
-            f"{sum(p.cpu.decisive and p.cpu.ratio < 1 for p in mine)} / "
-            f"{sum(p.cpu.decisive and p.cpu.ratio > 1 for p in mine)} |")
+        cells = ratios_cells([p.rate for p in mine], [p.cpu for p in mine])
+        lines.append(f"| {name} | {len(mine)} | " + " | ".join(cells) + " |")
     lines += ["", "Every cell (medians over rounds; *peak*: the server's peak in flight, the highest round):", "",
               (f"| cell | recipe | req/s {now} | req/s {era} | {now} ÷ {era} | CPU µs {now} | CPU µs {era} | "
                f"{now} ÷ {era} | peak {now} / {era} |"), "|---|---|---:|---:|---|---:|---:|---|---|"]

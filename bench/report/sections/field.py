@@ -8,12 +8,10 @@ intervals; the section is empty for a run without a new strategy beside an exist
 
 from __future__ import annotations
 
-import statistics
-
 from bench.analysis.field import NEAREST, Beside, Cap, besides, caps
 from bench.record.rows import CellKey
 from bench.record.schema import Run
-from bench.report.sections.markdown import fmt, paired_line
+from bench.report.sections.markdown import fmt, paired_line, ratios_cells
 
 #: The cells docs/results.md quotes: throughput, tuned, keep-alive, plain HTTP, at these C.
 SUMMARY_LEVELS = (10, 100)
@@ -73,18 +71,9 @@ def _per_pair(found: list[Beside]) -> list[str]:
     tuned = [b for b in found if b.key.profile == "tuned"]
     for name, other in dict.fromkeys((b.strategy, b.other) for b in tuned):
         mine = [b for b in tuned if (b.strategy, b.other) == (name, other)]
-        rates, cpus = [b.rate.ratio for b in mine], [b.cpu.ratio for b in mine]
-        lines.append(
-            f"| `{name}` | `{other}` | {len(mine)} | {_spread(rates)} | "
-            f"{sum(b.rate.decisive and b.rate.ratio > 1 for b in mine)} / "
-            f"{sum(b.rate.decisive and b.rate.ratio < 1 for b in mine)} | {_spread(cpus)} | "
-            f"{sum(b.cpu.decisive and b.cpu.ratio < 1 for b in mine)} / "
-            f"{sum(b.cpu.decisive and b.cpu.ratio > 1 for b in mine)} |")
+        cells = ratios_cells([b.rate for b in mine], [b.cpu for b in mine])
+        lines.append(f"| `{name}` | `{other}` | {len(mine)} | " + " | ".join(cells) + " |")
     return lines + [""]
-
-
-def _spread(ratios: list[float]) -> str:
-    return f"{statistics.median(ratios):.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
 
 
 def _cells(found: list[Beside]) -> list[str]:

@@ -6,6 +6,8 @@ strategy's name or an error message cannot break a table.
 
 from __future__ import annotations
 
+import statistics
+
 from bench.analysis.comparison import Comparison
 from bench.record.rows import CellKey, measured_summary
 from bench.record.schema import Row
@@ -40,3 +42,17 @@ def paired_line(key: CellKey, columns: list[str], today: Row, other: Row, rate: 
              f"{t['cpu_us_per_req']:,.0f}", f"{o['cpu_us_per_req']:,.0f}", cpu.interval_text,
              f"{t['peak_in_flight_max']} / {o['peak_in_flight_max']}"]
     return "| " + " | ".join(cells) + " |"
+
+
+def ratios_cells(rates: list[Comparison], cpus: list[Comparison]) -> list[str]:
+    """Four table cells summing up one strategy's ratios over its cells: req/s's median (range), how many
+    cells were decisively faster / slower, then CPU µs per request's median (range) and cheaper / costlier."""
+    def spread(found: list[Comparison]) -> str:
+        values = [c.ratio for c in found]
+        return f"{statistics.median(values):.2f} ({min(values):.2f}–{max(values):.2f})"
+
+    def count(found: list[Comparison], up: bool) -> int:
+        return sum(c.decisive and (c.ratio > 1) == up for c in found)
+
+    return [spread(rates), f"{count(rates, True)} / {count(rates, False)}",
+            spread(cpus), f"{count(cpus, False)} / {count(cpus, True)}"]

@@ -163,7 +163,8 @@ class ServerProcess:
         return self.url
 
     def _read_url(self, timeout: float) -> str:
-        assert self.popen is not None and self.popen.stdout is not None
+        assert self.popen is not None
+        assert self.popen.stdout is not None
         ready, _, _ = select.select([self.popen.stdout], [], [], timeout)
         line = self.popen.stdout.readline().decode().strip() if ready else ""
         if not line.startswith("https://" if self.tls else "http://"):

@@ -28,6 +28,7 @@ Invariants this module keeps:
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import functools
 import heapq
@@ -332,14 +333,10 @@ class Server:
                                         f"answering 503 and closing it ({len(self.conns)} open)")
         self.status_counts[503] += 1
         os.set_blocking(fd, False)
-        try:
+        with contextlib.suppress(OSError):
             os.read(fd, RECV_SIZE)  # consume a request already sent, so close() sends FIN, not RST
-        except OSError:
-            pass
-        try:
+        with contextlib.suppress(OSError):
             os.write(fd, _REJECT_503)  # a fresh socket's send buffer always takes these few bytes
-        except OSError:
-            pass
         os.close(fd)
 
     # Reading -----------------------------------------------------------------------------------------

@@ -31,6 +31,7 @@ Rules this module keeps:
 from __future__ import annotations
 
 import collections
+import contextlib
 import errno
 import os
 import socket
@@ -181,10 +182,8 @@ class TlsConnection:
 
     def close_notify(self) -> None:
         """Send a close_notify alert if the socket takes it now; never wait for the client's."""
-        try:
+        with contextlib.suppress(ssl.SSLError, OSError, ValueError):
             self.sock.unwrap()  # SSL_shutdown: sends ours, then raises SSLWantReadError for the client's
-        except (ssl.SSLError, OSError, ValueError):
-            pass
 
 
 class TlsServer(Server):

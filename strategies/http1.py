@@ -14,6 +14,7 @@ Rules this module keeps (h11's discipline):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from urllib.parse import urlsplit
@@ -181,10 +182,8 @@ def _parse_head(chunks: list[bytes]) -> list[tuple[str, str]] | None:
     """The headers of the response that begins with ``chunks``, None if they end before its header does.
     An error past the header is not this parse's to report: the response's own parser judged those bytes."""
     head = _Head()
-    try:
+    with contextlib.suppress(httptools.HttpParserError, httptools.HttpParserUpgrade):
         httptools.HttpResponseParser(head).feed_data(b"".join(chunks))
-    except (httptools.HttpParserError, httptools.HttpParserUpgrade):
-        pass
     return head.headers if head.complete else None
 
 

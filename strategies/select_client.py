@@ -356,7 +356,9 @@ class SelectClient:
 
     def _succeed(self, conn: _Connection, reusable: bool) -> None:
         request, parser = conn.request, conn.parser
-        assert request is not None and parser is not None and parser.response is not None
+        assert request is not None
+        assert parser is not None
+        assert parser.response is not None
         del self._active[conn.fd]
         conn.request = conn.parser = None
         if reusable and request.keepalive and parser.keep_alive and not parser.trailing:

@@ -74,7 +74,8 @@ def _fetch(*connections: Sequence[bytes | BaseException], urls: int = 1) -> tupl
 def test_a_kept_alive_response_leaves_the_connection_reusable() -> None:
     outcomes, fetcher, (conn,) = _fetch([OK[:20], OK[20:], OK], urls=2)
     assert [(o.status, o.body) for o in outcomes] == [(200, b"hello")] * 2
-    assert fetcher.opened == 1 and conn.written == [REQUEST, REQUEST]
+    assert fetcher.opened == 1
+    assert conn.written == [REQUEST, REQUEST]
     assert conn.asked == [READ_BYTES] * 3  # stops at each response's end, never waits for more
 
 
@@ -86,7 +87,8 @@ def test_a_kept_alive_response_leaves_the_connection_reusable() -> None:
 def test_a_connection_that_cannot_carry_another_request_is_not_reused(chunks: list[bytes]) -> None:
     outcomes, fetcher, (first, _) = _fetch(chunks, [OK], urls=2)
     assert [(o.status, o.body) for o in outcomes] == [(200, b"hello")] * 2
-    assert fetcher.opened == 2 and first.is_closed
+    assert fetcher.opened == 2
+    assert first.is_closed
 
 
 @pytest.mark.parametrize("chunks", [[], [OK[:-2]], [b"garbage\r\n\r\n"], [ConnectionResetError("reset by peer")]],
@@ -95,9 +97,12 @@ def test_an_incomplete_or_failed_response_is_its_slots_error_and_drops_the_conne
         chunks: list[bytes | BaseException]) -> None:
     outcomes, fetcher, (failed, _) = _fetch(chunks, [OK], urls=2)
     kind = "ConnectionResetError" if chunks and isinstance(chunks[0], BaseException) else "ProtocolError"
-    assert outcomes[0].error is not None and outcomes[0].error.startswith(kind), outcomes[0]
+    assert outcomes[0].error is not None, outcomes[0]
+    assert outcomes[0].error.startswith(kind), outcomes[0]
     assert (outcomes[1].status, outcomes[1].body) == (200, b"hello")  # on a new connection: never re-sent
-    assert failed.is_closed and fetcher.opened == 2 and failed.written == [REQUEST]
+    assert failed.is_closed
+    assert fetcher.opened == 2
+    assert failed.written == [REQUEST]
 
 
 def test_a_request_past_its_deadline_is_a_timeout_and_the_worker_goes_on() -> None:
@@ -112,8 +117,10 @@ def test_a_request_past_its_deadline_is_a_timeout_and_the_worker_goes_on() -> No
         outcomes = fetcher.fetch([URL, URL])
     finally:
         fetcher.close()
-    assert outcomes[0].error is not None and outcomes[0].error.startswith("TimeoutError"), outcomes[0]
-    assert outcomes[0].latency_s >= 0.05 and stalled.is_closed
+    assert outcomes[0].error is not None, outcomes[0]
+    assert outcomes[0].error.startswith("TimeoutError"), outcomes[0]
+    assert outcomes[0].latency_s >= 0.05
+    assert stalled.is_closed
     assert (outcomes[1].status, outcomes[1].body) == (200, b"hello")
 
 
@@ -140,6 +147,7 @@ def test_admission_holds_c_in_flight_and_fills_every_slot_in_order(n: int, concu
         outcomes = runner.fetch(urls, request)
     finally:
         runner.close()
-    assert admitted == urls and peak == min(n, concurrency)
+    assert admitted == urls
+    assert peak == min(n, concurrency)
     assert [o.body for o in outcomes] == [None if u.endswith("3") else u.encode() for u in urls]
     assert all(o.error == "ConnectionResetError: reset by peer" for o in outcomes if o.body is None)

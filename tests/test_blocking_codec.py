@@ -181,10 +181,14 @@ def test_stall_and_truncation_are_errors_in_their_slots(server_url: str, policy:
     finally:
         client.close()
     stall, truncated = outcomes[1], outcomes[3]
-    assert stall.status is None and stall.error is not None and stall.error.startswith("TimeoutError")
+    assert stall.status is None
+    assert stall.error is not None
+    assert stall.error.startswith("TimeoutError")
     assert stall.latency_s >= TIMEOUT_S
-    assert truncated.status is None and truncated.error is not None
-    assert truncated.error.startswith("ProtocolError") and "truncated" in truncated.error
+    assert truncated.status is None
+    assert truncated.error is not None
+    assert truncated.error.startswith("ProtocolError")
+    assert "truncated" in truncated.error
     good = [0, 2, 4]
     assert_verified([urls[k] for k in good], [outcomes[k] for k in good])
 
@@ -233,7 +237,8 @@ def test_the_timeout_is_one_deadline_per_request(trickle: TrickleServer) -> None
         (outcome,) = client.fetch([trickle.url])
     finally:
         client.close()
-    assert outcome.error is not None and outcome.error.startswith("TimeoutError"), outcome
+    assert outcome.error is not None, outcome
+    assert outcome.error.startswith("TimeoutError"), outcome
     assert TIMEOUT_S <= outcome.latency_s < 1000 * trickle.interval_s / 2
 
 
@@ -265,7 +270,8 @@ def test_a_failed_request_on_a_reused_connection_is_not_resent(server_url: str) 
         served = fetch_stats(server_url)["requests"]
     finally:
         client.close()
-    assert outcomes[1].error is not None and outcomes[1].error.startswith("ProtocolError"), outcomes[1]
+    assert outcomes[1].error is not None, outcomes[1]
+    assert outcomes[1].error.startswith("ProtocolError"), outcomes[1]
     assert_verified([urls[0], urls[2]], [outcomes[0], outcomes[2]])
     assert served == len(urls)
 
@@ -279,7 +285,8 @@ def test_a_refused_connection_is_an_error() -> None:
         (outcome,) = client.fetch([f"http://127.0.0.1:{port}/work"])
     finally:
         client.close()
-    assert outcome.error is not None and outcome.error.startswith("ConnectionRefusedError"), outcome
+    assert outcome.error is not None, outcome
+    assert outcome.error.startswith("ConnectionRefusedError"), outcome
 
 
 @pytest.mark.parametrize("policy", ["close", "keepalive"])

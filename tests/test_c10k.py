@@ -99,8 +99,11 @@ def test_the_worker_refuses_a_level_above_the_hard_limit_and_lives_on() -> None:
 def test_cli_refuses_a_level_above_the_hard_limit_in_one_line() -> None:
     done = subprocess.run([sys.executable, "-m", "strategies", "run", "asyncio", "-n", "1", "-c", str(HUGE)],
                           capture_output=True, text=True, timeout=60, check=False, cwd=ROOT)
-    assert done.returncode == 2 and done.stdout == ""
-    assert done.stderr.count("\n") == 1 and "RLIMIT_NOFILE" in done.stderr and "`ulimit -Hn" in done.stderr
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1
+    assert "RLIMIT_NOFILE" in done.stderr
+    assert "`ulimit -Hn" in done.stderr
 
 
 def test_sweep_skips_a_level_above_the_hard_limit_before_it_runs(tmp_path: Path) -> None:
@@ -112,7 +115,9 @@ def test_sweep_skips_a_level_above_the_hard_limit_before_it_runs(tmp_path: Path)
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     (row,) = json.loads((results / "latest.json").read_text())["rows"]
-    assert row["status"] == "skipped" and "RLIMIT_NOFILE" in row["reason"] and row["rounds"] == []
+    assert row["status"] == "skipped"
+    assert "RLIMIT_NOFILE" in row["reason"]
+    assert row["rounds"] == []
 
 
 def test_named_level_sets_parse_alone_and_among_numbers() -> None:
@@ -130,7 +135,8 @@ def test_c10k_workload_is_opt_in_close_one_wave_at_a_constant_offered_rate() -> 
     assert {(c.policy, c.profile) for c in cases} == {("close", "tuned")}
     for level in C10K_LEVELS:
         workload = plan.workload("c10k", "http://127.0.0.1:1/", Case("asyncio", "tuned", "close", level))
-        assert workload.requests == level and workload.concurrency / workload.delay_ms == pytest.approx(1 / 0.5)
+        assert workload.requests == level
+        assert workload.concurrency / workload.delay_ms == pytest.approx(1 / 0.5)
         assert workload.timeout_s == max(10.0, level * 0.005)
     skipped = {c.strategy for c in cases if c.concurrency == 10_000 and plan.skip_reason(c)}
     assert {"select", "processes"} <= skipped
@@ -178,13 +184,17 @@ def test_rss_per_connection_is_peak_rss_over_c(c10k_run: Path) -> None:
 def test_report_has_a_c10k_section_and_chart_only_with_such_rows(c10k_run: Path, tmp_path: Path) -> None:
     text = make_report(c10k_run, tmp_path).read_text()
     section = text.split("## The C10k level", 1)[1].split("\n## ", 1)[0]
-    assert "### c10k, close, C=10,000" in section and "N=10,000, delay 5,000 ms" in section
+    assert "### c10k, close, C=10,000" in section
+    assert "N=10,000, delay 5,000 ms" in section
     asyncio_line = next(line for line in section.splitlines() if line.startswith("| `asyncio`"))
-    assert "| 80% |" in asyncio_line and "| 10,000–10,000 |" in asyncio_line and "| 13.3 |" in asyncio_line
+    assert "| 80% |" in asyncio_line
+    assert "| 10,000–10,000 |" in asyncio_line
+    assert "| 13.3 |" in asyncio_line
     assert "10.2 (from C=1,000)" in asyncio_line
     assert "- `gevent` flagged: peak_in_flight 3673 < C=10000" in section
     assert "- `processes` skipped: processes: more than 100 interpreters" in section
     assert (tmp_path / "rss_per_connection.png").read_bytes().startswith(b"\x89PNG")
     assert "](rss_per_connection.png)" in text
     plain = load_run(FIXTURE)
-    assert c10k_section.section(plain) == [] and c10k_chart.draw_rss_per_connection(plain, tmp_path / "none.png") is None
+    assert c10k_section.section(plain) == []
+    assert c10k_chart.draw_rss_per_connection(plain, tmp_path / "none.png") is None

@@ -55,7 +55,8 @@ def test_a_cells_strategies_take_turns(small_sweep: tuple[dict[str, Any], dict[s
     assert run["options"]["schedule_seed"] == 7
     assert schema.validate(run) == []
     rows = [row for row in run["rows"] if row["strategy"] in STRATEGIES]
-    assert len(rows) == 3 and all(row["status"] in ("ok", "flagged") for row in rows)
+    assert len(rows) == 3
+    assert all(row["status"] in ("ok", "flagged") for row in rows)
     rounds = sorted((r["position"], r["started_at"], r["pass"], row["strategy"]) for row in rows for r in row["rounds"])
     positions = [r[0] for r in rounds]
     assert len(set(positions)) == len(positions)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,8 @@ def test_the_2017_executor_recipe_verifies_every_body_and_has_3_6s_default_cap(
     as_written = Workload(server_url, 2 * concurrency, concurrency, policy="close", delay_ms=100,
                           profile="as-written")
     with eras.worker_process("asyncio-executor@2017") as worker:
-        assert isinstance(worker, eras.EraWorkerProcess) and worker.hello["python"] == "3.6.15"
+        assert isinstance(worker, eras.EraWorkerProcess)
+        assert worker.hello["python"] == "3.6.15"
         written = worker.run_round(as_written)
         tuned = worker.run_round(Workload(server_url, 2 * concurrency, concurrency, policy="keepalive",
                                           delay_ms=100))
@@ -70,8 +72,11 @@ def test_the_2017_executor_recipe_verifies_every_body_and_has_3_6s_default_cap(
     # Today's verification judged the era's bodies: the URL that promises nothing is an error, the rest ok.
     assert (mixed.ok, mixed.errors, mixed.error_kinds) == (2, 1, {"unexpected": 1})
     for result in (written, tuned):
-        assert result.wall_s > 0 and result.cpu_s > 0 and result.peak_rss_kb > 1000
-        assert result.latency_ms["p50"] is not None and result.latency_ms["p50"] >= 100
+        assert result.wall_s > 0
+        assert result.cpu_s > 0
+        assert result.peak_rss_kb > 1000
+        assert result.latency_ms["p50"] is not None
+        assert result.latency_ms["p50"] >= 100
 
 
 def test_an_era_worker_has_no_profiler(server_url: str, era_2017: eras.EraEnv) -> None:
@@ -84,12 +89,13 @@ def test_a_missing_interpreter_is_one_line_saying_how_to_get_it(
     monkeypatch.setenv("CONCBENCH_ERA_PYTHON", str(fresh / "no-such-python3.6"))
     said: list[str] = []
     reason = eras.prepare("2017", said.append)
-    assert isinstance(reason, str) and reason.endswith("pyenv install 3.6.15")
+    assert isinstance(reason, str)
+    assert reason.endswith("pyenv install 3.6.15")
     assert said == [f"era 2017: its rows are skipped: {reason}"]
     assert eras.skip_reason("gevent@2017", 10, "close", "as-written") == reason
     # A limit of the model comes first, and needs no era: tornado has no keep-alive in any era.
     assert "no keep-alive" in (eras.skip_reason("tornado@2017", 10, "keepalive", "tuned") or "")
-    with pytest.raises(WorkerError, match="pyenv install 3.6.15"):
+    with pytest.raises(WorkerError, match=re.escape("pyenv install 3.6.15")):
         eras.worker_process("gevent@2017")
 
 
@@ -102,9 +108,11 @@ def test_a_failed_build_is_a_reason_and_leaves_no_usable_venv(
     monkeypatch.setenv("CONCBENCH_ERA_PYTHON", sys.executable)
     said: list[str] = []
     reason = eras.prepare("test", said.append)
-    assert isinstance(reason, str) and "pip step 1 of 1 (concbench-no-such-package==1.0" in reason
+    assert isinstance(reason, str)
+    assert "pip step 1 of 1 (concbench-no-such-package==1.0" in reason
     assert "concbench-no-such-package" in reason.split("failed: ", 1)[1]  # pip's own error line
-    assert said[0].startswith("era test: building its virtualenv") and said[-1].endswith(reason)
+    assert said[0].startswith("era test: building its virtualenv")
+    assert said[-1].endswith(reason)
     assert not (eras.venv_dir(era) / eras.MARKER).exists()
 
 
@@ -118,9 +126,11 @@ def test_a_sweep_without_the_interpreter_runs_todays_rows_and_skips_the_eras(tmp
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     said = [line for line in done.stdout.splitlines() if line.startswith("era 2017:")]
-    assert len(said) == 1 and said[0].endswith("pyenv install 3.6.15"), done.stdout[-3000:]
+    assert len(said) == 1, done.stdout[-3000:]
+    assert said[0].endswith("pyenv install 3.6.15"), done.stdout[-3000:]
     rows = {row["strategy"]: row for row in json.loads((tmp_path / "results" / "latest.json").read_text())["rows"]}
-    assert rows["asyncio"]["status"] in ("ok", "flagged") and rows["asyncio"]["summary"]["errors"] == 0
+    assert rows["asyncio"]["status"] in ("ok", "flagged")
+    assert rows["asyncio"]["summary"]["errors"] == 0
     assert rows["asyncio@2017"]["status"] == "skipped"
     assert rows["asyncio@2017"]["reason"].endswith("pyenv install 3.6.15")
     assert rows["asyncio@2017"]["era"]["name"] == "2017"
@@ -136,14 +146,18 @@ def test_the_cli_refuses_an_era_it_cannot_run_in_one_line(tmp_path: Path) -> Non
     assert "Traceback" not in done.stderr
     unknown = subprocess.run([sys.executable, "-m", "strategies", "run", "gevent@1999", "-n", "2", "-c", "1"],
                              cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
-    assert unknown.returncode == 2 and "unknown era '1999'" in unknown.stderr
+    assert unknown.returncode == 2
+    assert "unknown era '1999'" in unknown.stderr
 
 
 def test_the_plan_puts_each_recipe_beside_its_era_twin() -> None:
     plan = Plan(era="2017")
     names = plan.strategy_names("as-written")
-    assert "gevent" in names and "gevent@2017" in names and "asyncio-executor@2017" in names
-    assert plan.workload_names == ERA_WORKLOADS and plan.levels("latency", "tuned") == ERA_CONCURRENCY
+    assert "gevent" in names
+    assert "gevent@2017" in names
+    assert "asyncio-executor@2017" in names
+    assert plan.workload_names == ERA_WORKLOADS
+    assert plan.levels("latency", "tuned") == ERA_CONCURRENCY
     chosen = Plan(era="2017", strategies=("select", "tornado"))
     assert chosen.strategy_names("tuned") == ("select", "tornado", "tornado@2017")  # select has no 2017 recipe
     assert chosen.options()["era"] == "2017"
@@ -180,15 +194,20 @@ def test_the_report_sets_the_same_recipe_side_by_side(tmp_path: Path) -> None:
     run = _with_era(load_run(FIXTURE))
     run["created"] = "2026-11-24T10:00:00+00:00"
     found = era_analysis.pairs(run, "2017")
-    assert found and all(p.key == ("latency", "tuned", "close", 10, "http") for p in found)
+    assert found
+    assert all(p.key == ("latency", "tuned", "close", 10, "http") for p in found)
     for pair in found:
-        assert pair.rate.ratio == pytest.approx(2.0) and pair.cpu.ratio == pytest.approx(0.5)
+        assert pair.rate.ratio == pytest.approx(2.0)
+        assert pair.cpu.ratio == pytest.approx(0.5)
     counts = era_analysis.verdict_counts(era_analysis.judged(run, "2017"), "2017")
     assert counts[("tuned", "today")] == counts[("tuned", "2017")]  # halving every rate keeps the order
     text = "\n".join(era_section.section(run))
     assert "## The claim on its own era's software: 2017 beside 2026" in text
     assert "| gevent > twisted > tornado > asyncio | 1 / 0 / 0 of 1 | 1 / 0 / 0 of 1 |" in text
-    assert "2.00× [" in text and "0.50× [" in text
+    assert "2.00× [" in text
+    assert "0.50× [" in text
     path = era_chart.draw(run, tmp_path / "eras.png")
-    assert path is not None and path.read_bytes().startswith(b"\x89PNG")
-    assert era_section.section(load_run(FIXTURE)) == [] and era_chart.draw(load_run(FIXTURE), tmp_path / "x.png") is None
+    assert path is not None
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert era_section.section(load_run(FIXTURE)) == []
+    assert era_chart.draw(load_run(FIXTURE), tmp_path / "x.png") is None

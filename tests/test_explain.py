@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 64\r\nContent-Type: text/plain\r\n\r\n" + b"x" * 64
 
 
-@pytest.mark.parametrize("module, name, builtin, category", [
+@pytest.mark.parametrize(("module", "name", "builtin", "category"), [
     ("builtins", "<method 'recv' of '_socket.socket' objects>", True, SOCKET),
     ("_socket", "getaddrinfo", True, SOCKET),
     ("builtins", "<method 'poll' of 'select.epoll' objects>", True, LOOP),
@@ -74,7 +74,8 @@ def test_inheriting_functions_take_their_callers_category() -> None:
     assert breakdown.seconds[HTTP] == 1.0 + 32.0
     assert breakdown.seconds[GLUE] == 2.0 + 4.0 + 8.0  # len <- re <- requests: two levels up
     assert breakdown.seconds[OTHER] == 16.0  # no caller
-    assert breakdown.calls[HTTP] == 11 and breakdown.total_s == sum(call.self_s for call in calls)
+    assert breakdown.calls[HTTP] == 11
+    assert breakdown.total_s == sum(call.self_s for call in calls)
     assert breakdown.top[GLUE] == [("builtins:len", 10.0, 25), ("re/__init__.py:match", 4.0, 1)]
     assert all(len(functions) <= explain.TOP_FUNCTIONS for functions in breakdown.top.values())
 
@@ -93,7 +94,7 @@ def _recv_loop(n: int) -> None:
             b.recv(16384)
 
 
-@pytest.mark.parametrize("work, category, share", [(_parse, HTTP, 0.85), (_recv_loop, SOCKET, 0.6)])
+@pytest.mark.parametrize(("work", "category", "share"), [(_parse, HTTP, 0.85), (_recv_loop, SOCKET, 0.6)])
 def test_a_known_program_lands_in_its_category(work: object, category: str, share: float) -> None:
     """Parsing with our codec is HTTP; a send/recv loop on a socketpair is socket calls (the loop itself, in
     this file, is harness). The categories add up to the profiled CPU."""
@@ -182,8 +183,11 @@ def test_cli_breakdown_adds_up_against_the_bundled_server() -> None:
     # asyncio's streams: our codec over asyncio's loop and sockets, no HTTP library and no child process
     for category in (LOOP, HTTP, SOCKET, HARNESS):
         assert e["categories"][category] > 0, category
-    assert e["categories"][GLUE] == 0 and e["children_us_per_req"] == 0
-    assert e["overhead"] > 1 and e["reference_cpu_us_per_req"] > 0 and e["calls_per_req"] > 10
+    assert e["categories"][GLUE] == 0
+    assert e["children_us_per_req"] == 0
+    assert e["overhead"] > 1
+    assert e["reference_cpu_us_per_req"] > 0
+    assert e["calls_per_req"] > 10
     assert all(len(functions) <= explain.TOP_FUNCTIONS for functions in e["top"].values())
 
 
@@ -219,17 +223,22 @@ def test_sweep_explains_each_row_after_its_timed_rounds_and_a_failure_stays_in_i
     rows = {row["strategy"]: row for row in latest["rows"]}
     for row in rows.values():  # the timed rounds: all there, clean, and none of them profiled
         # "flagged" too: a loaded machine flags a row noisy, which says nothing about --explain
-        assert row["status"] in ("ok", "flagged") and len(row["rounds"]) == 1 and row["rounds"][0]["ok"] == 40
+        assert row["status"] in ("ok", "flagged")
+        assert len(row["rounds"]) == 1
+        assert row["rounds"][0]["ok"] == 40
         assert not any("explain" in r or "categories" in r for r in row["rounds"])
     assert "ImportError: yappi broken for this worker by the test" in rows["select"]["explain"]["error"]
     e = rows["asyncio"]["explain"]
     last = rows["asyncio"]["rounds"][-1]
     assert e["started_at"] >= last["started_at"] + last["wall_s"]  # after the timed rounds, apart from them
-    assert e["requests"] == 40 and e["errors"] == 0 and e["categories"][HTTP] > 0
+    assert e["requests"] == 40
+    assert e["errors"] == 0
+    assert e["categories"][HTTP] > 0
     schema = subprocess.run([sys.executable, "-m", "bench.schema", str(results / "latest.json")], cwd=ROOT,
                             capture_output=True, text=True, timeout=60, check=False)
     assert schema.returncode == 0, schema.stdout
     report = (results / "REPORT.md").read_text()
-    assert "## Where a request's CPU goes" in report and "![cpu_breakdown](cpu_breakdown.png)" in report
+    assert "## Where a request's CPU goes" in report
+    assert "![cpu_breakdown](cpu_breakdown.png)" in report
     assert "no breakdown for select throughput/tuned/keepalive" in report
     assert (results / "cpu_breakdown.png").stat().st_size > 0

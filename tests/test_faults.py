@@ -79,7 +79,8 @@ def _counts(swept: Swept) -> dict[str, int]:
     final = swept.last_lines[-1]
     pytest_counts = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped|errors?)", final)}
     assert pytest_counts.get("passed", 0) == ok + flagged, final
-    assert pytest_counts.get("failed", 0) == failed and "error" not in final, final
+    assert pytest_counts.get("failed", 0) == failed, final
+    assert "error" not in final, final
     assert pytest_counts.get("skipped", 0) == skipped, final
     assert ok + flagged + failed + skipped + not_run == planned == len(swept.run["rows"])
     assert swept.returncode == (1 if failed else 0)
@@ -108,16 +109,23 @@ def test_a_killed_bundled_server_fails_its_cell_only_and_is_restarted(tmp_path: 
     kept, died = swept.cell("close", 1), swept.cell("close", 2)
     assert all(row["status"] in ("ok", "flagged") for row in kept + swept.cell("keepalive", 1))
     for row in died:
-        assert row["status"] == "failed" and row["cause"] == "server" and row["rounds_stopped"] == "failed"
-        assert "the bundled server" in row["reason"] and "was killed by SIGKILL" in row["reason"]
+        assert row["status"] == "failed"
+        assert row["cause"] == "server"
+        assert row["rounds_stopped"] == "failed"
+        assert "the bundled server" in row["reason"]
+        assert "was killed by SIGKILL" in row["reason"]
         assert "its last stderr lines: local_server: serving" in row["reason"]  # the server's own log
     (restart,) = swept.run["server_restarts"]
     assert restart["cell"] == {"workload": "latency", "profile": "tuned", "policy": "close", "concurrency": 2}
-    assert "SIGKILL" in restart["why"] and restart["pid"] != swept.run["server"]["pid"]
-    assert restart["url"] in swept.output and "server: restarted for latency tuned keepalive C=1" in swept.output
-    assert not swept.run["partial"] and swept.run["options"]["stopped"] is None
+    assert "SIGKILL" in restart["why"]
+    assert restart["pid"] != swept.run["server"]["pid"]
+    assert restart["url"] in swept.output
+    assert "server: restarted for latency tuned keepalive C=1" in swept.output
+    assert not swept.run["partial"]
+    assert swept.run["options"]["stopped"] is None
     warning = _warning(swept)
-    assert "2 rows failed and 0 were not run" in warning and "latency/tuned/close C=2 (" in warning
+    assert "2 rows failed and 0 were not run" in warning
+    assert "latency/tuned/close C=2 (" in warning
     assert "restarted 1 times" in warning
     _valid_and_nothing_left(swept)
 
@@ -129,12 +137,17 @@ def test_a_server_that_keeps_dying_stops_the_sweep_and_resume_finishes_it(tmp_pa
     assert _counts(swept) == {"ok": 2, "failed": 2 * deaths, "skipped": 0, "not_run": 2}
     assert len(swept.run["server_restarts"]) == MAX_SERVER_RESTARTS
     stopped = swept.run["options"]["stopped"]
-    assert "was killed by SIGKILL" in stopped and f"after {MAX_SERVER_RESTARTS} restarts" in stopped
+    assert "was killed by SIGKILL" in stopped
+    assert f"after {MAX_SERVER_RESTARTS} restarts" in stopped
     for row in swept.cell("keepalive", 3):
-        assert row["status"] == "not_run" and row["cause"] == "server" and row["rounds"] == []
-        assert row["reason"] == f"the sweep stopped: {stopped}" and row["rounds_stopped"] is None
+        assert row["status"] == "not_run"
+        assert row["cause"] == "server"
+        assert row["rounds"] == []
+        assert row["reason"] == f"the sweep stopped: {stopped}"
+        assert row["rounds_stopped"] is None
     assert f"--resume {swept.path}" in swept.last_lines[0]  # the last line before pytest's counts: how to go on
-    assert swept.run["partial"] and "listed as not run" in swept.report
+    assert swept.run["partial"]
+    assert "listed as not run" in swept.report
     assert f"{2 * deaths} rows failed and 2 were not run" in _warning(swept)
     _valid_and_nothing_left(swept)
 
@@ -144,8 +157,10 @@ def test_a_server_that_keeps_dying_stops_the_sweep_and_resume_finishes_it(tmp_pa
     assert resumed.returncode == 0, (resumed.stdout + resumed.stderr)[-3000:]
     assert "2 deselected" in resumed.stdout  # only the first cell was kept; the server's failures ran again
     run = load_run(swept.path)
-    assert len(run["rows"]) == 12 and all(row["status"] in ("ok", "flagged") for row in run["rows"])
-    assert not run["partial"] and run["options"]["stopped"] is None
+    assert len(run["rows"]) == 12
+    assert all(row["status"] in ("ok", "flagged") for row in run["rows"])
+    assert not run["partial"]
+    assert run["options"]["stopped"] is None
     assert len(run["server_restarts"]) == MAX_SERVER_RESTARTS  # the first part's, kept
 
 
@@ -155,11 +170,14 @@ def test_a_server_stopped_past_the_request_deadline_flags_its_rounds_and_the_swe
     stalled = [(row, r) for row in swept.cell("close", 2) for r in row["rounds"] if r["server_stalled"]]
     assert stalled, "the stopped server's round is not marked"
     row, round_ = stalled[0]
-    assert row["status"] == "flagged" and {"errors", "server_stalled"} <= {f["code"] for f in row["flags"]}
-    assert round_["errors"] and round_["server_loop_lag_s"] > 0  # its requests outlived their deadline
+    assert row["status"] == "flagged"
+    assert {"errors", "server_stalled"} <= {f["code"] for f in row["flags"]}
+    assert round_["errors"]
+    assert round_["server_loop_lag_s"] > 0
     assert "the server's loop stalled" in round_["server_stalled"]
     assert all(r["server_loop_lag_s"] is not None for row in swept.run["rows"] for r in row["rounds"])
-    assert swept.run["server_restarts"] == [] and not _warning(swept)
+    assert swept.run["server_restarts"] == []
+    assert not _warning(swept)
     assert re.search(r"\*\*[1-9]\d* rounds ran on a stalled server\*\*", swept.report)
     assert "`server_stalled`:" in swept.report  # the flag is defined where it can be raised
     _valid_and_nothing_left(swept)
@@ -185,10 +203,12 @@ def test_an_external_server_that_goes_away_stops_the_sweep_without_a_restart(
                    deadline_s=1.0)
     assert _counts(swept) == {"ok": 2, "failed": 2, "skipped": 0, "not_run": 2}
     for row in swept.cell("close", 2):
-        assert row["status"] == "failed" and row["cause"] == "server"
+        assert row["status"] == "failed"
+        assert row["cause"] == "server"
         assert f"the external server at {external_server.url} stopped answering" in row["reason"]
     assert all(row["status"] == "not_run" for row in swept.cell("close", 3))
-    assert swept.run["server_restarts"] == [] and "restarts" not in swept.run["options"]["stopped"]
+    assert swept.run["server_restarts"] == []
+    assert "restarts" not in swept.run["options"]["stopped"]
     assert f"--resume {swept.path}" in swept.last_lines[0]
     assert "2 rows failed and 2 were not run" in _warning(swept)
     _valid_and_nothing_left(swept, not_ours=external_server.pid)
@@ -207,8 +227,11 @@ def test_a_killed_worker_fails_its_row_only(tmp_path: Path) -> None:
     swept = _sweep(tmp_path, "kill-worker", "--concurrency=1,2", "--policies=close")
     assert _counts(swept) == {"ok": 3, "failed": 1, "skipped": 0, "not_run": 0}
     (row,) = [row for row in swept.run["rows"] if row["status"] == "failed"]
-    assert row["cause"] == "worker" and row["concurrency"] == 2 and "-9" in row["reason"]
-    assert "1 rows failed and 0 were not run" in _warning(swept) and "its worker died" in _warning(swept)
+    assert row["cause"] == "worker"
+    assert row["concurrency"] == 2
+    assert "-9" in row["reason"]
+    assert "1 rows failed and 0 were not run" in _warning(swept)
+    assert "its worker died" in _warning(swept)
     _valid_and_nothing_left(swept)
 
 
@@ -237,5 +260,7 @@ def test_every_other_way_a_row_ends_is_in_the_schema(tmp_path: Path) -> None:
                                                          ("failed", "harness"), ("not_run", "interrupted")]
     assert all(schema.validate(r, schema.Row, r["id"]) == [] for r in rows)
     warning = "\n".join(faults_warning(sweep.run))
-    assert "1 rows failed and 1 were not run" in warning and "C=1 (" not in warning
-    assert "C=2 (select)" in warning and "C=3 (select)" in warning
+    assert "1 rows failed and 1 were not run" in warning
+    assert "C=1 (" not in warning
+    assert "C=2 (select)" in warning
+    assert "C=3 (select)" in warning

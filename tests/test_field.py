@@ -44,7 +44,8 @@ def _run() -> dict[str, Any]:
 def test_every_choice_of_2026_is_set_beside_existing_strategies_of_its_model() -> None:
     assert set(NEAREST) == set(STRATEGIES_2026)
     for name, others in NEAREST.items():
-        assert others and all(o in REGISTRY and o not in STRATEGIES_2026 for o in others)
+        assert others
+        assert all(o in REGISTRY and o not in STRATEGIES_2026 for o in others)
         models = {REGISTRY[o].model for o in others}
         assert REGISTRY[name].model in models or name == "trio-raw", (name, models)
 
@@ -54,8 +55,10 @@ def test_a_new_strategy_is_compared_only_where_both_rows_were_measured() -> None
     assert [(b.strategy, b.other) for b in found] == [("pyreqwest", "asyncio"), ("pyreqwest", "aiohttp")]
     assert all(b.key == CellKey("throughput", "tuned", "keepalive", 10) for b in found)
     to_asyncio, to_aiohttp = found
-    assert to_asyncio.rate.ratio == pytest.approx(0.9) and to_asyncio.cpu.ratio == pytest.approx(1.1)
-    assert to_aiohttp.rate.ratio == pytest.approx(1.8) and to_aiohttp.cpu.ratio == pytest.approx(0.55)
+    assert to_asyncio.rate.ratio == pytest.approx(0.9)
+    assert to_asyncio.cpu.ratio == pytest.approx(1.1)
+    assert to_aiohttp.rate.ratio == pytest.approx(1.8)
+    assert to_aiohttp.cpu.ratio == pytest.approx(0.55)
 
 
 def test_a_cap_is_what_the_server_saw_where_requests_overlap_in_it() -> None:
@@ -72,7 +75,8 @@ def test_the_section_and_its_summary_print_the_analysis() -> None:
     assert "| `curl-cffi` | latency | close | C=100: **10** | C=100: 30 (20) |" in text
     assert "| `pyreqwest` | latency | close | C=100: 100 | C=100: 30 |" in text
     summary = field.summary(_run())
-    assert summary[2].startswith("| `pyreqwest` | `asyncio` | 0.90× [") and summary[2].endswith("| - | - |")
+    assert summary[2].startswith("| `pyreqwest` | `asyncio` | 0.90× [")
+    assert summary[2].endswith("| - | - |")
     assert summary[-1] == ("As written (the server's peak in flight, where requests wait in the server): "
                            "`curl-cffi` held at most 10 in flight at C=100 (latency close: 30 µs CPU per request, "
                            "tuned 20); `pyreqwest` held C "

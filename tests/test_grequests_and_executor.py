@@ -51,7 +51,8 @@ def test_a_starved_default_executor_times_out_in_its_queue(server_url: str) -> N
     # first wave is served, and whoever is still queued past 0.5 s fails unsent instead of waiting on.
     workload = Workload(server_url, 20, 20, policy="close", delay_ms=300, timeout_s=0.5, profile="as-written")
     result = _round("asyncio-executor", workload)
-    assert result.ok >= DEFAULT_EXECUTOR_THREADS and result.errors == 20 - result.ok > 0
+    assert result.ok >= DEFAULT_EXECUTOR_THREADS
+    assert result.errors == 20 - result.ok > 0
     assert set(result.error_kinds) == {"TimeoutError"}
     assert "executor's queue, never sent" in result.error_samples[0]
 
@@ -63,14 +64,15 @@ def test_grequests_in_flight_and_latency(profile: str, server_url: str) -> None:
     assert (result.ok, result.errors) == (60, 0), result.error_samples
     assert result.peak_in_flight == 20
     # Three waves of one server delay each: a latency read when map returns would be the whole round's.
-    assert result.latency_ms["p50"] is not None and result.latency_ms["p50"] < result.wall_s * 1000 / 2
+    assert result.latency_ms["p50"] is not None
+    assert result.latency_ms["p50"] < result.wall_s * 1000 / 2
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("name", ["grequests", "asyncio-executor"])
 def test_failures_name_their_exception(name: str, profile: str, server_url: str) -> None:
     work = [f"work?size=64&id={k}" for k in range(len(FAULT_PATHS))]
-    paths = [path for pair in zip(work, FAULT_PATHS) for path in pair]
+    paths = [path for pair in zip(work, FAULT_PATHS, strict=True) for path in pair]
     workload = Workload.from_paths(server_url, paths, 4, policy="close", timeout_s=FAULT_TIMEOUT_S,
                                    profile=profile)
     result = _round(name, workload)
@@ -79,7 +81,8 @@ def test_failures_name_their_exception(name: str, profile: str, server_url: str)
     assert kinds.pop("unexpected") == 1  # status/500: a response, judged by the verification
     for kind in kinds:
         exception = getattr(requests.exceptions, kind, None)
-        assert isinstance(exception, type) and issubclass(exception, requests.RequestException), kind
+        assert isinstance(exception, type), kind
+        assert issubclass(exception, requests.RequestException), kind
 
 
 @pytest.mark.parametrize("profile", PROFILES)

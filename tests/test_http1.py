@@ -17,7 +17,8 @@ OK = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nh
 def _feed_bytewise(data: bytes) -> ResponseParser:
     parser = ResponseParser()
     done = [parser.feed(data[i:i + 1]) for i in range(len(data))]
-    assert done[-1] and not any(done[:-1])
+    assert done[-1]
+    assert not any(done[:-1])
     return parser
 
 
@@ -31,7 +32,8 @@ def test_post_request_has_length_and_form_type() -> None:
     data = build_request("POST", "h", "/work", keepalive=False, body=b"a=1", headers={"X-Test": "1"})
     head, body = data.split(b"\r\n\r\n")
     assert body == b"a=1"
-    assert b"Content-Length: 3" in head and b"application/x-www-form-urlencoded" in head
+    assert b"Content-Length: 3" in head
+    assert b"application/x-www-form-urlencoded" in head
     assert b"X-Test: 1" in head
 
 
@@ -40,7 +42,8 @@ def test_content_length_response_split_anywhere() -> None:
     assert parser.response is not None
     assert (parser.response.status, parser.response.body) == (200, b"hello")
     assert parser.response.header("content-type") == "text/plain"
-    assert parser.keep_alive and not parser.trailing
+    assert parser.keep_alive
+    assert not parser.trailing
 
 
 def test_connection_close_response_is_not_reusable() -> None:
@@ -52,7 +55,8 @@ def test_connection_close_response_is_not_reusable() -> None:
 def test_chunked_response() -> None:
     data = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
     parser = _feed_bytewise(data)
-    assert parser.response is not None and parser.response.body == b"abcde"
+    assert parser.response is not None
+    assert parser.response.body == b"abcde"
     assert parser.keep_alive
 
 
@@ -61,14 +65,16 @@ def test_eof_delimited_body_completes_at_eof() -> None:
     assert not parser.feed(b"HTTP/1.0 200 OK\r\n\r\npart one, ")
     assert not parser.feed(b"part two")
     assert parser.feed_eof()
-    assert parser.response is not None and parser.response.body == b"part one, part two"
+    assert parser.response is not None
+    assert parser.response.body == b"part one, part two"
     assert not parser.keep_alive
 
 
 def test_bodyless_status_needs_no_eof() -> None:
     parser = ResponseParser()
     assert parser.feed(b"HTTP/1.1 204 No Content\r\n\r\n")
-    assert parser.response is not None and parser.response.body == b""
+    assert parser.response is not None
+    assert parser.response.body == b""
 
 
 @pytest.mark.parametrize("received", [b"", b"HTTP/1.1 200 OK\r\nContent-Len", OK[:-2],
@@ -88,7 +94,8 @@ def test_garbage_is_an_error() -> None:
 def test_bytes_after_the_response_are_flagged_not_parsed() -> None:
     parser = ResponseParser()
     assert parser.feed(OK + b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n")
-    assert parser.response is not None and (parser.response.status, parser.response.body) == (200, b"hello")
+    assert parser.response is not None
+    assert (parser.response.status, parser.response.body) == (200, b"hello")
     assert parser.trailing
     assert parser.feed(b"more garbage")
 
@@ -109,10 +116,12 @@ def test_headers_are_parsed_when_read_and_equal_a_constructed_response() -> None
     assert parser.feed(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nx-a: 2\r\nContent-Length: 2\r\n\r\nhi")
     response = parser.response
     assert response == Response(200, [("x-a", "1"), ("x-a", "2"), ("content-length", "2")], b"hi")
-    assert response is not None and response.header("X-A") == "1"
+    assert response is not None
+    assert response.header("X-A") == "1"
     assert repr(response) == (
         "Response(status=200, headers=[('x-a', '1'), ('x-a', '2'), ('content-length', '2')], body=b'hi')")
-    assert Response(204).headers == [] and Response(204) != "not a response"
+    assert Response(204).headers == []
+    assert Response(204) != "not a response"
 
 
 def test_trailer_fields_are_not_headers_however_the_bytes_arrive() -> None:
@@ -120,7 +129,8 @@ def test_trailer_fields_are_not_headers_however_the_bytes_arrive() -> None:
     at_once = ResponseParser()
     assert at_once.feed(data)
     for parser in (_feed_bytewise(data), at_once):
-        assert parser.response is not None and parser.response.body == b"ab"
+        assert parser.response is not None
+        assert parser.response.body == b"ab"
         assert parser.response.headers == [("transfer-encoding", "chunked")]
 
 
@@ -139,7 +149,9 @@ def _big_response(parser: ResponseParser) -> Response:
     """200,000 body bytes in the sizes a 64 KiB recv brings them, the first with the header."""
     data = BIG_HEAD + bytes(200_000)
     done = [parser.feed(data[i:i + 65536]) for i in range(0, len(data), 65536)]
-    assert done[-1] and not any(done[:-1]) and parser.response is not None
+    assert done[-1]
+    assert not any(done[:-1])
+    assert parser.response is not None
     return parser.response
 
 
@@ -200,13 +212,16 @@ def test_any_response_split_anywhere_parses_to_what_was_sent(
     parser = ResponseParser()
     done = [parser.feed(wire[a:b]) for a, b in itertools.pairwise(bounds)]
     if framing == "eof":
-        assert not any(done) and parser.feed_eof()
+        assert not any(done)
+        assert parser.feed_eof()
     else:
-        assert done[-1] and not any(done[:-1])
+        assert done[-1]
+        assert not any(done[:-1])
     assert parser.response is not None
     assert (parser.response.status, parser.response.body, parser.response.headers) == (status, body, headers)
     closes = framing == "eof" or ("connection", "close") in headers
-    assert parser.keep_alive is not closes and not parser.trailing
+    assert parser.keep_alive is not closes
+    assert not parser.trailing
 
 
 @given(_responses(), st.integers(min_value=1))
@@ -261,7 +276,7 @@ def test_any_url_splits_as_urlsplit_splits_it(scheme: str, host: str, port: str,
 
 
 def test_split_url_raises_for_a_bad_port_as_urlsplit_does() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Port out of range"):
         split_url("http://h:99999/p")
 
 

@@ -58,19 +58,22 @@ def test_the_bare_codec_sends_get_only() -> None:
 
 def test_the_length_parser_frames_a_response_in_pieces_and_sees_what_follows() -> None:
     parser = LengthParser()
-    assert not parser.feed(RESPONSE[:10]) and not parser.feed(RESPONSE[10:-2]) and parser.response is None
+    assert not parser.feed(RESPONSE[:10])
+    assert not parser.feed(RESPONSE[10:-2])
+    assert parser.response is None
     assert parser.feed(RESPONSE[-2:] + b"HTTP")
-    assert parser.response is parser and (parser.status, parser.body, parser.trailing) == (200, b"hello", True)
+    assert parser.response is parser
+    assert (parser.status, parser.body, parser.trailing) == (200, b"hello", True)
     assert parser.feed_eof()
 
 
-@pytest.mark.parametrize("data", [b"HTTP/1.1 200 OK\r\n\r\nhello", RESPONSE[:-1]], ids=["no-length", "truncated"])
-def test_the_length_parser_refuses_what_it_cannot_frame(data: bytes) -> None:
+@pytest.mark.parametrize(("data", "refusal"), [(b"HTTP/1.1 200 OK\r\n\r\nhello", "no Content-Length"),
+                                             (RESPONSE[:-1], "closed before a complete response")],
+                         ids=["no-length", "truncated"])
+def test_the_length_parser_refuses_what_it_cannot_frame(data: bytes, refusal: str) -> None:
     parser = LengthParser()
-    with pytest.raises(ProtocolError):
-        complete = parser.feed(data)
-        assert not complete
-        parser.feed_eof()
+    with pytest.raises(ProtocolError, match=refusal):
+        parser.feed(data) or parser.feed_eof()  # a complete response would raise neither
 
 
 def test_a_check_passes_only_the_promised_status_and_length() -> None:
@@ -87,7 +90,7 @@ def test_the_checked_judge_counts_checked_slots_and_every_other_by_kind() -> Non
 
 
 def test_the_rungs_add_one_feature_each() -> None:
-    assert list(RUNGS) + ["strategy"] == list(STEP_NAMES)
+    assert [*list(RUNGS), "strategy"] == list(STEP_NAMES)
     assert [(f.codec, f.deadline, f.record) for f in RUNGS.values()] == [
         ("bare", False, False), ("http1", False, False), ("http1", True, False), ("http1", True, True)]
 
@@ -122,7 +125,8 @@ def test_a_ladder_run_writes_every_strategy_and_step_its_tables_and_its_chart(
                for s in steps.values())
     assert (tmp_path / "model_ladder.png").stat().st_size > 10_000
     printed = capsys.readouterr().out
-    assert printed.count("| `select` | 2 |") == 2 and "by bare level" in printed
+    assert printed.count("| `select` | 2 |") == 2
+    assert "by bare level" in printed
     assert load_ladder(tmp_path / LADDER_FILE)["load_average"]["end"] is not None  # the run ended
 
 
@@ -178,8 +182,10 @@ def test_the_analysis_reads_the_json_alone_pairs_rounds_and_finds_a_reordering()
     ladder = check_ladder(data)
     assert reordered(ladder, 10) == [("fast", "slow")]  # bare 100 >= 1.15 x 80, strategy 50 < 80
     text = "\n".join(tables(ladder))
-    assert "| fast | `fast` | 10 | 1.0k |" in text and "80 [80-80] !1" in text
-    assert "fast > slow" in text and "0.50 [0.50-0.50]" in text  # one round: its own ratio
+    assert "| fast | `fast` | 10 | 1.0k |" in text
+    assert "80 [80-80] !1" in text
+    assert "fast > slow" in text
+    assert "0.50 [0.50-0.50]" in text
     assert "other processes used 12 % of the pinned cores' time" in text
     judged = {(t.strategy, t.text): t.met for t in targets(ladder)}
     assert judged == {("fast", "÷ bare >= 0.8"): False, ("fast", "÷ codec >= 0.9"): True,
@@ -199,10 +205,12 @@ def test_the_report_and_the_readme_show_the_ladder_their_folder_holds(tmp_path: 
     ladder = _ladder([_step("select", step, [100.0 - k]) for k, step in enumerate(STEP_NAMES)])
     out = tmp_path / "results"
     text = make_report(FIXTURE, out).read_text()
-    assert f"## {TITLE}" not in text and not (out / "model_ladder.png").exists()
+    assert f"## {TITLE}" not in text
+    assert not (out / "model_ladder.png").exists()
     (out / LADDER_FILE).write_text(json.dumps(ladder))
     text = make_report(FIXTURE, out).read_text()
-    assert f"## {TITLE}" in text and "![model_ladder](model_ladder.png)" in text
+    assert f"## {TITLE}" in text
+    assert "![model_ladder](model_ladder.png)" in text
     assert "\n".join(tables(check_ladder(ladder))) in text
     assert (out / "model_ladder.png").stat().st_size > 10_000
     begin, end = LADDER_MARKERS
@@ -211,7 +219,8 @@ def test_the_report_and_the_readme_show_the_ladder_their_folder_holds(tmp_path: 
     # A file holding only the ladder's section gets that one rewritten (the claim's is not required).
     assert update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json",
                          (check_ladder(ladder), "results/model_ladder.png", "results/model_ladder.json")) == []
-    assert "old" not in readme.read_text() and readme.read_text().startswith("# top\n\n")
+    assert "old" not in readme.read_text()
+    assert readme.read_text().startswith("# top\n\n")
     done = subprocess.run([sys.executable, "-m", "bench.report", str(FIXTURE), "--out", str(out), "--readme",
                            str(_readme_with_both_sections(tmp_path))], capture_output=True, text=True, timeout=120,
                           check=False)
@@ -276,6 +285,7 @@ def test_a_dead_child_leaves_the_round_to_the_others(server_url: str) -> None:
         os.kill(victim.pid, signal.SIGKILL)
         victim.join(10)
         outcomes = fetcher.fetch(urls)
-        assert len(outcomes) == 12 and all(o.status == 200 for o in outcomes), [o.error for o in outcomes]
+        assert len(outcomes) == 12, [o.error for o in outcomes]
+        assert all(o.status == 200 for o in outcomes), [o.error for o in outcomes]
     finally:
         fetcher.close()

@@ -69,14 +69,16 @@ def test_sweep_says_why_link_cannot_run_in_one_line(tmp_path: Path) -> None:
     """Through the real sweep: a rate that is not one, and (euid faked) no root."""
     args = ["bench/test_sweep.py", "--benchmark-disable", f"--results-dir={tmp_path}", "-p", "no:cacheprovider",
             "-q"]
-    not_root = f"import os, sys, pytest; os.geteuid = lambda: 1000; sys.exit(pytest.main({args + ['--link=10mbit']!r}))"
+    not_root = f"import os, sys, pytest; os.geteuid = lambda: 1000; sys.exit(pytest.main({[*args, '--link=10mbit']!r}))"
     for command, words in (([sys.executable, "-m", "pytest", *args, "--link=fast"], "tc's units"),
                            ([sys.executable, "-c", not_root], "--link needs root")):
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
         output = done.stdout + done.stderr
         errors = [line for line in output.splitlines() if line.startswith("ERROR:")]
         assert done.returncode == pytest.ExitCode.USAGE_ERROR, output[-2000:]
-        assert len(errors) == 1 and words in errors[0] and "Traceback" not in output, output[-2000:]
+        assert len(errors) == 1, output[-2000:]
+        assert words in errors[0], output[-2000:]
+        assert "Traceback" not in output, output[-2000:]
 
 
 def _leftovers(namespace: str, host_end: str) -> list[str]:
@@ -96,7 +98,8 @@ def _fetch(url: str, size: int) -> tuple[bytes, float]:
         while not (parser.feed(data) if (data := sock.recv(65536)) else parser.feed_eof()):
             pass
         elapsed = time.perf_counter() - started
-    assert parser.response is not None and parser.response.status == 200
+    assert parser.response is not None
+    assert parser.response.status == 200
     return parser.response.body, elapsed
 
 
@@ -106,7 +109,8 @@ def test_link_shapes_to_its_rate_and_leaves_nothing() -> None:
     size = 1_000_000  # 0.8 s at 10 Mbit/s: long against the bucket (3 KB) and TCP's slow start
     with linked_server(rate) as running:
         namespace, server_address = running.link["namespace"], running.link["server_address"]
-        assert namespace in netns.namespaces() and running.url.startswith(f"http://{server_address}:")
+        assert namespace in netns.namespaces()
+        assert running.url.startswith(f"http://{server_address}:")
         _fetch(running.url, 1000)  # a first connection: the server's first answer is not the link's
         # The link shapes: both ends carry a tbf at the rate, and no reading may be faster than it. How close
         # to the rate a reading comes is a figure (a loaded machine's client reads late), not asserted here.
@@ -115,7 +119,8 @@ def test_link_shapes_to_its_rate_and_leaves_nothing() -> None:
             device = namespace_end if where else host_end
             shown = subprocess.run([*where, "tc", "qdisc", "show", "dev", device], capture_output=True, text=True,
                                    check=True, timeout=10).stdout
-            assert "tbf" in shown and "rate 10Mbit" in shown, shown
+            assert "tbf" in shown, shown
+            assert "rate 10Mbit" in shown, shown
         body, elapsed = _fetch(running.url, size)
         assert body == bytes_body(size)
         assert size * 8 / elapsed <= 1.15 * rate, f"{size * 8 / elapsed / 1e6:.2f} Mbit/s through a 10 Mbit/s tbf"
@@ -158,8 +163,11 @@ def test_sweep_without_tbf_is_one_line(tmp_path: Path) -> None:
     output, _ = sweep.communicate(timeout=120)
     assert sweep.returncode == pytest.ExitCode.USAGE_ERROR, output[-2000:]
     stops = [line for line in output.splitlines() if "--link 10mbit: tc qdisc add" in line]
-    assert len(stops) == 1 and "qdisc kind is unknown" in stops[0] and "Traceback" not in output, output[-2000:]
-    assert _leftovers(*netns.names(sweep.pid)[:2]) == [] and not (tmp_path / "results").exists()
+    assert len(stops) == 1, output[-2000:]
+    assert "qdisc kind is unknown" in stops[0], output[-2000:]
+    assert "Traceback" not in output, output[-2000:]
+    assert _leftovers(*netns.names(sweep.pid)[:2]) == []
+    assert not (tmp_path / "results").exists()
 
 
 @needs_root
@@ -199,7 +207,10 @@ def test_interrupted_sweep_removes_its_link(tmp_path: Path) -> None:
     assert sweep.returncode == pytest.ExitCode.INTERRUPTED, output[-2000:]
     assert _leftovers(*names) == []
     run = json.loads((results / "latest.json").read_text())
-    assert run["options"]["interrupted"] == "SIGINT" and run["options"]["link"] == "10mbit"
-    assert run["server"]["kind"] == "link" and run["server"]["link"]["rate_bit_s"] == 10**7
+    assert run["options"]["interrupted"] == "SIGINT"
+    assert run["options"]["link"] == "10mbit"
+    assert run["server"]["kind"] == "link"
+    assert run["server"]["link"]["rate_bit_s"] == 10**7
     measured = [row for row in run["rows"] if row["status"] != "not_run"]
-    assert measured and all(row["summary"]["errors"] == 0 for row in measured)
+    assert measured
+    assert all(row["summary"]["errors"] == 0 for row in measured)

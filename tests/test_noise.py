@@ -3,6 +3,7 @@ the disturbance thresholds, the summary, and the system check (real, and without
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -103,10 +104,8 @@ def _spinner(core: int, orphan: bool = False) -> tuple[int, subprocess.Popen[str
 
 
 def _stop(pid: int, process: subprocess.Popen[str]) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, 9)
-    except ProcessLookupError:
-        pass
     process.kill()
     process.wait(timeout=10)
     if process.stdout is not None:
@@ -170,9 +169,11 @@ def test_disturbance_thresholds_allow_for_resolution() -> None:
     quiet = {"interval_s": 1.0, "steal_pct": STEAL_PCT_MAX, "others_cpu_pct": OTHERS_PCT_MAX, "resolution_pct": 1.0}
     assert disturbance(quiet) is None
     stolen = {**quiet, "steal_pct": STEAL_PCT_MAX + 2}
-    assert "steal" in str(disturbance(stolen)) and "other processes" not in str(disturbance(stolen))
+    assert "steal" in str(disturbance(stolen))
+    assert "other processes" not in str(disturbance(stolen))
     busy = {**quiet, "others_cpu_pct": OTHERS_PCT_MAX + 2}
-    assert "other processes" in str(disturbance(busy)) and "steal" not in str(disturbance(busy))
+    assert "other processes" in str(disturbance(busy))
+    assert "steal" not in str(disturbance(busy))
     assert "; " in str(disturbance({**stolen, "others_cpu_pct": 90.0}))
     # A 20 ms round: one tick per core is 50 %, so one tick of a foreign process is not a disturbance.
     assert disturbance({**busy, "others_cpu_pct": 50.0, "resolution_pct": 50.0}) is None

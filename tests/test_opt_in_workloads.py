@@ -34,7 +34,9 @@ def test_the_default_workloads_keep_uniform_urls() -> None:
     for name in WORKLOAD_NAMES:
         case = plan.cases(name)[0]
         workload = plan.workload(name, "http://127.0.0.1:1/", case)
-        assert workload.paths == () and workload.rate_kbps == 0 and WORKLOADS[name].recorded() == {}
+        assert workload.paths == ()
+        assert workload.rate_kbps == 0
+        assert WORKLOADS[name].recorded() == {}
 
 
 def test_slow_link_is_one_wave_of_paced_bodies() -> None:
@@ -69,7 +71,8 @@ def test_every_request_of_both_workloads_was_verified(opt_in_sweep: tuple[dict[s
     rows = {row["id"]: row for row in run["rows"]}
     assert set(rows) == {f"{w}-{s}-tuned-keepalive-c3" for w in ("web", "slow-link") for s in STRATEGIES}
     for row in rows.values():
-        assert row["status"] in ("ok", "flagged") and row["summary"]["errors"] == 0, row["reason"]
+        assert row["status"] in ("ok", "flagged"), row["reason"]
+        assert row["summary"]["errors"] == 0, row["reason"]
         assert all(r["ok"] == 6 and r["errors"] == 0 for r in row["rounds"])
         assert row["summary"]["peak_in_flight_max"] == 3
 
@@ -78,10 +81,12 @@ def test_rows_record_what_their_ideal_is_computed_from(opt_in_sweep: tuple[dict[
     run, _ = opt_in_sweep
     for row in run["rows"]:
         if row["workload"] == "web":
-            assert row["seed"] == 1 and "rate_kbps" not in row
+            assert row["seed"] == 1
+            assert "rate_kbps" not in row
             expected = ideal_seconds([d / 1000 for d, _ in web_requests(1, 6)], 3)
         else:
-            assert row["rate_kbps"] == 256 and "seed" not in row
+            assert row["rate_kbps"] == 256
+            assert "seed" not in row
             expected = 2 * 65536 * 8 / 256_000  # two waves of one 64 KiB body at 256 kbit/s
         assert row["summary"]["ideal_s"] == pytest.approx(expected)
         assert row["summary"]["efficiency"] == pytest.approx(expected / row["summary"]["wall_s"])
@@ -90,6 +95,9 @@ def test_rows_record_what_their_ideal_is_computed_from(opt_in_sweep: tuple[dict[
 def test_the_report_ranks_both_and_charts_the_web_p99(opt_in_sweep: tuple[dict[str, Any], Path]) -> None:
     _, out = opt_in_sweep
     report = (out / "REPORT.md").read_text()
-    assert "### Ranking: web" in report and "### Ranking: slow-link" in report
-    assert "paced at 256 kbit/s" in report and "drawn per request (seed 1" in report
-    assert (out / "web_p99.png").stat().st_size > 0 and "![web_p99](web_p99.png)" in report
+    assert "### Ranking: web" in report
+    assert "### Ranking: slow-link" in report
+    assert "paced at 256 kbit/s" in report
+    assert "drawn per request (seed 1" in report
+    assert (out / "web_p99.png").stat().st_size > 0
+    assert "![web_p99](web_p99.png)" in report

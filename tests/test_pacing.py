@@ -34,9 +34,11 @@ def test_the_head_leaves_at_once_and_the_body_never_ahead_of_the_link() -> None:
     assert pace.next_at() == pytest.approx(10.0 + pace.chunk / 16_000)
     assert pace.take(10.25) == (100, 100 + 4000)  # a quarter second carries 4000 bytes
     assert pace.take(10.25) == (4100, 4100)  # nothing more at the same instant
-    assert pace.take(10.999) == (4100, 100 + 15_984) and not pace.done
+    assert pace.take(10.999) == (4100, 100 + 15_984)
+    assert not pace.done
     assert pace.next_at() == pytest.approx(11.0)  # the last byte is due exactly size / rate after the start
-    assert pace.take(11.0) == (16_084, 16_100) and pace.done
+    assert pace.take(11.0) == (16_084, 16_100)
+    assert pace.done
 
 
 def test_a_late_timer_is_caught_up_not_carried_over() -> None:
@@ -66,14 +68,16 @@ def test_work_takes_a_rate_in_kilobits_per_second() -> None:
 @pytest.mark.parametrize("raw", [b"0", b"", b"abc", b"-5", b"1.5", b"%d" % (MAX_RATE_KBPS + 1)])
 def test_a_bad_rate_is_a_400_that_says_why(raw: bytes) -> None:
     reply = _route(b"/work?size=10&rate_kbps=" + raw)
-    assert isinstance(reply, Reply) and reply.status == 400
+    assert isinstance(reply, Reply)
+    assert reply.status == 400
     assert reply.body == f"rate_kbps must be an integer in [1, {MAX_RATE_KBPS}] (kilobits per second, 1 kbit = " \
                          f"1000 bits)\n".encode()
 
 
 def test_a_bad_rate_is_a_400_on_the_wire(server_url: str) -> None:
     (response,) = exchange(server_url, _get("/work?size=10&rate_kbps=0"), 1).responses
-    assert response.status == 400 and b"rate_kbps must be an integer" in response.body
+    assert response.status == 400
+    assert b"rate_kbps must be an integer" in response.body
 
 
 # On the wire -------------------------------------------------------------------------------------------
@@ -91,7 +95,8 @@ def _timed_fetch(url: str, target: str) -> tuple[float, bytes]:
             first = now if first is None else first
             if not data or parser.feed(data):
                 break
-    assert first is not None and parser.response is not None, "no complete response"
+    assert first is not None, "no complete response"
+    assert parser.response is not None, "no complete response"
     return now - first, parser.response.body
 
 
@@ -114,11 +119,13 @@ def test_a_paced_answer_is_in_flight_until_its_last_byte_and_the_loop_serves_mea
         sock.sendall(_get("/work?size=8000&id=2&rate_kbps=64"))  # 8000 bytes/s: one second of body
         assert not parser.feed(sock.recv(65536))  # the head (and perhaps a first chunk): not yet complete
         stats = fetch_stats(server_url)  # another connection, answered while the body trickles
-        assert stats["in_flight"] == 1 and stats["peak_in_flight"] == 1
+        assert stats["in_flight"] == 1
+        assert stats["peak_in_flight"] == 1
         sock.settimeout(READ_TIMEOUT_S)
         while not parser.feed(sock.recv(65536)):
             pass
-    assert parser.response is not None and parser.response.body == work_body(2, 8000)
+    assert parser.response is not None
+    assert parser.response.body == work_body(2, 8000)
     assert fetch_stats(server_url)["in_flight"] == 0
 
 

@@ -83,7 +83,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, dic
         (root / folder).mkdir(parents=True)
         (root / folder / f"{name}.json").write_text(json.dumps(run))
     assert report_main([str(root / "runs" / f"{A_NAME}.json"), "--out", str(root)]) == 0
-    assert (root / "REPORT.md").exists() and (root / "index.html").exists()
+    assert (root / "REPORT.md").exists()
+    assert (root / "index.html").exists()
     return root, {"default": load_run(root / "runs" / f"{A_NAME}.json"),
                   "again": load_run(root / "again" / "runs" / f"{B_NAME}.json")}
 
@@ -99,8 +100,10 @@ def test_the_page_names_every_run_and_links_it(built: tuple[Path, dict[str, Any]
     data = _data((root / "index.html").read_text())
     runs = {r["id"]: r for r in data["runs"]}
     assert list(runs) == ["default", "again"]
-    assert runs["default"]["json"] == f"runs/{A_NAME}.json" and runs["default"]["report"] == "REPORT.md"
-    assert runs["again"]["json"] == f"again/runs/{B_NAME}.json" and runs["again"]["report"] is None
+    assert runs["default"]["json"] == f"runs/{A_NAME}.json"
+    assert runs["default"]["report"] == "REPORT.md"
+    assert runs["again"]["json"] == f"again/runs/{B_NAME}.json"
+    assert runs["again"]["report"] is None
     assert set(data["compare"]) == {"default>again", "again>default"}
     # the same words as REPORT.md, from the same code
     text = (root / "REPORT.md").read_text()
@@ -131,7 +134,8 @@ def test_without_plotly_the_report_goes_on_and_the_page_is_skipped_in_one_line(
     find_spec = document.importlib.util.find_spec
     monkeypatch.setattr(document.importlib.util, "find_spec", lambda name: None if name == "plotly" else find_spec(name))
     assert report_main([str(FIXTURE), "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "REPORT.md").exists() and not (tmp_path / "index.html").exists()
+    assert (tmp_path / "REPORT.md").exists()
+    assert not (tmp_path / "index.html").exists()
     said = [line for line in capsys.readouterr().err.splitlines() if "bench.report.page" in line]
     assert said == ["bench.report.page: skipped (missing plotly: pip install 'concbench[bench]')"]
 
@@ -206,7 +210,8 @@ def opened(browser: Any, built: tuple[Path, dict[str, Any]]) -> Iterator[Opened]
     found = Opened(browser, (root / "index.html").as_uri())
     yield found
     found.page.close()
-    assert found.errors == [] and found.left == []
+    assert found.errors == []
+    assert found.left == []
 
 
 def expected(run: dict[str, Any], workload: str, profile: str, policy: str, metric: str = "rps",
@@ -230,7 +235,7 @@ def _same(shown: dict[str, list[tuple[int, float]]], wanted: dict[str, list[tupl
     assert set(shown) == set(wanted)
     for name, points in wanted.items():
         assert [c for c, _ in shown[name]] == [c for c, _ in points], name
-        assert all(math.isclose(a, b, rel_tol=1e-3) for (_, a), (_, b) in zip(shown[name], points)), name
+        assert all(math.isclose(a, b, rel_tol=1e-3) for (_, a), (_, b) in zip(shown[name], points, strict=True)), name
 
 
 def test_no_request_leaves_the_file_system_and_the_guard_sees_one(opened: Opened) -> None:
@@ -292,7 +297,8 @@ def test_the_cell_and_the_comparison_show_the_python_figures(opened: Opened, bui
     page_.get_by_label("compare with run").select_option("again")
     opened.drawn()
     shown = page_.locator("#comparison").inner_text()
-    assert "faster" in shown and "Rows compared:" in shown
+    assert "faster" in shown
+    assert "Rows compared:" in shown
 
 
 def _kept(value: float) -> float:
@@ -326,7 +332,8 @@ def test_the_hover_text_of_a_known_row_carries_its_interval(opened: Opened, buil
     label = page_.locator("#chart .hoverlayer .hovertext")
     label.wait_for()
     hover = label.text_content() or ""  # SVG text: its lines are tspans
-    assert "gevent" in hover and "C=10" in hover
+    assert "gevent" in hover
+    assert "C=10" in hover
     assert f"95 % interval [{_fmt(_kept(low))}, {_fmt(_kept(high))}]" in hover
     # the keyboard's way to the same text: the plotted rows' table
     page_.locator("#points-count").click()
@@ -345,4 +352,5 @@ def test_the_fragment_restores_a_view(browser: Any, built: tuple[Path, dict[str,
     assert not page_.get_by_label("asyncio", exact=True).is_checked()
     _same(opened.series(), expected(runs["again"], "latency", "tuned", "close", "cpu", hidden=("asyncio", "aiohttp")))
     opened.page.close()
-    assert opened.errors == [] and opened.left == []
+    assert opened.errors == []
+    assert opened.left == []

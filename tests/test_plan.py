@@ -61,7 +61,8 @@ def test_as_written_keepalive_is_a_skip_with_its_reason() -> None:
 
 def test_quick_plan_is_the_latency_and_throughput_workloads_at_10_and_100() -> None:
     plan = Plan(quick=True)
-    assert plan.workload_names == ("latency", "throughput") and plan.cases("payload") == []
+    assert plan.workload_names == ("latency", "throughput")
+    assert plan.cases("payload") == []
     levels = {case.concurrency for case in plan.cases("latency") if case.strategy != "sequential"}
     assert levels == {10, 100}
     assert Plan(quick=True, workloads=("payload",)).cases("payload")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -53,18 +54,24 @@ def test_asyncio_on_python_3_13_verifies_every_body_and_records_its_version(serv
     prepared = pythons.prepare("py3.13")
     if isinstance(prepared, str):
         pytest.skip(prepared)
-    assert prepared.interpreter.version.startswith("3.13.") and not prepared.failed
+    assert prepared.interpreter.version.startswith("3.13.")
+    assert not prepared.failed
     workload = Workload(server_url, 60, 20, policy="keepalive", delay_ms=20)
     with variants.worker_process("asyncio@py3.13") as worker:
         assert isinstance(worker, pythons.PythonWorkerProcess)
-        assert worker.hello["python"] == prepared.interpreter.version and worker.hello["free_threaded"] is False
+        assert worker.hello["python"] == prepared.interpreter.version
+        assert worker.hello["free_threaded"] is False
         result = worker.run_round(workload)
         assert worker.gil_enabled is True  # a default (GIL) build says so at run time
-    assert result.strategy == "asyncio@py3.13" and result.ok == 60 and result.errors == 0  # bodies verified
+    assert result.strategy == "asyncio@py3.13"
+    assert result.ok == 60
+    assert result.errors == 0
     assert result.peak_in_flight == 20
     record = variants.record("asyncio@py3.13")["python"]
-    assert record["version"] == prepared.interpreter.version and record["free_threaded"] is False
-    assert record["digest"] == prepared.digest and record["libraries"] == {"httptools": prepared.libraries["httptools"]}
+    assert record["version"] == prepared.interpreter.version
+    assert record["free_threaded"] is False
+    assert record["digest"] == prepared.digest
+    assert record["libraries"] == {"httptools": prepared.libraries["httptools"]}
     assert pythons.skip_reason("gevent@py3.13", 10, "keepalive", "tuned") is None
     assert prepared.python.parent.parent.is_relative_to(pythons.cache_root())  # outside the checkout
 
@@ -84,21 +91,28 @@ def test_a_row_on_python_3_13_speaks_https_as_todays_worker_does() -> None:
         assert workload.scheme == "https"
         with variants.worker_process("httpx@py3.13") as worker:
             result = worker.run_round(workload)
-    assert result.ok == 40 and result.errors == 0, result.error_kinds  # every body verified, over https
-    assert result.scheme == "https" and result.tls is not None and result.tls["full"] >= 1
+    assert result.ok == 40, result.error_kinds
+    assert result.errors == 0, result.error_kinds  # every body verified, over https
+    assert result.scheme == "https"
+    assert result.tls is not None
+    assert result.tls["full"] >= 1
 
 
 def test_a_missing_interpreter_is_one_line_saying_how_to_get_it(fresh: Path) -> None:
     said: list[str] = []
     reason = pythons.prepare("py3.99", said.append)
-    assert isinstance(reason, str) and "\n" not in reason and reason.endswith("pyenv install 3.99")
+    assert isinstance(reason, str)
+    assert "\n" not in reason
+    assert reason.endswith("pyenv install 3.99")
     assert said == [f"py3.99: {SKIPPED}: {reason}"]
     assert pythons.skip_reason("gevent@py3.99", 10, "close", "tuned") == reason
     assert "no keep-alive" in (pythons.skip_reason("tornado@py3.99", 10, "keepalive", "tuned") or "")  # its limits
-    with pytest.raises(WorkerError, match="pyenv install 3.99"):
+    with pytest.raises(WorkerError, match=re.escape("pyenv install 3.99")):
         variants.worker_process("gevent@py3.99")
     free = pythons.prepare("py3.13t")
-    assert isinstance(free, str) and "free-threaded" in free and free.endswith("pyenv install 3.13t")
+    assert isinstance(free, str)
+    assert "free-threaded" in free
+    assert free.endswith("pyenv install 3.13t")
     record = variants.record("asyncio@py3.99")["python"]
     assert record == {"tag": "py3.99", "version": None, "free_threaded": False, "gil_enabled": None,
                       "digest": None, "libraries": {}}
@@ -109,8 +123,10 @@ def test_the_cli_refuses_a_missing_interpreter_in_one_line(tmp_path: Path) -> No
            "CONCBENCH_CACHE": str(tmp_path / "cache")}
     done = subprocess.run([sys.executable, "-m", "strategies", "run", "asyncio@py3.99", "-n", "2", "-c", "1"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.strip().count("\n") == 0 and done.stderr.strip().endswith("pyenv install 3.99")
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    assert done.stderr.strip().endswith("pyenv install 3.99")
 
 
 def test_a_bad_python_value_is_a_one_line_usage_error(tmp_path: Path) -> None:
@@ -145,18 +161,24 @@ def test_an_extra_that_does_not_install_skips_its_strategies_with_pips_line(
     prepared = pythons.prepare(tag, said.append)
     assert not isinstance(prepared, str), prepared
     reason = pythons.skip_reason(f"gevent@{tag}", 10, "keepalive", "tuned")
-    assert reason is not None and "\n" not in reason
+    assert reason is not None
+    assert "\n" not in reason
     assert reason.startswith(f"concbench[gevent] does not install on Python {TODAY}: pip install gevent>=9999 failed:")
-    assert "ERROR: " in reason and "gevent>=9999" in reason.split("failed: ", 1)[1]  # pip's own error line
+    assert "ERROR: " in reason
+    assert "gevent>=9999" in reason.split("failed: ", 1)[1]
     assert pythons.skip_reason(f"grequests@{tag}", 10, "keepalive", "tuned") is None  # its own extra installed
     assert pythons.skip_reason(f"asyncio@{tag}", 10, "keepalive", "tuned") is None
-    assert said[0].startswith(f"{tag}: building its virtualenv") and "not installed: gevent" in said[-1]
+    assert said[0].startswith(f"{tag}: building its virtualenv")
+    assert "not installed: gevent" in said[-1]
     marker = json.loads((pythons.venv_dir(tag, prepared.interpreter) / pythons.MARKER).read_text())
-    assert marker["failed"] == prepared.failed and marker["digest"] == prepared.digest
+    assert marker["failed"] == prepared.failed
+    assert marker["digest"] == prepared.digest
     monkeypatch.setattr(pythons, "_PREPARED", {})
     again = pythons.prepare(tag, said.append)  # the marker holds: reused, not rebuilt
-    assert not isinstance(again, str) and again.failed == prepared.failed
-    assert not any("building" in line for line in said[1:-1]) and "building" not in said[-1]
+    assert not isinstance(again, str)
+    assert again.failed == prepared.failed
+    assert not any("building" in line for line in said[1:-1])
+    assert "building" not in said[-1]
 
 
 def test_the_digest_follows_the_constraints_and_the_interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,14 +186,17 @@ def test_the_digest_follows_the_constraints_and_the_interpreter(monkeypatch: pyt
     base = pythons.digest(interpreter)
     assert pythons.digest(Interpreter("3.13.1", False)) != base != pythons.digest(Interpreter("3.13.0", True))
     dependencies, extras = pythons.constraints()
-    assert "gevent" in extras and all(not r.startswith("concbench") for rs in extras.values() for r in rs)
+    assert "gevent" in extras
+    assert all(not r.startswith("concbench") for rs in extras.values() for r in rs)
     monkeypatch.setattr(pythons, "constraints", lambda: (dependencies, {**extras, "tornado": ["tornado>=6.5"]}))
     assert pythons.digest(interpreter) != base
 
 
 def test_tags_name_interpreters_and_no_era_is_named_like_one() -> None:
-    assert pythons.tag_of("3.13") == pythons.tag_of("3.13.0") == "py3.13" and pythons.tag_of("3.14t") == "py3.14t"
-    assert variants.kind("gevent") == "today" and variants.kind("gevent@2017") == "era"
+    assert pythons.tag_of("3.13") == pythons.tag_of("3.13.0") == "py3.13"
+    assert pythons.tag_of("3.14t") == "py3.14t"
+    assert variants.kind("gevent") == "today"
+    assert variants.kind("gevent@2017") == "era"
     assert variants.kind("gevent@py3.13") == variants.kind("gevent@py3.13t") == "python"
     assert not any(pythons.is_tag(name) for name in eras.names())
 
@@ -216,17 +241,24 @@ def _with_interpreters(run: dict[str, Any]) -> dict[str, Any]:
 def test_the_report_sets_each_interpreter_beside_todays(tmp_path: Path) -> None:
     run = _with_interpreters(load_run(FIXTURE))
     found = python_analysis.pairs(run)
-    assert found and {p.tag for p in found} == {"py3.12", "py3.13"}
+    assert found
+    assert {p.tag for p in found} == {"py3.12", "py3.13"}
     assert all(p.key == CellKey("latency", "tuned", "close", 10) for p in found)
     for pair in found:
         expected = 1.25 if pair.tag == "py3.12" else 1.0
-        assert pair.rate.ratio == pytest.approx(expected) and pair.cpu.ratio == pytest.approx(1 / expected)
+        assert pair.rate.ratio == pytest.approx(expected)
+        assert pair.cpu.ratio == pytest.approx(1 / expected)
     assert "gevent" not in {p.strategy for p in found if p.tag == "py3.13"}
     text = "\n".join(python_section.section(run))
-    assert "## The same recipe on three interpreters" in text and "![pythons](pythons.png)" in text
-    assert "| py3.12 | 3.12.1 | no | yes |" in text and "1.25× [" in text and "0.80× [" in text
+    assert "## The same recipe on three interpreters" in text
+    assert "![pythons](pythons.png)" in text
+    assert "| py3.12 | 3.12.1 | no | yes |" in text
+    assert "1.25× [" in text
+    assert "0.80× [" in text
     assert "- `gevent@py3.13`: concbench[gevent] does not install on Python 3.13.0" in text
     path = python_chart.draw(run, tmp_path / "pythons.png")
-    assert path is not None and path.read_bytes().startswith(b"\x89PNG")
+    assert path is not None
+    assert path.read_bytes().startswith(b"\x89PNG")
     plain = load_run(FIXTURE)
-    assert python_section.section(plain) == [] and python_chart.draw(plain, tmp_path / "x.png") is None
+    assert python_section.section(plain) == []
+    assert python_chart.draw(plain, tmp_path / "x.png") is None

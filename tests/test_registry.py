@@ -97,7 +97,8 @@ def test_every_strategy_has_a_colour_of_its_own() -> None:
 def test_readme_strategy_table_lists_it_with_its_module(name: str) -> None:
     module_file = Path(*REGISTRY[name].module.split(".")).with_suffix(".py").as_posix()
     rows = [line for line in _section("# The strategies").splitlines() if line.startswith(f"| `{name}` |")]
-    assert len(rows) == 1 and f"`{module_file}`" in rows[0], f"docs/strategies.md: no strategies-table row for {name}"
+    assert len(rows) == 1, f"docs/strategies.md: no strategies-table row for {name}"
+    assert f"`{module_file}`" in rows[0], f"docs/strategies.md: no strategies-table row for {name}"
     assert importlib.util.find_spec(REGISTRY[name].module) is not None
 
 

@@ -71,14 +71,16 @@ def test_charts_are_png_files(made: tuple[Path, str]) -> None:
     out, _ = made
     for stem in ("throughput", "cpu_per_request", "peak_rss", "p99_latency", "headline"):
         data = (out / f"{stem}.png").read_bytes()
-        assert data.startswith(PNG_MAGIC) and len(data) > 10_000
+        assert data.startswith(PNG_MAGIC)
+        assert len(data) > 10_000
 
 
 def test_report_links_every_chart_and_lists_machine(made: tuple[Path, str]) -> None:
     out, text = made
     for png in out.glob("*.png"):
         assert f"]({png.name})" in text
-    assert "Fixture CPU × 2" in text and "gevent 24.2.1" in text
+    assert "Fixture CPU × 2" in text
+    assert "gevent 24.2.1" in text
 
 
 def test_known_order_holds(cells: dict[tuple[str, str, int], verdict.CellVerdict]) -> None:
@@ -114,14 +116,16 @@ def test_failed_and_skipped_rows_do_not_take_part(cells: dict[tuple[str, str, in
     assert set(cell.missing) == {"twisted", "tornado"}
     assert "boom" in cell.missing["twisted"]
     # a failed member: the rest of the chain is not judged in its absence (a skipped one leaves it partial)
-    assert cell.verdict == "not judged" and not cell.judged
+    assert cell.verdict == "not judged"
+    assert not cell.judged
 
 
 def test_significant_but_small_difference_is_negligible(
         cells: dict[tuple[str, str, int], verdict.CellVerdict]) -> None:
     cell = cells["latency", "keepalive", 1]
     (step,) = cell.steps  # kept for the cell's table, though the cell is not judged (twisted failed)
-    assert step.significant and step.outcome == "negligible"
+    assert step.significant
+    assert step.outcome == "negligible"
     assert cell.order_text == "asyncio ~ gevent"
 
 
@@ -134,15 +138,21 @@ def test_three_well_separated_rounds_are_enough(cells: dict[tuple[str, str, int]
 
 def test_compare_gives_ratio_interval_and_p() -> None:
     separated = compare("a", [10.0, 11, 12, 13, 14], "b", [1.0, 2, 3, 4, 5])
-    assert separated.significant and separated.outcome == "supported"
-    assert separated.low < separated.ratio < separated.high and separated.low > 1
+    assert separated.significant
+    assert separated.outcome == "supported"
+    assert separated.low < separated.ratio < separated.high
+    assert separated.low > 1
     assert separated.interval_text.startswith(f"{separated.ratio:.2f}× [")
     same = compare("a", [5.0] * 5, "b", [5.0] * 5)
-    assert not same.significant and same.p == 1.0 and same.outcome == "inconclusive"
+    assert not same.significant
+    assert same.p == 1.0
+    assert same.outcome == "inconclusive"
     exact = compare("a", [10.0] * 3, "b", [5.0] * 3)
-    assert exact.outcome == "supported" and exact.low == exact.ratio == exact.high == pytest.approx(2.0)
+    assert exact.outcome == "supported"
+    assert exact.low == exact.ratio == exact.high == pytest.approx(2.0)
     single = compare("a", [10.0], "b", [1.0])
-    assert not single.significant and single.high == math.inf
+    assert not single.significant
+    assert single.high == math.inf
 
 
 def test_a_2x_gap_with_10_percent_noise_in_3_rounds_is_detected() -> None:
@@ -184,7 +194,8 @@ def test_flagged_failed_skipped_are_reported_with_reasons(made: tuple[Path, str]
     assert "gevent latency/tuned/keepalive C=1: 5 of 50 requests failed" in problems
     assert "twisted latency/tuned/keepalive C=10: peak_in_flight 7 < C=10" in problems
     assert "asyncio throughput/tuned/close C=10: server CPU 95%" in problems
-    assert "**Failed" in problems and "RuntimeError: boom" in problems
+    assert "**Failed" in problems
+    assert "RuntimeError: boom" in problems
     assert ("tornado has no keep-alive: tornado latency/tuned/keepalive C=1, tornado latency/tuned/keepalive C=10"
             in problems)
 
@@ -202,13 +213,15 @@ def _row(**changes: Any) -> dict[str, Any]:
 def test_flags_definitions() -> None:
     clean = finish_row(_row())
     # delay 0: peak_in_flight 1 < C is expected, not flagged; overhead is a note, not a flag
-    assert clean["status"] == "ok" and clean["flags"] == []
+    assert clean["status"] == "ok"
+    assert clean["flags"] == []
     assert [n["code"] for n in clean["notes"]] == ["harness_overhead"]
     below = finish_row(_row(workload="latency", delay_ms=50))
     assert [f["code"] for f in below["flags"]] == ["below_concurrency"]
     assert below["summary"]["efficiency"] == pytest.approx(0.5)  # ideal ceil(100/10) x 50 ms = 0.5 s
     failed = finish_row(_row(rounds=[]))
-    assert failed["status"] == "failed" and failed["summary"] is None
+    assert failed["status"] == "failed"
+    assert failed["summary"] is None
 
 
 @pytest.mark.slow  # draws every chart (matplotlib)
@@ -218,7 +231,8 @@ def test_cli_remakes_from_json_alone(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "bench.report", str(copy)], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "REPORT.md").exists() and (tmp_path / "throughput.png").exists()
+    assert (tmp_path / "REPORT.md").exists()
+    assert (tmp_path / "throughput.png").exists()
 
 
 @pytest.mark.slow  # draws every chart (matplotlib)
@@ -227,7 +241,8 @@ def test_cli_rejects_other_schema(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"schema_version": 99, "rows": []}))
     done = subprocess.run([sys.executable, "-m", "bench.report", str(bad)], capture_output=True, text=True,
                           timeout=120, check=False)
-    assert done.returncode == 1 and "schema_version 99" in done.stderr
+    assert done.returncode == 1
+    assert "schema_version 99" in done.stderr
 
 
 def _measured(strategy: str, rates: list[float], *, peak: int = 100, cpu_us: float = 100.0,
@@ -251,20 +266,24 @@ def test_every_reading_is_judged_and_each_step_has_its_measured_mechanism() -> N
         _measured("asyncio-executor", [29, 28, 30, 29, 28], peak=6),
     ]
     judged = {v.reading: v for v in verdict.judge_run({"rows": rows})}
-    assert set(judged) == set(READINGS) and len(READINGS) == 6
+    assert set(judged) == set(READINGS)
+    assert len(READINGS) == 6
     executor = judged["grequests", "twisted", "tornado", "asyncio-executor"]
     assert [s.outcome for s in executor.steps] == ["inconclusive", "supported", "supported"]
     assert executor.verdict == "not shown"
     cap = executor.mechanisms["tornado", "asyncio-executor"]
-    assert cap.kind == "cap" and "never had more than 6 of its C=100" in cap.text
+    assert cap.kind == "cap"
+    assert "never had more than 6 of its C=100" in cap.text
     assert executor.mechanisms["twisted", "tornado"].kind == "cap"
     reversed_ = judged["gevent", "twisted", "tornado", "asyncio"]
     assert reversed_.verdict == "contradicted"
     cpu = reversed_.mechanisms["gevent", "twisted"]
-    assert cpu.kind == "cpu" and "1,300 µs of CPU per request against 100 µs" in cpu.text
+    assert cpu.kind == "cpu"
+    assert "1,300 µs of CPU per request against 100 µs" in cpu.text
     (record,) = [r for r in verdict.step_records(list(judged.values()), "as-written")
                  if (r.a, r.b) == ("gevent", "twisted")]
-    assert record.count("reversed") == 1 and "Where it is reversed: gevent is CPU-bound" in \
+    assert record.count("reversed") == 1
+    assert "Where it is reversed: gevent is CPU-bound" in \
         verdict.step_sentence(record)
 
 
@@ -272,10 +291,12 @@ def test_cpu_that_covers_the_lost_time_is_the_mechanism_even_below_c() -> None:
     fast = _measured("twisted", [370.0], cpu_us=700)
     # 100 requests x 1.3 ms = 0.13 s of CPU issuing one wave; the round lost 0.31 - 0.2 = 0.11 s to the ideal.
     wave = verdict.mechanism(_measured("gevent", [320.0], cpu_us=1300, busy=0.42), fast)
-    assert wave.kind == "cpu" and "0.13 s of CPU in a 0.31 s round whose ideal is 0.20 s" in wave.text
+    assert wave.kind == "cpu"
+    assert "0.13 s of CPU in a 0.31 s round whose ideal is 0.20 s" in wave.text
     # Below C because it cannot issue requests as fast as they return: still the CPU, with the peak said.
     slow_issue = verdict.mechanism(_measured("gevent", [250.0], cpu_us=3500, peak=60, busy=0.9), fast)
-    assert slow_issue.kind == "cpu" and "never had more than 60 of its C=100" in slow_issue.text
+    assert slow_issue.kind == "cpu"
+    assert "never had more than 60 of its C=100" in slow_issue.text
     # Below C with little CPU: a cap.
     capped = verdict.mechanism(_measured("tornado", [48.0], cpu_us=700, peak=10, busy=0.03), fast)
     assert capped.kind == "cap"
@@ -313,7 +334,8 @@ def test_readme_quotes_the_committed_run_it_names() -> None:
     readme = (root / "README.md").read_text()
     source_line, quoted = readme.split(begin, 1)[1].split(end, 1)[0].strip().split("\n", 1)
     source = source_line.removeprefix("<!-- source: ").removesuffix(" -->")
-    assert source_line == SOURCE_LINE.format(source) and source.startswith("results/runs/"), source_line
+    assert source_line == SOURCE_LINE.format(source), source_line
+    assert source.startswith("results/runs/"), source_line
     assert quoted.strip() == readme_why(load_run(root / source), "results/claim.png"), (
         f"README.md's generated section is stale: python -m bench.report {source} --out results "
         "--readme README.md")
@@ -331,7 +353,8 @@ def test_docs_results_quotes_the_committed_runs_it_names(markers: tuple[str, str
     source_line, quoted = doc.read_text().split(begin, 1)[1].split(end, 1)[0].strip().split("\n", 1)
     source = source_line.removeprefix("<!-- source: ").removesuffix(" -->")
     run = (doc.parent / source).resolve()
-    assert run.is_relative_to(root / "results") and "/runs/" in source, source_line
+    assert run.is_relative_to(root / "results"), source_line
+    assert "/runs/" in source, source_line
     assert quoted.strip() == "\n".join(quote(load_run(run))), (
         f"docs/results.md's section {begin!r} is stale: python -m bench.report {run.relative_to(root)} "
         f"--out {run.parent.parent.relative_to(root)} --readme docs/results.md")
@@ -342,7 +365,9 @@ def test_a_run_without_a_sections_data_keeps_it(tmp_path: Path) -> None:
     doc = tmp_path / "results.md"
     doc.write_text(f"# top\n{begin}\nkept\n{end}\n")
     kept = update_readme(doc, load_run(FIXTURE), "claim.png", "runs/x.json")
-    assert "kept" in doc.read_text() and len(kept) == 1 and "has no instruction counts" in kept[0]
+    assert "kept" in doc.read_text()
+    assert len(kept) == 1
+    assert "has no instruction counts" in kept[0]
 
 
 def test_readme_rewrite_keeps_the_rest(tmp_path: Path) -> None:
@@ -352,7 +377,9 @@ def test_readme_rewrite_keeps_the_rest(tmp_path: Path) -> None:
     update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
     text = readme.read_text()
     assert f"{begin}\n<!-- source: results/runs/x.json -->\n" in text
-    assert text.startswith("# top\n\n") and text.endswith(f"{end}\n\n# bottom\n") and "old" not in text
+    assert text.startswith("# top\n\n")
+    assert text.endswith(f"{end}\n\n# bottom\n")
+    assert "old" not in text
     readme.write_text("# no markers\n")
     with pytest.raises(ValueError, match="no generated section"):
         update_readme(readme, load_run(FIXTURE), "results/claim.png", "results/runs/x.json")
@@ -370,7 +397,8 @@ def test_a_partial_run_is_reported_as_partial(tmp_path: Path) -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "REPORT.md").read_text()
-    assert "**Partial run:**" in text and "1 row(s) unfinished" in text
+    assert "**Partial run:**" in text
+    assert "1 row(s) unfinished" in text
     assert "interrupted: the sweep stopped before this row finished" in text
 
 
@@ -378,6 +406,9 @@ def test_rounds_nearly_identical_are_compared_without_a_warning() -> None:
     """Two rounds a side that agree to ten digits (CPU per request over a short round can): the comparison is
     made, not a scipy precision warning (an error under the suite's settings, which ended a sweep's report)."""
     same = compare("a", [100.0, 100.0000000001], "b", [100.0, 100.0000000002])
-    assert same.ratio == pytest.approx(1.0) and not same.decisive and 0.0 <= same.p <= 1.0
+    assert same.ratio == pytest.approx(1.0)
+    assert not same.decisive
+    assert 0.0 <= same.p <= 1.0
     apart = compare("a", [200.0, 200.0000000001], "b", [100.0, 100.0000000002])
-    assert apart.ratio == pytest.approx(2.0) and apart.decisive
+    assert apart.ratio == pytest.approx(2.0)
+    assert apart.decisive

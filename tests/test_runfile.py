@@ -42,7 +42,8 @@ def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_pat
     output, _ = sweep.communicate(timeout=60)
 
     assert sweep.returncode == 2, output[-3000:]
-    assert "Traceback" not in output and "--resume" in output
+    assert "Traceback" not in output
+    assert "--resume" in output
     assert not [pid for pid in children if psutil.pid_exists(pid)
                 and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE], "a server or worker outlived the sweep"
     (path,) = (tmp_path / "results" / "runs").glob("*.json")
@@ -50,7 +51,10 @@ def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_pat
     partial = load_run(path)
     kept = {row["id"] for row in partial["rows"] if row["status"] != "not_run"}
     not_run = [row for row in partial["rows"] if row["status"] == "not_run"]
-    assert partial["partial"] and partial["options"]["interrupted"] == "SIGINT" and kept and not_run
+    assert partial["partial"]
+    assert partial["options"]["interrupted"] == "SIGINT"
+    assert kept
+    assert not_run
     assert len(partial["rows"]) == 8  # every planned row is accounted for: finished, or not run and why
     assert all(row["cause"] == "interrupted" and "interrupted (SIGINT)" in row["reason"] for row in not_run)
     assert f"{len(not_run)} not run" in output
@@ -62,8 +66,10 @@ def test_interrupted_sweep_keeps_rows_leaves_nothing_running_and_resumes(tmp_pat
     assert f"{len(kept)} deselected" in resumed.stdout
     run = load_run(path)
     ids = [row["id"] for row in run["rows"]]
-    assert len(ids) == len(set(ids)) == 8 and kept <= set(ids)  # 2 policies x (sequential + 3 strategies at C=2)
-    assert not run["partial"] and run["resumed"]
+    assert len(ids) == len(set(ids)) == 8
+    assert kept <= set(ids)
+    assert not run["partial"]
+    assert run["resumed"]
 
 
 def test_a_killed_sweeps_row_log_is_read_as_partial(tmp_path: Path) -> None:
@@ -73,10 +79,13 @@ def test_a_killed_sweeps_row_log_is_read_as_partial(tmp_path: Path) -> None:
     log = tmp_path / "run.jsonl"
     log.write_text(json.dumps(header) + "\n" + json.dumps(row) + "\n" + '{"id": "cut mid-wr')
     run = load_run(log)
-    assert [r["id"] for r in run["rows"]] == ["x"] and run["partial"]
+    assert [r["id"] for r in run["rows"]] == ["x"]
+    assert run["partial"]
 
 
 def test_resume_refuses_other_plan_options(tmp_path: Path) -> None:
     done = subprocess.run(sweep_command("--resume=nowhere.json", "--quick"), cwd=ROOT, capture_output=True, text=True,
                           timeout=60, check=False)
-    assert done.returncode != 0 and "drop --quick" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode != 0
+    assert "drop --quick" in done.stderr
+    assert "Traceback" not in done.stderr

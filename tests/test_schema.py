@@ -33,9 +33,12 @@ def test_every_committed_run_validates_and_is_read_in_todays_shape(path: Path) -
     assert schema.validate(run) == []  # what a version adds is optional: an older file is a valid one
     assert run["commit_info"] is None or len(run["commit_info"]["id"]) == 40
     read = load_run(path)
-    assert read["schema_version"] == schema.SCHEMA_VERSION and schema.validate(read) == []
-    assert read["server_restarts"] == [] and read["options"]["stopped"] is None  # none before version 4
-    assert all(row["cause"] is None for row in read["rows"]) and not read["partial"]
+    assert read["schema_version"] == schema.SCHEMA_VERSION
+    assert schema.validate(read) == []
+    assert read["server_restarts"] == []
+    assert read["options"]["stopped"] is None
+    assert all(row["cause"] is None for row in read["rows"])
+    assert not read["partial"]
 
 
 @pytest.mark.parametrize("path", LADDERS, ids=[str(p.relative_to(ROOT)) for p in LADDERS])
@@ -52,13 +55,15 @@ def test_the_validator_names_each_departure() -> None:
     del row["reason"]
     problems = schema.validate(run)
     assert any(p.startswith("run.rows[0].status: 'fine' not one of") for p in problems)
-    assert "run.rows[0]: undeclared 'surprise'" in problems and "run.rows[0]: missing 'reason'" in problems
+    assert "run.rows[0]: undeclared 'surprise'" in problems
+    assert "run.rows[0]: missing 'reason'" in problems
 
 
 def test_an_older_version_is_read_in_todays_shape() -> None:
     run = load_run(FIXTURE)  # schema_version 2
     assert run["schema_version"] == schema.SCHEMA_VERSION
-    assert run["commit_info"] is None and all(row["rounds_stopped"] is None for row in run["rows"])
+    assert run["commit_info"] is None
+    assert all(row["rounds_stopped"] is None for row in run["rows"])
 
 
 def test_an_unknown_version_is_refused_with_a_clear_message(tmp_path: Path) -> None:

@@ -65,7 +65,9 @@ def simultaneous_delays(url: str, count: int, delay_ms: int) -> None:
         close_all(socks)
     assert [r.responses[0].status if r.responses else None for r in results] == [200] * count
     stats = fetch_stats(url)
-    assert stats["peak_in_flight"] == count and stats["requests"] == count and stats["in_flight"] == 0
+    assert stats["peak_in_flight"] == count
+    assert stats["requests"] == count
+    assert stats["in_flight"] == 0
 
 
 # Every test here starts its own server rather than use conftest's ``server_url``: each needs a given backend

@@ -62,16 +62,19 @@ def test_byte_by_byte_gives_the_same_events() -> None:
 ])
 def test_keep_alive_follows_version_and_connection_header(head: bytes, keep_alive: bool) -> None:
     [request] = feed(head)
-    assert isinstance(request, ParsedRequest) and request.keep_alive is keep_alive
+    assert isinstance(request, ParsedRequest)
+    assert request.keep_alive is keep_alive
 
 
 def test_chunked_body_is_accepted() -> None:
     [request] = feed(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n")
-    assert isinstance(request, ParsedRequest) and request.body == b"abcde"
+    assert isinstance(request, ParsedRequest)
+    assert request.body == b"abcde"
 
 
 def only_error(events: list[Event]) -> Rejection:
-    assert len(events) == 1 and isinstance(events[0], Rejection), events
+    assert len(events) == 1, events
+    assert isinstance(events[0], Rejection), events
     return events[0]
 
 
@@ -108,26 +111,30 @@ def test_a_large_head_split_in_small_feeds_under_the_limit_is_fine() -> None:
     reader = RequestReader(max_head_bytes=1000)
     data = b"GET / HTTP/1.1\r\n" + b"X-A: 1\r\n" * 100 + b"\r\n"  # 816 bytes
     events = [e for i in range(0, len(data), 7) for e in reader.receive_data(data[i:i + 7])]
-    assert len(events) == 1 and isinstance(events[0], ParsedRequest)
+    assert len(events) == 1
+    assert isinstance(events[0], ParsedRequest)
 
 
 def test_many_pipelined_requests_in_one_feed_are_not_a_large_head() -> None:
     reader = RequestReader(max_head_bytes=1000)
     events = reader.receive_data(GET * 200 + b"GET /partial")
-    assert len(events) == 200 and all(isinstance(e, ParsedRequest) for e in events)
+    assert len(events) == 200
+    assert all(isinstance(e, ParsedRequest) for e in events)
 
 
 def test_after_an_error_the_reader_is_closed_and_ignores_input() -> None:
     reader = RequestReader()
     assert only_error(reader.receive_data(b"BAD\r\n\r\n")).status == 400
-    assert reader.closed and not reader.at_boundary
+    assert reader.closed
+    assert not reader.at_boundary
     assert reader.receive_data(GET) == []
 
 
 def test_upgrade_completes_the_request_then_closes() -> None:
     reader = RequestReader()
     [request] = reader.receive_data(b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n\x81\x00")
-    assert isinstance(request, ParsedRequest) and request.keep_alive is False
+    assert isinstance(request, ParsedRequest)
+    assert request.keep_alive is False
     assert reader.closed
 
 
@@ -143,7 +150,9 @@ def test_at_boundary_tracks_half_read_requests() -> None:
 def parse_response(data: bytes) -> Response:
     """``data`` as exactly one complete response, read by the suite's response parser."""
     parser = ResponseParser()
-    assert parser.feed(data) and not parser.trailing and parser.response is not None
+    assert parser.feed(data)
+    assert not parser.trailing
+    assert parser.response is not None
     return parser.response
 
 

@@ -64,7 +64,8 @@ def test_echo_returns_body_and_content_type() -> None:
 ])
 def test_route_errors(method: bytes, target: bytes, status: int) -> None:
     action = route(request(method, target))
-    assert isinstance(action, Reply) and action.status == status
+    assert isinstance(action, Reply)
+    assert action.status == status
 
 
 # Live -------------------------------------------------------------------------------------------------
@@ -132,7 +133,9 @@ def test_keep_alive_reuses_the_connection(url: str) -> None:
 
 def test_connection_close_is_honoured_by_a_server_side_close(url: str) -> None:
     result = exchange(url, b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
-    assert [r.status for r in result.responses] == [200] and result.closed and not result.reset
+    assert [r.status for r in result.responses] == [200]
+    assert result.closed
+    assert not result.reset
     assert result.responses[0].header("connection") == "close"
 
 
@@ -158,28 +161,35 @@ def test_pipelined_requests_are_answered_in_order_despite_delays(url: str) -> No
 def test_many_pipelined_requests_one_byte_at_a_time(url: str) -> None:
     data = b"GET /bytes/10 HTTP/1.1\r\n\r\n" * 30 + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"
     result = exchange(url, data, chunk=1)
-    assert len(result.responses) == 31 and result.closed
+    assert len(result.responses) == 31
+    assert result.closed
 
 
 def test_fault_reset(url: str) -> None:
     result = exchange(url, b"GET /fault/reset HTTP/1.1\r\n\r\n")
-    assert result.reset and not result.responses
+    assert result.reset
+    assert not result.responses
 
 
 def test_fault_close(url: str) -> None:
     result = exchange(url, b"GET /fault/close HTTP/1.1\r\n\r\n")
-    assert result.closed and not result.reset and not result.responses
+    assert result.closed
+    assert not result.reset
+    assert not result.responses
 
 
 def test_fault_truncate(url: str) -> None:
     result = exchange(url, b"GET /fault/truncate HTTP/1.1\r\n\r\n")
-    assert result.closed and not result.reset and not result.responses
+    assert result.closed
+    assert not result.reset
+    assert not result.responses
     assert re.search(r"mid-body \(truncated after [1-9][0-9]* body bytes\)", result.truncated), result
 
 
 def test_fault_garbage(url: str) -> None:
     result = exchange(url, b"GET /fault/garbage HTTP/1.1\r\n\r\n")
-    assert result.garbage and not result.responses
+    assert result.garbage
+    assert not result.responses
 
 
 def test_fault_stall_answers_nothing_until_the_idle_timeout() -> None:
@@ -189,7 +199,8 @@ def test_fault_stall_answers_nothing_until_the_idle_timeout() -> None:
             sock.sendall(b"GET /fault/stall HTTP/1.1\r\n\r\n")
             started = time.monotonic()
             result = read_responses(sock)
-            assert result.closed and not result.responses
+            assert result.closed
+            assert not result.responses
             assert time.monotonic() - started >= 0.4  # closed by the idle timeout, not before
         assert fetch_stats(base)["in_flight"] == 0
 
@@ -199,10 +210,15 @@ def test_stats_counts_requests_and_statuses_but_not_itself(url: str) -> None:
     for target in ["/", "/status/404", "/status/404", "/nope"]:
         get(url, target)
     stats = fetch_stats(url)
-    assert stats["requests"] == 4 and stats["in_flight"] == 0 and stats["peak_in_flight"] == 1
+    assert stats["requests"] == 4
+    assert stats["in_flight"] == 0
+    assert stats["peak_in_flight"] == 1
     assert stats["status_counts"] == {"200": 1, "404": 3}
-    assert stats["backend"] in BACKENDS and stats["bad_requests"] == 0
-    assert stats["cpu_s"] >= 0 and stats["uptime_s"] > 0 and isinstance(stats["pid"], int)
+    assert stats["backend"] in BACKENDS
+    assert stats["bad_requests"] == 0
+    assert stats["cpu_s"] >= 0
+    assert stats["uptime_s"] > 0
+    assert isinstance(stats["pid"], int)
     assert set(stats) == {"backend", "requests", "open_connections", "in_flight", "peak_in_flight",
                           "bad_requests", "status_counts", "pid", "cpu_s", "uptime_s", "loop_lag_max_s"}
     assert fetch_stats(url)["requests"] == 4  # reading stats is not a request

@@ -129,10 +129,13 @@ def test_keep_alive_reuses_one_tls_connection(tls: Tls) -> None:
 
 def test_connection_close_is_a_clean_tls_close(tls: Tls) -> None:
     plaintext, ending = tls_ending(tls.url, tls.context, _get("/"))
-    assert ending == "close_notify" and plaintext.endswith(b"Connection: close\r\nContent-Length: 23\r\n\r\n"
+    assert ending == "close_notify"
+    assert plaintext.endswith(b"Connection: close\r\nContent-Length: 23\r\n\r\n"
                                                             + ROOT_BODY)
     result = exchange(tls.url, _get("/"), context=tls.context)
-    assert [r.body for r in result.responses] == [ROOT_BODY] and result.closed and not result.reset
+    assert [r.body for r in result.responses] == [ROOT_BODY]
+    assert result.closed
+    assert not result.reset
 
 
 def test_echo_body_split_across_many_records(tls: Tls) -> None:
@@ -160,12 +163,14 @@ def test_pipelined_requests_are_answered_in_order_despite_delays(tls: Tls) -> No
 def test_many_pipelined_requests_one_byte_per_record(tls: Tls) -> None:
     data = b"GET /bytes/10 HTTP/1.1\r\n\r\n" * 30 + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"
     result = exchange(tls.url, data, chunk=1, context=tls.context)
-    assert len(result.responses) == 31 and result.closed
+    assert len(result.responses) == 31
+    assert result.closed
 
 
 def test_a_bad_request_over_tls_is_answered_then_closed(tls: Tls) -> None:
     result = exchange(tls.url, b"GARBAGE\r\n\r\n", context=tls.context)
-    assert [r.status for r in result.responses] == [400] and result.closed
+    assert [r.status for r in result.responses] == [400]
+    assert result.closed
 
 
 def test_a_client_that_never_reads_a_large_body_blocks_no_one(tls: Tls) -> None:
@@ -190,7 +195,8 @@ def test_a_paced_answer_trickles_and_arrives_whole(tls: Tls) -> None:
         while not parser.feed(sock.recv(65536)):
             pass
         assert time.monotonic() - started >= 0.9  # a lower bound only: the link never carries it early
-    assert parser.response is not None and parser.response.body == work_body(2, 8000)
+    assert parser.response is not None
+    assert parser.response.body == work_body(2, 8000)
     assert fetch_stats(tls.url, ca_file=tls.ca_file)["in_flight"] == 0
 
 
@@ -217,22 +223,29 @@ def test_fault_reset_is_an_rst_without_an_answer(tls: Tls) -> None:
 def test_fault_close_is_a_clean_close_without_an_answer(tls: Tls) -> None:
     assert tls_ending(tls.url, tls.context, b"GET /fault/close HTTP/1.1\r\n\r\n") == (b"", "close_notify")
     result = exchange(tls.url, b"GET /fault/close HTTP/1.1\r\n\r\n", context=tls.context)
-    assert result.closed and not result.reset and not result.responses  # as an ssl client sees it
+    assert result.closed
+    assert not result.reset
+    assert not result.responses
 
 
 def test_fault_truncate_closes_mid_body(tls: Tls) -> None:
     plaintext, ending = tls_ending(tls.url, tls.context, b"GET /fault/truncate HTTP/1.1\r\n\r\n")
-    assert ending == "close_notify" and plaintext.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert ending == "close_notify"
+    assert plaintext.startswith(b"HTTP/1.1 200 OK\r\n")
     result = exchange(tls.url, b"GET /fault/truncate HTTP/1.1\r\n\r\n", context=tls.context)
-    assert result.closed and not result.reset and not result.responses
+    assert result.closed
+    assert not result.reset
+    assert not result.responses
     assert re.search(r"mid-body \(truncated after [1-9][0-9]* body bytes\)", result.truncated), result
 
 
 def test_fault_garbage_is_garbage_http_inside_the_tls_stream(tls: Tls) -> None:
     plaintext, ending = tls_ending(tls.url, tls.context, b"GET /fault/garbage HTTP/1.1\r\n\r\n")
-    assert ending == "close_notify" and b"THIS IS NOT HTTP" in plaintext  # decrypted fine: garbage HTTP
+    assert ending == "close_notify"
+    assert b"THIS IS NOT HTTP" in plaintext
     result = exchange(tls.url, b"GET /fault/garbage HTTP/1.1\r\n\r\n", context=tls.context)
-    assert result.garbage and not result.responses
+    assert result.garbage
+    assert not result.responses
 
 
 def test_fault_stall_answers_nothing_until_the_idle_timeout() -> None:
@@ -268,14 +281,18 @@ def test_stats_keep_every_plain_key_and_add_the_tls_ones(tls: Tls) -> None:
     assert set(stats) == {"backend", "requests", "open_connections", "in_flight", "peak_in_flight",
                           "bad_requests", "status_counts", "pid", "cpu_s", "uptime_s", "loop_lag_max_s", "tls",
                           "tls_handshakes", "tls_handshake_failures", "tls_ciphers"}
-    assert stats["requests"] == 2 and stats["status_counts"] == {"200": 1, "404": 1}
+    assert stats["requests"] == 2
+    assert stats["status_counts"] == {"200": 1, "404": 1}
     assert stats["tls"] == {"version": "TLSv1.3", "tickets": True, "alpn": ["http/1.1"],
                             "handshake_timeout_s": 5.0}  # at most the idle timeout
     handshakes = stats["tls_handshakes"]
-    assert handshakes["full"] == 3 and handshakes["resumed"] == 0  # the two GETs and this fetch
-    assert handshakes["full_cpu_s"] > 0 and handshakes["resumed_cpu_s"] == 0
+    assert handshakes["full"] == 3
+    assert handshakes["resumed"] == 0
+    assert handshakes["full_cpu_s"] > 0
+    assert handshakes["resumed_cpu_s"] == 0
     assert stats["tls_handshake_failures"] == {}
-    assert sum(stats["tls_ciphers"].values()) == 3 and all(name.startswith("TLS_") for name in stats["tls_ciphers"])
+    assert sum(stats["tls_ciphers"].values()) == 3
+    assert all(name.startswith("TLS_") for name in stats["tls_ciphers"])
 
 
 # Handshake settings ------------------------------------------------------------------------------------
@@ -294,7 +311,8 @@ def _handshake(url: str, context: ssl.SSLContext, session: ssl.SSLSession | None
 def test_tls13_by_default_with_alpn_http11(tls: Tls) -> None:
     sock, _ = _handshake(tls.url, client_context(tls.ca_file, ("h2", "http/1.1")))
     with sock:
-        assert sock.version() == "TLSv1.3" and sock.selected_alpn_protocol() == "http/1.1"
+        assert sock.version() == "TLSv1.3"
+        assert sock.selected_alpn_protocol() == "http/1.1"
 
 
 def test_a_client_without_alpn_is_served(tls: Tls) -> None:
@@ -311,9 +329,11 @@ def test_tickets_resume_and_are_counted_as_resumed(version: str) -> None:
         context = client_context(server.ca_file)
         first, _ = _handshake(server.url, context)
         with first:
-            assert first.version() == f"TLSv{version}" and not first.session_reused
+            assert first.version() == f"TLSv{version}"
+            assert not first.session_reused
             session = first.session
-            assert session is not None and session.has_ticket
+            assert session is not None
+            assert session.has_ticket
         reset_stats(server.url, ca_file=server.ca_file)
         second, _ = _handshake(server.url, context, session)
         with second:
@@ -332,14 +352,16 @@ def test_no_tickets_gives_full_handshakes_only(version: str) -> None:
         first, _ = _handshake(server.url, context)
         with first:
             session = first.session
-            assert session is not None and not session.has_ticket
+            assert session is not None
+            assert not session.has_ticket
         for _ in range(3):
             sock, _ = _handshake(server.url, context, session)  # offered, never taken
             with sock:
                 assert not sock.session_reused
         stats = fetch_stats(server.url, ca_file=server.ca_file)
         assert stats["tls"]["tickets"] is False
-        assert stats["tls_handshakes"]["resumed"] == 0 and stats["tls_handshakes"]["full"] >= 5
+        assert stats["tls_handshakes"]["resumed"] == 0
+        assert stats["tls_handshakes"]["full"] >= 5
 
 
 def test_tls_version_12_gives_12() -> None:
@@ -347,14 +369,16 @@ def test_tls_version_12_gives_12() -> None:
         assert server.ca_file is not None
         sock, _ = _handshake(server.url, client_context(server.ca_file))
         with sock:
-            assert sock.version() == "TLSv1.2" and sock.selected_alpn_protocol() == "http/1.1"
+            assert sock.version() == "TLSv1.2"
+            assert sock.selected_alpn_protocol() == "http/1.1"
         assert fetch_stats(server.url, ca_file=server.ca_file)["tls"]["version"] == "TLSv1.2"
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
 def test_the_ca_file_verifies_the_server_with_host_name_checking(tls: Tls, host: str) -> None:
     context = ssl.create_default_context(cafile=tls.ca_file)
-    assert context.check_hostname and context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.verify_mode == ssl.CERT_REQUIRED
     sock, _ = _handshake(tls.url, context, host=host)
     sock.close()
     with pytest.raises(ssl.SSLCertVerificationError):  # a name the certificate does not cover
@@ -381,7 +405,8 @@ def test_the_certificate_covers_ipv6_loopback() -> None:
     except Exception as exc:  # noqa: BLE001 - a machine without ::1 configured
         pytest.skip(f"cannot serve on ::1: {exc}")
     try:
-        assert server.ca_file is not None and server.url.startswith("https://[::1]:")
+        assert server.ca_file is not None
+        assert server.url.startswith("https://[::1]:")
         assert fetch_stats(server.url, ca_file=server.ca_file)["requests"] == 0  # verified against ::1
     finally:
         server.stop()
@@ -399,7 +424,8 @@ def test_cert_and_key_serve_the_given_certificate(tmp_path: Path) -> None:
         sock, _ = _handshake(server.url, client_context(str(ca)))
         with sock:
             peer = sock.getpeercert()
-            assert peer is not None and (("commonName", "users-own-cert"),) in peer["subject"]
+            assert peer is not None
+            assert (("commonName", "users-own-cert"),) in peer["subject"]
 
 
 def test_the_first_line_is_the_https_url_and_the_ca_file_is_complete_by_then(tmp_path: Path) -> None:

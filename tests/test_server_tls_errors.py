@@ -85,7 +85,8 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             assert server.ca_file is not None
             yield Target(server.url, server.ca_file, stderr)
     text = stderr.read_text()
-    assert "Traceback" not in text and "Error" not in text, text  # every bad case ended quietly
+    assert "Traceback" not in text, text
+    assert "Error" not in text, text  # every bad case ended quietly
 
 
 def client_hello() -> bytes:
@@ -127,7 +128,9 @@ def test_a_plain_http_request_gets_nginx_s_400_in_plain_text(target: Target, met
     body = b"" if method in ("GET", "HEAD") else b"a=1"
     request = f"{method} / HTTP/1.1\r\nHost: t\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
     result = exchange(target.url, request)  # no context: plain text on the TLS port
-    assert [r.status for r in result.responses] == [400] and result.closed and not result.reset
+    assert [r.status for r in result.responses] == [400]
+    assert result.closed
+    assert not result.reset
     assert result.responses[0].body == b"The plain HTTP request was sent to HTTPS port\n"
     stats = target.stats()
     assert stats["tls_handshake_failures"] == {"plain_http": 1}
@@ -184,7 +187,7 @@ def test_a_version_the_server_does_not_speak(target: Target, version: str) -> No
         warnings.simplefilter("ignore", DeprecationWarning)
         context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, version)
     context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let OpenSSL send a TLS 1.1 hello at all
-    with pytest.raises(ssl.SSLError, match="(?i)protocol version|unsupported protocol"):
+    with pytest.raises(ssl.SSLError, match=r"(?i)protocol version|unsupported protocol"):
         connect(target.url, context).close()
     assert target.failures_after("version") == {"version": 1}
     target.assert_still_serves()
@@ -212,7 +215,8 @@ def test_fifty_stalled_handshakes_block_no_one_and_time_out(target: Target) -> N
         # While all 50 stall: a full handshake and a request, answered. The stats it reads prove the 50 were
         # still open and none had timed out yet when it was answered.
         stats = target.stats()
-        assert stats["open_connections"] >= 51 and "timeout" not in stats["tls_handshake_failures"]
+        assert stats["open_connections"] >= 51
+        assert "timeout" not in stats["tls_handshake_failures"]
         target.assert_still_serves()
         # Then the handshake timeout closes every one of them, and counts them.
         assert target.failures_after("timeout", 50) == {"timeout": 50}
@@ -243,8 +247,10 @@ def test_fuzz_never_crashes_the_loop_and_always_ends_the_connection(target: Targ
 def test_a_bad_tls_flag_is_one_line_and_status_2(args: list[str]) -> None:
     done = subprocess.run([sys.executable, "-m", "local_server", *args], capture_output=True, text=True,
                           check=False, timeout=30)
-    assert done.returncode == 2 and done.stdout == ""
-    assert len(done.stderr.strip().splitlines()) == 1 and "error" in done.stderr, done.stderr
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "error" in done.stderr, done.stderr
 
 
 def test_a_certificate_that_does_not_load_is_one_line_and_status_1(tmp_path: Path) -> None:
@@ -252,8 +258,10 @@ def test_a_certificate_that_does_not_load_is_one_line_and_status_1(tmp_path: Pat
     done = subprocess.run([sys.executable, "-m", "local_server", "--tls", "--cert", str(tmp_path / "c.pem"),
                            "--key", str(tmp_path / "c.pem")], capture_output=True, text=True, check=False,
                           timeout=30)
-    assert done.returncode == 1 and done.stdout == ""
-    assert len(done.stderr.strip().splitlines()) == 1 and "--cert" in done.stderr, done.stderr
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "--cert" in done.stderr, done.stderr
 
 
 #: Runs the server with ``import trustme`` failing, as on a machine without it.
@@ -272,9 +280,12 @@ runpy.run_module("local_server", run_name="__main__")
 def test_a_missing_trustme_is_one_line_saying_how_to_get_it() -> None:
     done = subprocess.run([sys.executable, "-c", WITHOUT_TRUSTME], capture_output=True, text=True, check=False,
                           timeout=30)
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 1
+    assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "trustme" in lines[0] and "pip install 'concbench[tls]'" in lines[0], lines
+    assert len(lines) == 1, lines
+    assert "trustme" in lines[0], lines
+    assert "pip install 'concbench[tls]'" in lines[0], lines
 
 
 def test_the_plain_server_needs_no_trustme() -> None:

@@ -44,7 +44,7 @@ def test_same_seed_same_sequence_in_another_process_and_different_seed_different
                           check=True)
     assert [tuple(pair) for pair in json.loads(done.stdout)] == list(web_requests(1, 500))
     other = web_requests(2, 500)
-    assert sum(a != b for a, b in zip(other, web_requests(1, 500))) > 490  # independent, not shifted
+    assert sum(a != b for a, b in zip(other, web_requests(1, 500), strict=True)) > 490  # independent, not shifted
     assert web_requests(1, 10) == web_requests(1, 500)[:10]  # a request's draw does not depend on N
 
 
@@ -52,13 +52,15 @@ def test_same_seed_same_urls_and_bodies_for_every_strategy_of_a_cell() -> None:
     plan = Plan(workloads=("web",), requests=50)
     a, b = (plan.workload("web", "http://127.0.0.1:1/", Case(name, "tuned", "keepalive", 10))
             for name in ("asyncio", "threads"))
-    assert a == b and a.urls() == b.urls()
+    assert a == b
+    assert a.urls() == b.urls()
     assert a.urls() == ["http://127.0.0.1:1/" + path for path in web_paths(1, 50)]
     for k, url in enumerate(a.urls()):
         delay, size = web_request(1, k)
         assert f"delay_ms={delay}&size={size}&id={k}" in url
         expected = expected_response(url)
-        assert expected is not None and len(expected[1]) == size  # verifiable: the body is f(id, size)
+        assert expected is not None
+        assert len(expected[1]) == size
     assert expected_response(a.urls()[0]) == expected_response(b.urls()[0])
 
 
@@ -68,11 +70,16 @@ def test_the_distributions_are_as_stated() -> None:
     draws = web_requests(1, 10_000)
     delays = sorted(d for d, _ in draws)
     sizes = sorted(s for _, s in draws)
-    assert 90 <= percentile(delays, 50) <= 110 and 850 <= percentile(delays, 99) <= 1150
-    assert 14 * 1024 <= percentile(sizes, 50) <= 18 * 1024 and 220 * 1024 <= percentile(sizes, 99) <= 300 * 1024
-    assert WEB_DELAY_MS.low <= delays[0] and delays[-1] <= WEB_DELAY_MS.high
-    assert WEB_SIZE.low <= sizes[0] and sizes[-1] <= WEB_SIZE.high
-    assert WEB_DELAY_MS.value(1e-12) == WEB_DELAY_MS.low and WEB_DELAY_MS.value(1 - 1e-12) == WEB_DELAY_MS.high
+    assert 90 <= percentile(delays, 50) <= 110
+    assert 850 <= percentile(delays, 99) <= 1150
+    assert 14 * 1024 <= percentile(sizes, 50) <= 18 * 1024
+    assert 220 * 1024 <= percentile(sizes, 99) <= 300 * 1024
+    assert WEB_DELAY_MS.low <= delays[0]
+    assert delays[-1] <= WEB_DELAY_MS.high
+    assert WEB_SIZE.low <= sizes[0]
+    assert sizes[-1] <= WEB_SIZE.high
+    assert WEB_DELAY_MS.value(1e-12) == WEB_DELAY_MS.low
+    assert WEB_DELAY_MS.value(1 - 1e-12) == WEB_DELAY_MS.high
 
 
 # The ideal ---------------------------------------------------------------------------------------------
@@ -111,6 +118,8 @@ def test_a_web_rows_efficiency_is_against_its_drawn_delays() -> None:
            "rounds": [{"req_per_s": 40.0, "wall_s": 2.5, "latency_ms": {}, "peak_in_flight": 10}]}
     ideal = ideal_seconds([d / 1000 for d, _ in web_requests(1, 100)], 10)
     summary = summarise(row)
-    assert summary is not None and row["seed"] == 1
-    assert summary["ideal_s"] == pytest.approx(ideal) and summary["efficiency"] == pytest.approx(ideal / 2.5)
+    assert summary is not None
+    assert row["seed"] == 1
+    assert summary["ideal_s"] == pytest.approx(ideal)
+    assert summary["efficiency"] == pytest.approx(ideal / 2.5)
     assert ideal != pytest.approx(math.ceil(100 / 10) * spec.delay_ms / 1000)  # not the median's waves

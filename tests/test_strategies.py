@@ -123,7 +123,8 @@ def _runnable_policy(spec: StrategySpec, concurrency: int, profile: str) -> str:
 def test_registered_module_has_start(name: str) -> None:
     # Read, not imported: importing gevent's module here would monkey-patch the test process.
     spec = importlib.util.find_spec(REGISTRY[name].module)
-    assert spec is not None and spec.origin, f"{name}: module {REGISTRY[name].module} does not exist"
+    assert spec is not None, f"{name}: module {REGISTRY[name].module} does not exist"
+    assert spec.origin, f"{name}: module {REGISTRY[name].module} does not exist"
     with open(spec.origin) as handle:
         tree = ast.parse(handle.read())
     starts = [node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "start"]
@@ -145,7 +146,8 @@ def test_every_body_verified(name: str, concurrency: int, policy: str, profile: 
             result = worker.run_round(workload)
             assert (result.ok, result.errors) == (N, 0), result.error_samples
             assert result.requests == N
-            assert result.peak_in_flight is not None and 1 <= result.peak_in_flight <= concurrency
+            assert result.peak_in_flight is not None
+            assert 1 <= result.peak_in_flight <= concurrency
     finally:
         workers.release(name)
 
@@ -160,7 +162,7 @@ def test_faults_are_errors_in_their_slots(name: str, policy: str, profile: str, 
     _skip_unless_runnable(REGISTRY[name], concurrency, policy, profile)
     work = [f"work?size=64&id={k}" for k in range(12)]
     # Faults interleaved with good requests, so a fault on a shared connection would hit a neighbour.
-    paths = [path for pair in zip(work, FAULT_PATHS + [""] * len(work)) for path in pair if path]
+    paths = [path for pair in zip(work, FAULT_PATHS + [""] * len(work), strict=False) for path in pair if path]
     workload = Workload.from_paths(server_url, paths, concurrency, policy=policy, timeout_s=FAULT_TIMEOUT_S,
                                    profile=profile)
     try:
@@ -213,7 +215,8 @@ def test_against_a_server_that_is_not_ours(name: str, policy: str, profile: str,
             workers.release(name)
         connections = server.connections
     assert (result.ok, result.errors) == (requests, 0), result.error_samples
-    assert result.peak_in_flight is None and result.server_cpu_s is None
+    assert result.peak_in_flight is None
+    assert result.server_cpu_s is None
     if policy == "close":
         assert connections == requests
     else:

@@ -44,7 +44,8 @@ def test_a_missing_library_is_one_line_with_its_install(name: str, monkeypatch: 
         main(["run", name, "-n", "1", "-c", "1"])
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert len(err.splitlines()) == 1 and hint in err, err
+    assert len(err.splitlines()) == 1, err
+    assert hint in err, err
 
 
 def test_the_set_2026_names_the_six_opt_in() -> None:
@@ -58,7 +59,7 @@ def test_the_set_2026_names_the_six_opt_in() -> None:
 def test_trio_raw_reports_faults_as_asyncio_does(server_url: str, policy: str) -> None:
     _skip_unless_installed("trio-raw")
     work = [f"work?size=64&id={k}" for k in range(8)]
-    paths = [path for pair in zip(work, FAULT_PATHS + [""] * len(work)) for path in pair if path]
+    paths = [path for pair in zip(work, FAULT_PATHS + [""] * len(work), strict=False) for path in pair if path]
     kinds: dict[str, dict[str, int]] = {}
     for name in ("asyncio", "trio-raw"):
         workload = Workload.from_paths(server_url, paths, 4, policy=policy, timeout_s=FAULT_TIMEOUT_S)
@@ -86,7 +87,7 @@ def test_httpx2_holds_c_in_flight_under_keepalive_round_after_round(server_url: 
 
 
 @pytest.mark.slow  # a worker per strategy, a round of 50 delayed requests at 10 in flight
-@pytest.mark.parametrize("profile, peak", [("tuned", 50), ("as-written", 10)])
+@pytest.mark.parametrize(("profile", "peak"), [("tuned", 50), ("as-written", 10)])
 def test_curl_cffi_as_written_keeps_ten_clients(server_url: str, profile: str, peak: int) -> None:
     _skip_unless_installed("curl-cffi")
     workload = Workload(server_url, 100, 50, policy="keepalive", delay_ms=200, profile=profile)

@@ -23,7 +23,7 @@ def test_list_names_every_strategy_and_its_availability() -> None:
     assert done.returncode == 0
     lines = done.stdout.splitlines()
     assert [line.split()[0] for line in lines] == list(REGISTRY)
-    for line, spec in zip(lines, REGISTRY.values()):
+    for line, spec in zip(lines, REGISTRY.values(), strict=True):
         assert line.split()[1] == ("no" if spec.unavailable_reason() else "yes")
 
 
@@ -53,7 +53,7 @@ def test_run_with_errors_exits_1(server_url: str) -> None:
     assert json.loads(done.stdout)["errors"] == 3
 
 
-@pytest.mark.parametrize("args, message", [
+@pytest.mark.parametrize(("args", "message"), [
     (["run", "nope", "-n", "1", "-c", "1"], "unknown strategy"),
     (["run", "sequential", "-n", "1", "-c", "2"], "C=1 by definition"),
     (["run", "tornado", "-n", "1", "-c", "1", "--policy", "keepalive"], "keep-alive"),
@@ -67,4 +67,5 @@ def test_bad_arguments_are_one_line_and_exit_2(args: list[str], message: str) ->
     done = _cli(*args)
     assert done.returncode == 2
     assert done.stdout == ""
-    assert len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    assert message in done.stderr, done.stderr

@@ -141,7 +141,8 @@ def test_pyreqwest_refusals_are_tls_failures() -> None:
         {"message": "client error (Connect)"}, {"message": "invalid peer certificate: UnknownIssuer"}]})
     refused_connect = exceptions.ConnectError("connection error", {"causes": [
         {"message": "tcp connect error"}, {"message": "Connection refused (os error 111)"}]})
-    assert is_tls_failure(refused) and not is_tls_failure(refused_connect)
+    assert is_tls_failure(refused)
+    assert not is_tls_failure(refused_connect)
 
 
 @pytest.mark.parametrize("keepalive", [True, False])
@@ -180,7 +181,8 @@ def test_every_body_verified_over_tls(name: str, policy: str, profile: str, tls_
                                 ca_file=tls_server.ca_file)
             result = worker.run_round(workload)
             assert (result.ok, result.errors) == (N, 0), result.error_samples
-            assert result.scheme == "https" and result.tls is not None
+            assert result.scheme == "https"
+            assert result.tls is not None
             # A handshake per connection: one per request under close; under keep-alive at most C (none in
             # the second round, whose connections the first one left open).
             handshakes = result.tls["full"] + result.tls["resumed"]
@@ -199,7 +201,7 @@ def test_faults_over_tls_are_errors_in_their_slots(name: str, profile: str, tls_
     concurrency = 1 if name == "sequential" else C
     policy = _runnable_policy(REGISTRY[name], concurrency, profile)
     work = [f"work?size=64&id={k}" for k in range(12)]
-    paths = [path for pair in zip(work, FAULT_PATHS + [""] * len(work)) for path in pair if path]
+    paths = [path for pair in zip(work, FAULT_PATHS + [""] * len(work), strict=False) for path in pair if path]
     workload = Workload.from_paths(tls_server.url, paths, concurrency, policy=policy, timeout_s=FAULT_TIMEOUT_S,
                                    profile=profile, ca_file=tls_server.ca_file)
     try:
@@ -207,7 +209,8 @@ def test_faults_over_tls_are_errors_in_their_slots(name: str, profile: str, tls_
     finally:
         workers.release(name)
     assert (result.ok, result.errors) == (len(work), len(FAULT_PATHS)), result.error_kinds
-    assert "missing" not in result.error_kinds and TLS_KIND not in result.error_kinds, result.error_samples
+    assert "missing" not in result.error_kinds, result.error_samples
+    assert TLS_KIND not in result.error_kinds, result.error_samples
 
 
 @pytest.mark.slow

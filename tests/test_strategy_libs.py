@@ -117,8 +117,10 @@ def probe_output(name: str, done: subprocess.CompletedProcess[str]) -> Any:
     must have exited 0, or aborted at finalization as ``FINALIZATION_ABORTS`` documents for its library."""
     abort = FINALIZATION_ABORTS.get(name)
     if done.returncode != 0:
-        assert abort is not None and done.returncode == -signal.SIGABRT and abort in done.stderr \
-            and "finalizing" in done.stderr, done.stderr
+        assert abort is not None, done.stderr
+        assert done.returncode == -signal.SIGABRT, done.stderr
+        assert abort in done.stderr, done.stderr
+        assert "finalizing" in done.stderr, done.stderr
     return json.loads(done.stdout.splitlines()[-1])
 
 
@@ -140,7 +142,7 @@ def available(names: tuple[str, ...], *levels: int) -> list[str]:
             and all(REGISTRY[name].skip_reason(c, "close") is None for c in levels)]
 
 
-@pytest.mark.parametrize("name, policy, profile", [
+@pytest.mark.parametrize(("name", "policy", "profile"), [
     (name, policy, profile) for name in available(COUNTED, 8) for profile in PROFILES for policy in POLICIES
     if REGISTRY[name].skip_reason(8, policy, profile) is None])
 def test_connections_follow_the_policy(server_url: str, name: str, policy: str, profile: str) -> None:
@@ -152,7 +154,9 @@ def test_connections_follow_the_policy(server_url: str, name: str, policy: str, 
     (step,) = run_probe(name, server_url, steps)
     first, second = step["rounds"]
     for round_ in step["rounds"]:
-        assert round_["slots"] == n and round_["bad"] == [] and round_["peak"] in peak
+        assert round_["slots"] == n
+        assert round_["bad"] == []
+        assert round_["peak"] in peak
     assert step["open_after_close"] == 0
     if profile == "as-written" and name in AS_WRITTEN_POOLS:
         # A recipe that keeps connections alive with its library's defaults: C connections reused within
@@ -176,9 +180,10 @@ def test_setup_close_cycles_in_one_process(server_url: str, name: str) -> None:
     levels = LEVELS
     steps = [{"concurrency": c, "policy": policy, "rounds": 1, "paths": work_paths(2 * c)} for c in levels]
     report = run_probe(name, server_url, steps)
-    for c, step in zip(levels, report):
+    for c, step in zip(levels, report, strict=True):
         (round_,) = step["rounds"]
-        assert round_["bad"] == [] and round_["peak"] in expected_peak(name, c, policy, "tuned")
+        assert round_["bad"] == []
+        assert round_["peak"] in expected_peak(name, c, policy, "tuned")
         assert step["open_after_close"] == 0
         if name == "tornado":
             assert step["max_clients"] == c  # not the default 10, nor the previous cycle's C
@@ -195,7 +200,8 @@ def test_tornado_as_written_keeps_max_clients_10(server_url: str) -> None:
     assert [step["max_clients"] for step in report] == [c, 10, c]
     assert [step["rounds"][0]["peak"] for step in report] == [c, 10, c]
     for step in report:
-        assert step["rounds"][0]["bad"] == [] and step["open_after_close"] == 0
+        assert step["rounds"][0]["bad"] == []
+        assert step["open_after_close"] == 0
 
 
 class _CloseDelimited(http.server.BaseHTTPRequestHandler):

@@ -68,12 +68,14 @@ def test_parse_server_url_normalizes(text: str, url: str) -> None:
 def test_parse_server_url_refuses_in_one_line(text: str, words: str) -> None:
     with pytest.raises(TargetError) as caught:
         parse_server_url(text)
-    assert words in str(caught.value) and "\n" not in str(caught.value)
+    assert words in str(caught.value)
+    assert "\n" not in str(caught.value)
 
 
 def test_check_server_reads_our_stats_and_times_the_round_trip(external_url: str) -> None:
     stats, rtt = check_server(external_url, samples=5)
-    assert stats["backend"] == "epoll" and stats["in_flight"] == 0
+    assert stats["backend"] == "epoll"
+    assert stats["in_flight"] == 0
     assert rtt["samples"] == 5
     for figures in (rtt["connect_ms"], rtt["request_ms"]):
         assert 0 < figures["min"] <= figures["median"] <= figures["p90"]
@@ -151,7 +153,8 @@ def _one_line_error(url: str) -> str:
     with pytest.raises(TargetError) as caught:
         check_server(url, samples=1)
     text = str(caught.value)
-    assert "\n" not in text and text.startswith(url)
+    assert "\n" not in text
+    assert text.startswith(url)
     return text
 
 
@@ -193,13 +196,19 @@ def test_sweep_against_an_external_server(tmp_path: Path, external_url: str) -> 
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     run = json.loads((tmp_path / "results" / "latest.json").read_text())
     server = run["server"]
-    assert server["kind"] == "external" and server["url"] == external_url and server["backend"] == "epoll"
-    assert server["rtt"]["samples"] == target.RTT_SAMPLES and server["rtt"]["request_ms"]["median"] > 0
-    assert run["options"]["server_url"] == external_url and run["machine"]["pinning"]["server"] is None
+    assert server["kind"] == "external"
+    assert server["url"] == external_url
+    assert server["backend"] == "epoll"
+    assert server["rtt"]["samples"] == target.RTT_SAMPLES
+    assert server["rtt"]["request_ms"]["median"] > 0
+    assert run["options"]["server_url"] == external_url
+    assert run["machine"]["pinning"]["server"] is None
     rows = run["rows"]
-    assert len(rows) == 4 and all(row["status"] in ("ok", "flagged") for row in rows)
+    assert len(rows) == 4
+    assert all(row["status"] in ("ok", "flagged") for row in rows)
     for row in rows:
-        assert row["summary"]["errors"] == 0 and row["summary"]["peak_in_flight_max"] == row["concurrency"]
+        assert row["summary"]["errors"] == 0
+        assert row["summary"]["peak_in_flight_max"] == row["concurrency"]
         assert row["summary"]["server_cpu_ratio"] is not None  # the external server's own CPU time, from /stats
     assert f"an external local_server at {external_url}" in (tmp_path / "results" / "REPORT.md").read_text()
 
@@ -213,9 +222,11 @@ def test_sweep_against_a_server_in_a_network_namespace(tmp_path: Path) -> None:
         done = _sweep(tmp_path, f"--server-url={running.url}")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     run = json.loads((tmp_path / "results" / "latest.json").read_text())
-    assert run["server"]["kind"] == "external" and run["server"]["url"] == running.url
+    assert run["server"]["kind"] == "external"
+    assert run["server"]["url"] == running.url
     assert run["server"]["rtt"]["connect_ms"]["median"] > 0
-    assert run["rows"] and all(row["summary"]["errors"] == 0 for row in run["rows"])
+    assert run["rows"]
+    assert all(row["summary"]["errors"] == 0 for row in run["rows"])
 
 
 @pytest.mark.slow  # a real sweep
@@ -228,7 +239,9 @@ def test_sweep_refuses_what_is_not_our_server_in_one_line(tmp_path: Path) -> Non
             output = done.stdout + done.stderr
             errors = [line for line in output.splitlines() if line.startswith("ERROR:")]
             assert done.returncode == pytest.ExitCode.USAGE_ERROR, output[-2000:]
-            assert len(errors) == 1 and words in errors[0] and "--server-url" in errors[0], output[-2000:]
+            assert len(errors) == 1, output[-2000:]
+            assert words in errors[0], output[-2000:]
+            assert "--server-url" in errors[0], output[-2000:]
             assert "Traceback" not in output
     assert not (tmp_path / "results").exists()
 
@@ -238,7 +251,8 @@ def test_report_names_the_server() -> None:
            "request_ms": {"median": 1.25, "p90": 2.0, "min": 1.0}}
     external = {"backend": "epoll", "pid": 1, "url": "http://192.0.2.7:8080/", "kind": "external", "rtt": rtt}
     text = server_text(external)
-    assert "external local_server at http://192.0.2.7:8080/" in text and "1.25 ms (p90 2)" in text
+    assert "external local_server at http://192.0.2.7:8080/" in text
+    assert "1.25 ms (p90 2)" in text
     assert "not known to the sweep" in text
     old = {"backend": "epoll", "pid": 1, "url": "http://127.0.0.1:1/"}  # a run from before the kinds
     assert server_text(old) == "the bundled local_server (started by the sweep), backend `epoll`"

@@ -36,7 +36,8 @@ def _options(**given: Any) -> Any:
 
 def test_schemes_option_parses_and_a_bad_value_is_one_line(tmp_path: Path) -> None:
     plan, _ = plan_from_options(_options(schemes="http,https,https"), tmp_path)
-    assert plan.schemes == ("http", "https") and plan.options()["schemes"] == ["http", "https"]
+    assert plan.schemes == ("http", "https")
+    assert plan.options()["schemes"] == ["http", "https"]
     with pytest.raises(ValueError, match=r"^--schemes: unknown ftp \(choose from http, https\)$"):
         plan_from_options(_options(schemes="http,ftp"), tmp_path)
     with pytest.raises(ValueError, match="--server-url measures plain HTTP only"):
@@ -47,8 +48,10 @@ def test_default_plan_adds_https_twins_in_its_scope_only() -> None:
     plan = Plan()
     cases = {workload: plan.cases(workload) for workload in ("latency", "claim", "throughput", "payload")}
     https = [(w, c) for w, found in cases.items() for c in found if c.scheme == "https"]
-    assert https and {w for w, _ in https} == {"latency", "throughput"}
-    assert {c.concurrency for _, c in https} == {10, 100} and {c.profile for _, c in https} == {"tuned"}
+    assert https
+    assert {w for w, _ in https} == {"latency", "throughput"}
+    assert {c.concurrency for _, c in https} == {10, 100}
+    assert {c.profile for _, c in https} == {"tuned"}
     assert {c.policy for _, c in https} == {"close", "keepalive"}
     assert {c.strategy for _, c in https} <= set(HTTPS_SCOPE.strategies)
     assert {"gevent", "grequests", "twisted", "tornado", "asyncio", "select"} <= {c.strategy for _, c in https}
@@ -63,7 +66,8 @@ def test_given_schemes_run_every_selected_case_in_each() -> None:
     plan = Plan(strategies=("asyncio", "threads-raw"), concurrency=(10,), workloads=("latency",),
                 profiles=("tuned",), schemes=("http", "https"))
     cases = plan.cases("latency")
-    assert len(cases) == 2 * 2 * 2 and {c.scheme for c in cases} == {"http", "https"}
+    assert len(cases) == 2 * 2 * 2
+    assert {c.scheme for c in cases} == {"http", "https"}
     only = Plan(strategies=("asyncio",), concurrency=(10,), workloads=("claim",), schemes=("https",))
     assert {c.scheme for c in only.cases("claim")} == {"https"}
 
@@ -75,7 +79,9 @@ def test_a_strategy_without_tls_is_skipped_over_https_with_one_line(monkeypatch:
     monkeypatch.setitem(REGISTRY, "asyncio", dataclasses.replace(REGISTRY["asyncio"], tls=False))
     plan = Plan(strategies=("asyncio",), concurrency=(10,), workloads=("latency",), schemes=("http", "https"))
     reason = plan.skip_reason(Case("asyncio", "tuned", "close", 10, "https"))
-    assert reason and "does not fetch over HTTPS yet" in reason and "\n" not in reason
+    assert reason
+    assert "does not fetch over HTTPS yet" in reason
+    assert "\n" not in reason
     assert plan.skip_reason(Case("asyncio", "tuned", "close", 10)) is None
 
 
@@ -89,7 +95,8 @@ def test_an_older_run_upgrades_to_plain_http(tmp_path: Path) -> None:
     path.write_text(json.dumps(old))
     run = load_run(path)
     assert run["schema_version"] == schema.SCHEMA_VERSION == 5
-    assert run["options"]["schemes"] == ["http"] and {r["scheme"] for r in run["rows"]} == {"http"}
+    assert run["options"]["schemes"] == ["http"]
+    assert {r["scheme"] for r in run["rows"]} == {"http"}
     assert cell_of(run["rows"][0]) == CellKey("latency", "tuned", "close", 1)
 
 
@@ -138,9 +145,12 @@ def test_what_tls_costs_from_a_hand_made_run(tls_run: Path) -> None:
         (s, policy) for s in ("gevent", "twisted", "asyncio", "aiohttp") for policy in ("close", "keepalive")} | {
         ("tornado", "close")}
     for pair in pairs:
-        assert pair.cpu is not None and pair.key.scheme == "https" and pair.http["strategy"] == pair.strategy
+        assert pair.cpu is not None
+        assert pair.key.scheme == "https"
+        assert pair.http["strategy"] == pair.strategy
         expected = 2.0 if pair.key.policy == "close" else 1.5
-        assert pair.cpu.low < pair.cpu.ratio < pair.cpu.high and abs(pair.cpu.ratio / expected - 1) < 0.05
+        assert pair.cpu.low < pair.cpu.ratio < pair.cpu.high
+        assert abs(pair.cpu.ratio / expected - 1) < 0.05
     costs = {c.strategy: c for c in tls.handshake_costs(run)}
     assert set(costs) == {"gevent", "twisted", "asyncio", "aiohttp"}  # tornado has no keep-alive row
     asyncio = costs["asyncio"]
@@ -151,11 +161,16 @@ def test_what_tls_costs_from_a_hand_made_run(tls_run: Path) -> None:
     expected = summary["https", "c"] - summary["https", "k"] - (summary["http", "c"] - summary["http", "k"])
     assert asyncio.client_us_per_request == pytest.approx(expected)
     per_close, per_keep = tls.handshakes_per_request(close.https), tls.handshakes_per_request(keep.https)
-    assert per_close == 1.0 and per_keep is not None and per_keep < 1
+    assert per_close == 1.0
+    assert per_keep is not None
+    assert per_keep < 1
     assert asyncio.client_us_per_handshake == pytest.approx(expected / (per_close - per_keep))
-    assert asyncio.server_us_per_handshake == pytest.approx(500.0) and asyncio.resumed == 0.0
+    assert asyncio.server_us_per_handshake == pytest.approx(500.0)
+    assert asyncio.resumed == 0.0
     counts, over_tls = tls.claim_by_scheme(run)
-    assert over_tls and {v.scheme for v in over_tls} == {"https"} and counts
+    assert over_tls
+    assert {v.scheme for v in over_tls} == {"https"}
+    assert counts
     assert {v.key for v in over_tls} == {CellKey("latency", "tuned", policy, 10, "https") for policy in ("close", "keepalive")}
     assert {(c.profile, c.reading) for c in counts} == {("tuned", r) for r in {v.reading for v in over_tls}}
 
@@ -164,22 +179,29 @@ def test_what_tls_costs_from_a_hand_made_run(tls_run: Path) -> None:
 def test_the_report_gets_the_section_and_the_chart_and_keeps_http_apart(tls_run: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     text = make_report(tls_run, out).read_text()
-    assert "## What TLS costs" in text and "### The handshake's CPU" in text and "### The claim over TLS" in text
-    assert "**HTTPS server:**" in text and "TLSv1.3" in text and "TLS_AES_256_GCM_SHA384" in text
+    assert "## What TLS costs" in text
+    assert "### The handshake's CPU" in text
+    assert "### The claim over TLS" in text
+    assert "**HTTPS server:**" in text
+    assert "TLSv1.3" in text
+    assert "TLS_AES_256_GCM_SHA384" in text
     assert (out / "tls_cost.png").read_bytes().startswith(b"\x89PNG")
     assert "![tls_cost](tls_cost.png)" in text
     plain = make_report(FIXTURE, tmp_path / "plain").read_text()
-    assert "What TLS costs" not in plain and not (tmp_path / "plain" / "tls_cost.png").exists()
+    assert "What TLS costs" not in plain
+    assert not (tmp_path / "plain" / "tls_cost.png").exists()
     # the claim's own section judges the HTTP cells only: the same verdicts as the run without HTTPS rows
     summary = [line for line in text.splitlines() if line.startswith("**Summary.**")]
-    assert summary and summary == [line for line in plain.splitlines() if line.startswith("**Summary.**")]
+    assert summary
+    assert summary == [line for line in plain.splitlines() if line.startswith("**Summary.**")]
 
 
 def test_the_page_has_scheme_as_a_control_from_the_data(tls_run: Path) -> None:
     run = load_run(tls_run)
     page = run_data(Source(tls_run, "runs", "tls"), run, tls_run.parent.parent)
     assert {row["facets"]["scheme"] for row in page["rows"]} == {"http", "https"}
-    assert "latency|tuned|close|10|https" in page["cells"] and "latency|tuned|close|10" in page["cells"]
+    assert "latency|tuned|close|10|https" in page["cells"]
+    assert "latency|tuned|close|10" in page["cells"]
     assert len(of_scheme(run, "https")["rows"]) == sum(r["facets"]["scheme"] == "https" for r in page["rows"])
 
 
@@ -198,13 +220,18 @@ def test_a_tiny_sweep_over_both_schemes(tmp_path: Path) -> None:
     assert {(r["strategy"], r["policy"], r["scheme"]) for r in rows} == {
         (s, p, scheme) for s in ("asyncio", "threads-raw") for p in ("close", "keepalive") for scheme in ("http", "https")}
     for row in rows:  # every body verified by the worker: no request failed
-        assert row["status"] in ("ok", "flagged") and row["summary"] and row["summary"]["errors"] == 0, row["id"]
+        assert row["status"] in ("ok", "flagged"), row["id"]
+        assert row["summary"], row["id"]
+        assert row["summary"]["errors"] == 0, row["id"]
         assert all(r["ok"] == r["requests"] for r in row["rounds"]), row["id"]
     https = [r for r in rows if r["scheme"] == "https"]
     assert {r["tls_version"] for r in https} == {run["tls_server"]["tls"]["version"]}
     assert all(r["tls_cipher"] and r["tls_resumed"] is not None for r in https)
     for row in https:  # under close a handshake per request, under keep-alive at most one per connection
         per = tls.handshakes_per_request(row)
-        assert per is not None and (per == 1.0 if row["policy"] == "close" else per <= 10 / 20)
-    assert "## What TLS costs" in (results / "REPORT.md").read_text() and (results / "tls_cost.png").exists()
-    assert WORKLOADS["latency"].delay_ms == 50 and schema.validate(run) == []
+        assert per is not None
+        assert (per == 1.0 if row["policy"] == "close" else per <= 10 / 20)
+    assert "## What TLS costs" in (results / "REPORT.md").read_text()
+    assert (results / "tls_cost.png").exists()
+    assert WORKLOADS["latency"].delay_ms == 50
+    assert schema.validate(run) == []

@@ -127,7 +127,7 @@ def test_treq_pools(server_url: str) -> None:
     }
 
 
-@pytest.mark.parametrize("name", _installed(TWISTED + ("tornado", "tornado-raw")))
+@pytest.mark.parametrize("name", _installed((*TWISTED, "tornado", "tornado-raw")))
 def test_a_timed_out_request_leaves_no_connection(name: str, server_url: str) -> None:
     # The stall never answers: only the client's timeout can end it, and it must drop the connection.
     paths = ["fault/stall", "work?size=64&id=1"]
@@ -168,4 +168,5 @@ def test_tornado_raw_resolves_only_host_names() -> None:
     assert asyncio.run(resolve("127.0.0.1")) == ([(socket.AF_INET, ("127.0.0.1", 8080))], 0)
     assert asyncio.run(resolve("::1")) == ([(socket.AF_INET6, ("::1", 8080))], 0)
     addresses, calls = asyncio.run(resolve("localhost"))
-    assert addresses and calls == 1
+    assert addresses
+    assert calls == 1

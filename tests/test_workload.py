@@ -32,7 +32,7 @@ def test_explicit_paths_replace_the_generated_urls() -> None:
     workload = Workload.from_paths(BASE, ["/fault/reset", "work?id=1&size=8"], 2)
     assert workload.requests == 2
     assert workload.urls() == [BASE + "fault/reset", BASE + "work?id=1&size=8"]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="requests=3 but 1 paths given"):
         Workload(BASE, 3, 1, paths=("a",))
 
 
@@ -41,7 +41,8 @@ def test_client_config_and_its_json_round_trip() -> None:
     assert config == ClientConfig(5, "close", 2.0, "POST", POST_BODY)
     assert config_from_dict(config_to_dict(config)) == config
     written = Workload(BASE, 1, 5, policy="close", profile="as-written").client_config()
-    assert written.as_written and config_from_dict(config_to_dict(written)) == written
+    assert written.as_written
+    assert config_from_dict(config_to_dict(written)) == written
 
 
 def test_workload_json_round_trip() -> None:
@@ -49,10 +50,12 @@ def test_workload_json_round_trip() -> None:
     assert Workload.from_dict(workload.to_dict()) == workload
 
 
-@pytest.mark.parametrize("bad", [{"concurrency": 0}, {"policy": "sometimes"}, {"method": "PUT"},
-                                 {"requests": -1}, {"timeout_s": 0}, {"profile": "optimised"}])
-def test_bad_workloads_are_refused(bad: dict) -> None:
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize(("bad", "said"), [
+    ({"concurrency": 0}, "concurrency must be >= 1"), ({"policy": "sometimes"}, "policy must be one of"),
+    ({"method": "PUT"}, "method must be GET or POST"), ({"requests": -1}, "requests must be >= 0"),
+    ({"timeout_s": 0}, "timeout_s > 0"), ({"profile": "optimised"}, "profile must be one of")])
+def test_bad_workloads_are_refused(bad: dict, said: str) -> None:
+    with pytest.raises(ValueError, match=said):
         Workload(**{"base_url": BASE, "requests": 1, "concurrency": 1, **bad})
 
 
@@ -68,7 +71,7 @@ def test_verify_all_good() -> None:
 
 
 def test_verify_judges_each_slot_against_its_own_url() -> None:
-    urls = Workload(BASE, 6, 1).urls() + [BASE + "fault/reset"]
+    urls = [*Workload(BASE, 6, 1).urls(), BASE + "fault/reset"]
     outcomes = [
         _good(0),
         _good(2),  # right status, another URL's body: a mixed-up response

@@ -124,4 +124,4 @@ def holm(comparisons: list[Comparison]) -> list[Comparison]:
     for rank, i in enumerate(order):
         running = max(running, min(1.0, comparisons[i].p * (len(comparisons) - rank)))
         adjusted[i] = running
-    return [dataclasses.replace(c, p=p) for c, p in zip(comparisons, adjusted)]
+    return [dataclasses.replace(c, p=p) for c, p in zip(comparisons, adjusted, strict=True)]

@@ -53,7 +53,7 @@ def ratio(ladder: Ladder, strategy: str, concurrency: int, against: StepName,
     rate = rate_low = rate_high = instructions = None
     if high and low and high["rate"] and low["rate"] and high["rate"]["rounds"] \
             and len(high["rate"]["rounds"]) == len(low["rate"]["rounds"]) and min(low["rate"]["rounds"]) > 0:
-        paired = sorted(a / b for a, b in zip(high["rate"]["rounds"], low["rate"]["rounds"]))
+        paired = sorted(a / b for a, b in zip(high["rate"]["rounds"], low["rate"]["rounds"], strict=True))
         rate, rate_low, rate_high = statistics.median(paired), paired[0], paired[-1]
     if high and low and high["instructions_per_request"] and low["instructions_per_request"]:
         instructions = high["instructions_per_request"] / low["instructions_per_request"]

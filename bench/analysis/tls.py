@@ -67,11 +67,11 @@ def _ratio(name: str, a: list[float], b: list[float]) -> Comparison | None:
 
 def twin_pairs(run: Run) -> list[TwinPair]:
     """Every measured HTTPS row with its measured HTTP twin, in the run's order."""
-    http = {cell_of(row)._replace(scheme="http") + (row["strategy"],): row
+    http = {(*cell_of(row)._replace(scheme="http"), row["strategy"]): row
             for row in run["rows"] if row_scheme(row) == "http" and is_measured(row)}
     pairs = []
     for row in run["rows"]:
-        twin = http.get(cell_of(row)._replace(scheme="http") + (row["strategy"],))
+        twin = http.get((*cell_of(row)._replace(scheme="http"), row["strategy"]))
         if row_scheme(row) != "https" or not is_measured(row) or twin is None:
             continue
         name = row["strategy"]

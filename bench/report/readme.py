@@ -48,7 +48,7 @@ _QUOTED = ((MODELS_MARKERS, summary, "profiled model x stack cells"),
            (INSTRUCTIONS_MARKERS, instructions_summary, "instruction counts"),
            (FIELD_MARKERS, field.summary, "choices of 2026 beside their nearest at throughput, tuned, keep-alive"),
            (PYTHONS_MARKERS, pythons.summary, "rows on another interpreter"))
-_ALL_MARKERS = (WHY_MARKERS, LADDER_MARKERS) + tuple(markers for markers, _, _ in _QUOTED)
+_ALL_MARKERS = (WHY_MARKERS, LADDER_MARKERS, *(markers for markers, _, _ in _QUOTED))
 
 
 def readme_why(run: Run, chart: str) -> str:

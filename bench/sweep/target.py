@@ -249,7 +249,8 @@ class Target:
     def restart(self) -> None:
         """Stop the bundled server (killed first: it may be stopped or hung) and start a fresh one, checked
         like the first; ``url`` and ``pid`` are then the new server's, ``record`` stays the first's."""
-        assert self.restartable and self.process is not None
+        assert self.restartable
+        assert self.process is not None
         if self.process.popen is not None and self.process.popen.poll() is None:
             self.process.popen.kill()  # a stopped process does not act on SIGTERM until continued
         self._stack.close()

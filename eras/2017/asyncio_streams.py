@@ -107,7 +107,7 @@ async def _exchange(request, conn):
         try:
             parser.feed_data(data)  # b"": EOF, which ends a body that has no length
         except httptools.HttpParserError as exc:
-            raise ProtocolError(f"malformed response: {exc}")
+            raise ProtocolError(f"malformed response: {exc}") from exc
         if not data and not response.complete:
             raise ProtocolError("the connection closed before the response was complete")
     return parser.get_status_code(), b"".join(response.pieces), parser.should_keep_alive() and bool(data)

@@ -53,7 +53,8 @@ def _parse(k: int) -> None:
     for _ in range(k):
         parser = ResponseParser()
         parser.feed(RESPONSE)
-        assert parser.response is not None and parser.response.status == 200
+        assert parser.response is not None
+        assert parser.response.status == 200
 
 
 def _build(k: int) -> None:

@@ -49,6 +49,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import tempfile
@@ -291,10 +292,8 @@ class _CallgrindWorker:
 
 def _kill(processes: Iterable[psutil.Process]) -> None:
     for process in processes:
-        try:
+        with contextlib.suppress(psutil.Error):
             process.kill()
-        except psutil.Error:
-            pass
 
 
 def _dump_counts(paths: Iterable[Path]) -> dict[str, list[int]]:

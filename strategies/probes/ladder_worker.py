@@ -68,7 +68,7 @@ def judge_checked(urls: Sequence[str], outcomes: Sequence[Any]) -> dict[str, Any
     kinds: dict[str, int] = {}
     samples: list[str] = []
     ok = 0
-    for url, outcome in zip(urls, outcomes):
+    for url, outcome in zip(urls, outcomes, strict=False):  # a missing or extra slot is counted below
         if outcome is CHECKED:
             ok += 1
             continue

@@ -169,7 +169,8 @@ def constraints() -> tuple[list[str], dict[str, list[str]]]:
         return list(dict.fromkeys(out))
 
     members = re.fullmatch(rf"{project['name']}\[(.+)\]", extras[ALL_EXTRA][0])
-    assert members is not None and len(extras[ALL_EXTRA]) == 1, "the `all` extra lists the project's extras"
+    assert members is not None, "the `all` extra lists the project's extras"
+    assert len(extras[ALL_EXTRA]) == 1, "the `all` extra lists the project's extras"
     return list(project["dependencies"]), {name.strip(): expanded(name.strip()) for name in members[1].split(",")}
 
 

@@ -29,6 +29,7 @@ Knobs, all explicit:
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import pickle
 from array import array
@@ -141,10 +142,8 @@ class ProcessesFetcher:
 
     def close(self) -> None:
         for pipe in self._pipes:
-            try:
+            with contextlib.suppress(OSError):
                 pipe.send_bytes(b"")
-            except OSError:
-                pass
         for child in self._children:
             child.join(EXIT_TIMEOUT_S)
             if child.is_alive():

@@ -38,6 +38,7 @@ Rules this module keeps:
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -328,14 +329,10 @@ class WorkerProcess:
                 descendants = []
             self.popen.kill()
             for process in descendants:
-                try:
+                with contextlib.suppress(psutil.Error):
                     process.kill()
-                except psutil.Error:
-                    pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(self.start_timeout_s)
-        except subprocess.TimeoutExpired:
-            pass
 
     def _dead(self, message: str) -> WorkerError:
         return WorkerError(message, self.stderr_tail())

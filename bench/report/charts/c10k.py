@@ -27,7 +27,7 @@ def draw_rss_per_connection(run: Run, path: Path) -> Path | None:
         return None
     fig, axes = plt.subplots(1, len(groups), squeeze=False, figsize=(max(6.8 * len(groups), 10), 5.4))  # room for the legend
     drawn: list[str] = []
-    for ax, (workload, policy) in zip(axes[0], groups):
+    for ax, (workload, policy) in zip(axes[0], groups, strict=True):
         rows = [r for r, _ in drawable(run["rows"]) if r["workload"] == workload and r["policy"] == policy
                 and r["profile"] == "tuned" and rss_per_connection_kib(r)]
         for name in preferred_order([r["strategy"] for r in rows], list(REGISTRY)):

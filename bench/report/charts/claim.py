@@ -32,7 +32,7 @@ def draw_claim(run: Run, path: Path) -> Path | None:
         return None
     fig, axes = plt.subplots(1, len(panels), squeeze=False, figsize=(5.6 * len(panels), 5.4))
     shared: list[Axes] = []
-    for ax, (workload, profile, rows) in zip(axes[0], panels):
+    for ax, (workload, profile, rows) in zip(axes[0], panels, strict=True):
         panel(ax, rows, METRICS[0], workload, "close")
         if profile == "as-written":  # tuned rows below C are CPU-bound, not capped: hollow says enough
             mark_caps(ax, rows)

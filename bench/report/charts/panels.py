@@ -127,8 +127,8 @@ def panel(ax: Axes, rows: list[Row], metric: Metric, workload: str, policy: str)
         xs, ys = [p[0] for p in pts], [p[1] for p in pts]
         ax.plot(xs, ys, color=st["color"], linestyle=st["linestyle"], linewidth=1.4, label=name)
         if metric[0] == "throughput":
-            lo = [y - p[3]["req_per_s"]["min"] for y, p in zip(ys, pts)]
-            hi = [p[3]["req_per_s"]["max"] - y for y, p in zip(ys, pts)]
+            lo = [y - p[3]["req_per_s"]["min"] for y, p in zip(ys, pts, strict=True)]
+            hi = [p[3]["req_per_s"]["max"] - y for y, p in zip(ys, pts, strict=True)]
             ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", ecolor=st["color"], elinewidth=0.8, capsize=2)
         for x, y, row, _ in pts:
             hollow = row["status"] == "flagged"

@@ -34,7 +34,7 @@ def draw(run: Run, path: Path) -> Path | None:
     names = list(dict.fromkeys(p.strategy for p in found))
     now = today_python(run)
     fig, axes = plt.subplots(1, 2, figsize=(max(10.0, 0.9 * len(names) + 5.0), 4.8), squeeze=False)
-    for ax, (which, label) in zip(axes[0], (("rate", "req/s"), ("cpu", "CPU µs per request"))):
+    for ax, (which, label) in zip(axes[0], (("rate", "req/s"), ("cpu", "CPU µs per request")), strict=True):
         slot = _WIDTH / len(tags)
         for t, tag in enumerate(tags):
             for s, name in enumerate(names):

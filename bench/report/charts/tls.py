@@ -33,7 +33,7 @@ def draw_tls_cost(run: Run, path: Path) -> Path | None:
                              squeeze=False, sharey=True)
     highs = [min(p.cpu.high, 50.0) for p in pairs if p.cpu]
     lows = [max(p.cpu.low, 0.02) for p in pairs if p.cpu]
-    for ax, (workload, policy, profile) in zip(axes[0], panels):
+    for ax, (workload, policy, profile) in zip(axes[0], panels, strict=True):
         for p in (p for p in pairs if (p.key.workload, p.key.policy, p.key.profile) == (workload, policy, profile)):
             assert p.cpu is not None
             y = names.index(p.strategy) + 0.25 * (levels.index(p.key.concurrency) - (len(levels) - 1) / 2)
@@ -44,7 +44,7 @@ def draw_tls_cost(run: Run, path: Path) -> Path | None:
             ax.text(p.cpu.ratio, y, f"  C={p.key.concurrency}", fontsize=6, va="center")
         ax.axvline(1.0, color="grey", lw=0.8, ls="--")
         ax.set_xscale("log")
-        ax.set_xlim(min(lows + [0.9]) / 1.2, max(highs + [1.1]) * 1.5)
+        ax.set_xlim(min([*lows, 0.9]) / 1.2, max([*highs, 1.1]) * 1.5)
         ax.xaxis.set_major_formatter(PLAIN)
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"{workload}, {profile}, {policy}", fontsize=10)

@@ -141,7 +141,7 @@ def why_section(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
     lines += _table(["reading", *profiles], holding)
     lines += ["", "Step by step, as written:", ""]
     lines += [f"- {verdict.step_sentence(record)}" for record in verdict.step_records(verdicts, "as-written")]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _caps_lifted(rows_of: dict[CellKey, list[Row]], policy: str,
@@ -195,7 +195,7 @@ def cell_tables(run: Run, verdicts: list[verdict.CellVerdict]) -> list[str]:
     by_cell = cell_lines(run, verdicts)
     for workload in dict.fromkeys(key.workload for key in by_cell):
         rows = [line for key, line in by_cell.items() if key.workload == workload]
-        lines += [f"### Cell by cell: {workload}", ""] + _table(CELL_HEADER, rows) + [""]
+        lines += [f"### Cell by cell: {workload}", "", *_table(CELL_HEADER, rows), ""]
     return lines
 
 

@@ -38,4 +38,4 @@ def section(run: Run) -> list[str]:
               "| row | wall | " + " | ".join(BOUND_NAMES.values()) + " | reading |",
               "|---|" + "---:|" * (1 + len(BOUND_NAMES)) + "---|"]
     lines += ["| " + " | ".join(fields) + " |" for fields in table]
-    return lines + ["", "</details>", ""]
+    return [*lines, "", "</details>", ""]

@@ -50,7 +50,7 @@ def _libraries(run: Run, records: dict[str, EraRecord], era: str, now: str) -> l
         old = ", ".join(f"{lib} {v}" for lib, v in record["libraries"].items() if v)
         new = ", ".join(f"{lib} {run['libraries'].get(lib)}" for lib in record["libraries"] if run["libraries"].get(lib))
         table.append(f"| {base} | {new or '-'} | {old or '-'} |")
-    return table + [""]
+    return [*table, ""]
 
 
 def _verdict_table(verdicts: dict[str, list[CellVerdict]], era: str, now: str) -> list[str]:
@@ -81,7 +81,7 @@ def _orders(run: Run, era: str, now: str) -> list[str]:
         today = judge_cell(rows, MEMBERS).order_text
         old = plain(judge_cell(rows, tuple(twin(n, era) for n in MEMBERS)).order_text, era)
         lines.append(f"| {key[0]} | {key[1]} | {key[2]} | {key[3]} | {today} | {old} |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _ratio_tables(found: list[Pair], era: str, now: str) -> list[str]:
@@ -100,4 +100,4 @@ def _ratio_tables(found: list[Pair], era: str, now: str) -> list[str]:
               (f"| cell | recipe | req/s {now} | req/s {era} | {now} ÷ {era} | CPU µs {now} | CPU µs {era} | "
                f"{now} ÷ {era} | peak {now} / {era} |"), "|---|---|---:|---:|---|---:|---:|---|---|"]
     lines += [paired_line(p.key, [p.strategy], p.today, p.old, p.rate, p.cpu) for p in found]
-    return lines + [""]
+    return [*lines, ""]

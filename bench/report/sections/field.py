@@ -73,7 +73,7 @@ def _per_pair(found: list[Beside]) -> list[str]:
         mine = [b for b in tuned if (b.strategy, b.other) == (name, other)]
         cells = ratios_cells([b.rate for b in mine], [b.cpu for b in mine])
         lines.append(f"| `{name}` | `{other}` | {len(mine)} | " + " | ".join(cells) + " |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _cells(found: list[Beside]) -> list[str]:
@@ -82,7 +82,7 @@ def _cells(found: list[Beside]) -> list[str]:
               "peak / beside |"), "|---|---|---|---:|---:|---|---:|---:|---|---|"]
     lines += [paired_line(b.key, [f"`{b.strategy}`", f"`{b.other}`"], b.mine, b.theirs, b.rate, b.cpu)
               for b in found]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _caps(found: list[Cap]) -> list[str]:
@@ -100,7 +100,7 @@ def _caps(found: list[Cap]) -> list[str]:
         costs = " · ".join(f"C={c.key.concurrency}: {fmt(c.cpu_us)}"
                            + (f" ({fmt(c.tuned_cpu_us)})" if c.tuned_cpu_us is not None else "") for c in mine)
         lines.append(f"| `{name}` | {workload} | {policy} | {levels} | {costs} |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _capped_text(capped: list[Cap]) -> str:

@@ -67,7 +67,7 @@ def tables(ladder: Ladder) -> list[str]:
             cells = [_cell(find_step(ladder, strategy, c, step), _rate) for step in STEP_NAMES]
             cells += [_ratio(ratio(ladder, strategy, c, against)) for against in ("bare", "codec")]
             lines.append(f"| {model_of(ladder, strategy)} | `{strategy}` | {c} | " + " | ".join(cells) + " |")
-    return lines + ["", *_targets(ladder), "", *_orders(ladder)]
+    return [*lines, "", *_targets(ladder), "", *_orders(ladder)]
 
 
 def _load(ladder: Ladder) -> str:

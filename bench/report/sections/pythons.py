@@ -43,7 +43,7 @@ def _interpreters(now: str, records: dict[str, PythonRecord]) -> list[str]:
         gil = {True: "yes", False: "**no**", None: "-"}[record["gil_enabled"]]
         lines.append(f"| {tag} | {record['version'] or 'not available'} | "
                      f"{'yes' if record['free_threaded'] else 'no'} | {gil} |")
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _skipped(run: Run) -> list[str]:
@@ -73,7 +73,7 @@ def _ratio_tables(found: list[Pair], records: dict[str, PythonRecord], now: str)
               (f"| cell | strategy | interpreter | req/s {now} | req/s there | ÷ {now} | CPU µs {now} | "
                f"CPU µs there | ÷ {now} | peak {now} / there |"), "|---|---|---|---:|---:|---|---:|---:|---|---|"]
     lines += [paired_line(p.key, [p.strategy, p.tag], p.today, p.other, p.rate, p.cpu) for p in found]
-    return lines + [""]
+    return [*lines, ""]
 
 
 def _per_strategy(found: list[Pair], records: dict[str, PythonRecord], now: str) -> list[str]:

@@ -34,5 +34,5 @@ def section(run: Run) -> list[str]:
         return []
     lines = ["## The opt-in workloads, strategy by strategy", "", INTRO, ""]
     for workload, cells in found.items():
-        lines += [f"### Ranking: {workload}", ""] + table(HEADER, [cell_line(cell) for cell in cells]) + [""]
+        lines += [f"### Ranking: {workload}", "", *table(HEADER, [cell_line(cell) for cell in cells]), ""]
     return lines

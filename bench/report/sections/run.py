@@ -69,7 +69,8 @@ def _row_line(row: Row) -> list[str]:
         return base + ["-"] * 10
     rps = s["req_per_s"]
     ratio = s["server_cpu_ratio"]
-    return base + [
+    return [
+        *base,
         f"{_fmt(rps['median'])} ({_fmt(rps['min'])}–{_fmt(rps['max'])})",
         f"{s['efficiency']:.0%}" if s["efficiency"] is not None else "-",
         _fmt(s["cpu_us_per_req"]),

@@ -58,7 +58,7 @@ def section(run: Run) -> list[str]:
              _negotiated(run), ""]
     lines += _skipped(run)
     if not pairs:
-        return lines + ["No HTTPS row was measured beside a measured HTTP twin: nothing to compare.", ""]
+        return [*lines, "No HTTPS row was measured beside a measured HTTP twin: nothing to compare.", ""]
     median = tls.median_ratio(pairs)
     if median is not None:
         lines += [f"Median CPU ratio HTTPS ÷ HTTP over {len(pairs)} pairs: {median:.2f}×.", ""]
@@ -71,7 +71,7 @@ def section(run: Run) -> list[str]:
         body.append([p.strategy, p.key.workload, p.key.profile, p.key.policy, str(p.key.concurrency),
                      fmt(cpu_http), fmt(cpu_https), p.cpu.interval_text if p.cpu else "-", p.rate.interval_text,
                      f"{p.instructions:.2f}×" if p.instructions else "-"])
-    lines += table(header, body) + [""]
+    lines += [*table(header, body), ""]
     costs = tls.handshake_costs(run)
     if costs:
         lines += ["### The handshake's CPU", "",
@@ -94,9 +94,9 @@ def claim_lines(run: Run) -> list[str]:
               "counted over the cells measured in both schemes (readings judged in none left out), by the same "
               f"rule. {verdict.RULE}"), ""]
     header = ["profile", "reading", *(f"http {w}" for w in words), *(f"https {w}" for w in words)]
-    lines += table(header, [[c.profile, reading_name(c.reading), *(str(c.http[w]) for w in words),
-                             *(str(c.https[w]) for w in words)]
-                            for c in counts if any(c.http.values()) or any(c.https.values())]) + [""]
+    lines += [*table(header, [[c.profile, reading_name(c.reading), *(str(c.http[w]) for w in words),
+                               *(str(c.https[w]) for w in words)]
+                              for c in counts if any(c.http.values()) or any(c.https.values())]), ""]
     for profile in dict.fromkeys(v.profile for v in over_tls):
         records = verdict.step_records(over_tls, profile)
         if records:

@@ -277,6 +277,17 @@
     }
     return out;
   }
+  // A log axis labelled 1-2-5 in full ("20,000", "5,000"): plotly's own labels its 2s and 5s with the digit alone.
+  function logTicks(data) {
+    const ys = data.flatMap((t) => t.y).filter((y) => y > 0);
+    if (!ys.length) return {};
+    const low = Math.min(...ys) / 1.5, high = Math.max(...ys) * 1.5;
+    const values = [];
+    for (let decade = 10 ** Math.floor(Math.log10(low)); decade <= high; decade *= 10) {
+      for (const step of [1, 2, 5]) if (step * decade >= low && step * decade <= high) values.push(step * decade);
+    }
+    return { tickvals: values, ticktext: values.map((v) => v.toLocaleString("en-US", { maximumSignificantDigits: 3 })) };
+  }
   function draw() {
     const metric = state.metric;
     const rows = viewRows();
@@ -287,7 +298,8 @@
       height: 560, margin: { l: 70, r: 20, t: 30, b: 60 }, hovermode: "closest",
       xaxis: { type: "log", title: { text: "concurrency C (requests in flight, log scale)" },
         tickvals: levels, ticktext: levels.map((c) => c.toLocaleString("en-US")) },
-      yaxis: { type: m.log ? "log" : "linear", title: { text: m.label }, tickformat: metric === "efficiency" ? ".0%" : "" },
+      yaxis: { type: m.log ? "log" : "linear", title: { text: m.label }, tickformat: metric === "efficiency" ? ".0%" : "",
+        ...(m.log ? logTicks(data) : {}) },
       legend: { groupclick: "toggleitem", tracegroupgap: 6 },
       annotations: data.length ? [] : [{ text: "no measured rows in this view", showarrow: false,
         xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
